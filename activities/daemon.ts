@@ -1,0 +1,140 @@
+// Host activities that adapt to the per-service daemon: create it, drive it through its unix-socket
+// API, stop and remove it. They run on the host agent of the host they act on.
+import fs from 'fs';
+import crypto from 'crypto';
+import path from 'path';
+import { spawn } from 'child_process';
+import { heartbeat, ApplicationFailure } from '@temporalio/activity';
+import { paths } from '../common/config';
+import type { CheckpointResult, DaemonStatus, RestoreResult, ServiceSpec } from '../common/schemas';
+import { callDaemon } from '../daemon/client';
+import { daemonFiles, DaemonConfig } from '../daemon/files';
+import { translate } from './errors';
+
+const DAEMON_MAIN = path.resolve(__dirname, '..', 'daemon', 'main.js');
+
+export interface HostContext {
+  host: string;
+  home: string;
+  criuPath: string;
+}
+
+export interface PrepareRequest {
+  spec: ServiceSpec;
+  generation: number;
+  /** true: start the command from scratch; false: standby (warm target, waiting for a restore). */
+  start: boolean;
+}
+
+export function createDaemonActivities(ctx: HostContext) {
+  const dirOf = (service: string) => paths.serviceDir(ctx.host, service, ctx.home);
+  const filesOf = (service: string) => daemonFiles(dirOf(service));
+
+  async function call<T>(service: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+    const f = filesOf(service);
+    if (!fs.existsSync(f.token)) {
+      throw ApplicationFailure.nonRetryable(`service ${service} has no daemon on ${ctx.host}`, 'NoDaemon');
+    }
+    const token = fs.readFileSync(f.token, 'utf8').trim();
+    return translate(() => callDaemon<T>(f.socket, token, method, route, body));
+  }
+
+  async function daemonStatus(service: string): Promise<DaemonStatus | null> {
+    const f = filesOf(service);
+    if (!fs.existsSync(f.socket) || !fs.existsSync(f.token)) return null;
+    try {
+      return await callDaemon<DaemonStatus>(f.socket, fs.readFileSync(f.token, 'utf8').trim(), 'GET', '/status', undefined, 5000);
+    } catch {
+      return null;
+    }
+  }
+
+  return {
+    async prepareService(req: PrepareRequest): Promise<DaemonStatus> {
+      const service = req.spec.name;
+      const existing = await daemonStatus(service);
+      if (existing) {
+        if (req.start && existing.state !== 'running') return call(service, 'POST', '/start');
+        return existing;
+      }
+      const dir = dirOf(service);
+      const f = daemonFiles(dir);
+      fs.mkdirSync(f.images, { recursive: true, mode: 0o700 });
+      const conf: DaemonConfig = { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation };
+      fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
+      if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
+      const out = fs.openSync(f.daemonLog, 'a');
+      const child = spawn(process.execPath, [DAEMON_MAIN, dir, req.start ? 'scratch' : 'standby'], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: { PATH: process.env.PATH, FASTMIG_LOG_LEVEL: process.env.FASTMIG_LOG_LEVEL },
+      });
+      child.unref();
+      fs.closeSync(out);
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const st = await daemonStatus(service);
+        if (st && (!req.start || st.state === 'running')) return st;
+        if (st && req.start && st.state === 'exited') {
+          throw ApplicationFailure.nonRetryable(`service ${service} exited at start: ${st.lastExit?.reason}`, 'StartFailed');
+        }
+        heartbeat();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const tail = fs.existsSync(f.daemonLog) ? fs.readFileSync(f.daemonLog, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
+      throw ApplicationFailure.nonRetryable(`the daemon of ${service} did not come up on ${ctx.host} within 15 s: ${tail}`, 'DaemonStart');
+    },
+
+    async checkpointService(req: { service: string; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
+      return call(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning });
+    },
+
+    async restoreService(req: { service: string; checkpointId: string }): Promise<RestoreResult> {
+      return call(req.service, 'POST', '/restore', { checkpointId: req.checkpointId });
+    },
+
+    async stopService(req: { service: string }): Promise<DaemonStatus> {
+      return call(req.service, 'POST', '/stop', {});
+    },
+
+    async serviceStatus(req: { service: string }): Promise<DaemonStatus | null> {
+      return daemonStatus(req.service);
+    },
+
+    async serviceLogs(req: { service: string; lines: number }): Promise<string[]> {
+      const r = await call<{ lines: string[] }>(req.service, 'GET', `/logs?lines=${req.lines}`);
+      return r.lines;
+    },
+
+    /** Stops the service and its daemon and deletes everything the service left on this host. */
+    async removeService(req: { service: string }): Promise<{ removed: boolean }> {
+      const dir = dirOf(req.service);
+      if (!fs.existsSync(dir)) return { removed: false };
+      const f = filesOf(req.service);
+      if (await daemonStatus(req.service)) {
+        await call(req.service, 'POST', '/shutdown', {}).catch(() => undefined);
+      }
+      const pid = fs.existsSync(f.pid) ? Number(fs.readFileSync(f.pid, 'utf8')) : 0;
+      const deadline = Date.now() + 10_000;
+      while (pid && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+      return { removed: true };
+    },
+
+    async ping(): Promise<{ host: string; pid: number }> {
+      return { host: ctx.host, pid: process.pid };
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type DaemonActivities = ReturnType<typeof createDaemonActivities>;

@@ -1,0 +1,45 @@
+// Orchestrator activities that adapt to the placement registry: which service runs where, with
+// which spec, kept as JSON objects in the image store so it outlives every fastmig process.
+import type { Client } from 'minio';
+import { keys } from '../common/names';
+import { Placement, HostRecord, parseOrThrow } from '../common/schemas';
+import { listKeys, readJson, writeJson } from '../common/s3';
+
+export function createRegistryActivities(s3: Client, bucket: string) {
+  return {
+    async getPlacement(service: string): Promise<Placement | null> {
+      const raw = await readJson<unknown>(s3, bucket, keys.placement(service));
+      return raw ? parseOrThrow(Placement, raw, `placement record of ${service}`) : null;
+    },
+    async putPlacement(p: Placement): Promise<void> {
+      await writeJson(s3, bucket, keys.placement(p.spec.name), parseOrThrow(Placement, p, 'placement'));
+    },
+    async deletePlacement(service: string): Promise<void> {
+      await s3.removeObject(bucket, keys.placement(service));
+    },
+    async listPlacements(): Promise<Placement[]> {
+      const names = await listKeys(s3, bucket, keys.placementsPrefix);
+      const out: Placement[] = [];
+      for (const k of names) {
+        const raw = await readJson<unknown>(s3, bucket, k);
+        if (raw) out.push(parseOrThrow(Placement, raw, k));
+      }
+      return out.sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+    },
+    async listHosts(): Promise<HostRecord[]> {
+      const names = await listKeys(s3, bucket, keys.hostsPrefix);
+      const out: HostRecord[] = [];
+      for (const k of names) {
+        const r = await readJson<HostRecord>(s3, bucket, k);
+        if (r) out.push(r);
+      }
+      return out;
+    },
+    async deleteImages(service: string): Promise<{ deleted: number }> {
+      const names = await listKeys(s3, bucket, keys.imagePrefix(service));
+      if (names.length) await s3.removeObjects(bucket, names);
+      return { deleted: names.length };
+    },
+  };
+}
+export type RegistryActivities = ReturnType<typeof createRegistryActivities>;

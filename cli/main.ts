@@ -1,0 +1,233 @@
+// The fastmig CLI. Every service operation runs as a Temporal workflow on the orchestrator, so the
+// CLI holds no state: it validates input, starts a workflow, shows progress and prints the result.
+import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { parseArgs, Parsed } from './args';
+import { UserError, connectClient, failureMessage } from './temporal';
+import { stackDown, stackStatus, stackUp } from './stack';
+import { MigrateInput, ServiceSpec, ServiceName, HostName, Port, describeZodError } from '../common/schemas';
+import type { MigrationProgress, MigrationReport } from '../common/schemas';
+import type { DeployResult } from '../workflows/deploy';
+import type { ServiceView } from '../workflows/manage';
+import { migrateWorkflowId, ORCHESTRATOR_QUEUE } from '../common/names';
+import { z } from 'zod';
+
+const HELP = `fastmig — live migration of stateful services between hosts
+
+Usage:
+  fastmig stack up [--hosts hostA,hostB]     install (if needed) and start Temporal, S3, orchestrator, host agents
+  fastmig stack down                         stop everything the stack started (data stays on disk)
+  fastmig stack status [--json]
+  fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
+                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] -- <command...>
+  fastmig migrate <service> --to <host> [--mode warm|cold] [--json]
+  fastmig status [<service>] [--json]
+  fastmig logs <service> [--lines N]
+  fastmig hosts [--json]
+  fastmig remove <service>
+
+Examples:
+  fastmig deploy kv --host hostA --port 18080 -- node server.js --port 18080
+  fastmig migrate kv --to hostB
+  fastmig status kv --json`;
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const print = (v: unknown, json: boolean) => process.stdout.write(json ? `${JSON.stringify(v)}\n` : `${v}\n`);
+
+function valid<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new UserError(`${what}: ${describeZodError(r.error)}`);
+  return r.data;
+}
+
+function one(p: Parsed, what: string): string {
+  if (p.positional.length !== 1) throw new UserError(`expected exactly one ${what}, got ${p.positional.length ? p.positional.join(' ') : 'none'}`);
+  return p.positional[0];
+}
+
+async function withClient<T>(fn: (c: Awaited<ReturnType<typeof connectClient>>) => Promise<T>): Promise<T> {
+  const c = await connectClient();
+  try {
+    return await fn(c);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(failureMessage(err));
+  } finally {
+    await c.connection.close();
+  }
+}
+
+const workflowOptions = (workflowId: string) => ({
+  taskQueue: ORCHESTRATOR_QUEUE,
+  workflowId,
+  workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+});
+
+export async function migrate(input: MigrateInput, onProgress?: (p: MigrationProgress) => void): Promise<MigrationReport> {
+  return withClient(async ({ client }) => {
+    const handle = await client.workflow.start('migrateService', { ...workflowOptions(migrateWorkflowId(input.service)), args: [input] });
+    let last = '';
+    let done = false;
+    const poll = (async () => {
+      while (!done && onProgress) {
+        try {
+          const p = await handle.query<MigrationProgress>('progress');
+          if (p.phase !== last) onProgress(p);
+          last = p.phase;
+        } catch {
+          /* the workflow may not have started yet */
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      return await handle.result();
+    } finally {
+      done = true;
+      await poll;
+    }
+  });
+}
+
+const commands: Record<string, (p: Parsed) => Promise<number>> = {
+  async stack(p) {
+    const sub = p.positional[0];
+    if (sub === 'up') {
+      const hosts = p.flags.hosts ? String(p.flags.hosts).split(',').filter(Boolean) : undefined;
+      await stackUp(hosts, say);
+      return 0;
+    }
+    if (sub === 'down') {
+      await stackDown(say);
+      return 0;
+    }
+    if (sub === 'status') {
+      const st = await stackStatus();
+      if (p.flags.json) print(st ?? { up: false }, true);
+      else if (!st) print('stack: never started (run `fastmig stack up`)', false);
+      else {
+        print(`stack: ${st.up ? 'up' : 'DOWN'}  Temporal ${st.temporalAddress} (${st.temporal ? 'up' : 'down'}), UI ${st.uiUrl}, S3 ${st.s3Endpoint} (${st.s3 ? 'up' : 'down'})`, false);
+        print(`orchestrator: ${st.orchestrator ? `pid ${st.orchestrator}` : 'down'}`, false);
+        for (const [h, pid] of Object.entries(st.agents)) print(`agent ${h}: ${pid ? `pid ${pid}` : 'down'}`, false);
+      }
+      return st?.up ? 0 : 1;
+    }
+    throw new UserError(`unknown stack command "${sub ?? ''}": use stack up, stack down or stack status`);
+  },
+
+  async deploy(p) {
+    const name = valid(ServiceName, one(p, 'service name'), 'service name');
+    if (!p.flags.host) throw new UserError('deploy needs --host <host>');
+    if (!p.rest.length) throw new UserError('deploy needs a command after "--", e.g. -- node server.js');
+    const env: Record<string, string> = {};
+    for (const kv of p.list('env')) {
+      const i = kv.indexOf('=');
+      if (i < 1) throw new UserError(`--env takes KEY=VALUE, got "${kv}"`);
+      env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const spec = valid(ServiceSpec, {
+      name,
+      command: p.rest,
+      cwd: p.flags.cwd ? String(p.flags.cwd) : process.cwd(),
+      env,
+      port: p.flags.port !== undefined ? p.number('port') : undefined,
+      hooks: { preRestore: p.flags['pre-restore'] || undefined, postCheckpoint: p.flags['post-checkpoint'] || undefined },
+    }, 'service spec');
+    const host = valid(HostName, String(p.flags.host), '--host');
+    const r = await withClient(async ({ client }) =>
+      client.workflow.execute('deployService', { ...workflowOptions(`deploy-${name}`), args: [{ spec, host }] }) as Promise<DeployResult>,
+    );
+    if (p.flags.json) print(r, true);
+    else print(`deployed ${r.service} on ${r.host} (pid ${r.pid}${r.endpoint ? `, answers on ${r.endpoint}` : ''})`, false);
+    return 0;
+  },
+
+  async migrate(p) {
+    const service = one(p, 'service name');
+    if (!p.flags.to) throw new UserError('migrate needs --to <host>');
+    const input = valid(MigrateInput, { service, to: String(p.flags.to), mode: p.flags.mode ?? 'warm' }, 'migrate');
+    const t0 = Date.now();
+    const report = await migrate(input, (pr) => say(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${pr.phase}`));
+    if (p.flags.json) print(report, true);
+    else {
+      print(`${report.outcome}: ${report.service} ${report.from} → ${report.to} (${report.mode}) downtime ${report.downtimeMs} ms, total ${report.totalMs} ms, image ${(report.imageBytes / 1e6).toFixed(1)} MB`, false);
+      print(`phases: ${Object.entries(report.phases).map(([k, v]) => `${k} ${v} ms`).join(', ')}`, false);
+      if (report.error) print(`error: ${report.error}`, false);
+    }
+    return report.ok ? 0 : 1;
+  },
+
+  async status(p) {
+    if (p.positional.length > 1) throw new UserError('status takes at most one service name');
+    const service = p.positional[0] ? valid(ServiceName, p.positional[0], 'service name') : undefined;
+    const views = await withClient(async ({ client }) =>
+      client.workflow.execute('inspectServices', { ...workflowOptions(`inspect-${Date.now()}`), args: [{ service }] }) as Promise<ServiceView[]>,
+    );
+    if (p.flags.json) print(service ? views[0] : views, true);
+    else if (!views.length) print('no services', false);
+    else for (const v of views) print(`${v.service}\t${v.host}\t${v.state}\tpid ${v.pid ?? '-'}\t${v.endpoint ?? ''}\tgen ${v.generation}`, false);
+    return 0;
+  },
+
+  async logs(p) {
+    const service = valid(ServiceName, one(p, 'service name'), 'service name');
+    const lines = p.flags.lines !== undefined ? p.number('lines') : 100;
+    const out = await withClient(async ({ client }) =>
+      client.workflow.execute('serviceLogs', { ...workflowOptions(`logs-${service}-${Date.now()}`), args: [{ service, lines }] }) as Promise<string[]>,
+    );
+    for (const l of out) print(l, false);
+    return 0;
+  },
+
+  async hosts(p) {
+    const hosts = await withClient(async ({ client }) =>
+      client.workflow.execute('listHosts', { ...workflowOptions(`hosts-${Date.now()}`), args: [] }) as Promise<{ host: string; taskQueue: string; startedAt: string }[]>,
+    );
+    if (p.flags.json) print(hosts, true);
+    else for (const h of hosts) print(`${h.host}\t${h.taskQueue}\tsince ${h.startedAt}`, false);
+    return 0;
+  },
+
+  async remove(p) {
+    const service = valid(ServiceName, one(p, 'service name'), 'service name');
+    const r = await withClient(async ({ client }) =>
+      client.workflow.execute('removeService', { ...workflowOptions(`remove-${service}`), args: [{ service }] }) as Promise<{ host: string; imagesDeleted: number }>,
+    );
+    if (p.flags.json) print(r, true);
+    else print(`removed ${service} from ${r.host} (${r.imagesDeleted} stored image objects deleted)`, false);
+    return 0;
+  },
+};
+
+const FLAGS: Record<string, string[]> = {
+  stack: ['hosts', 'json'],
+  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'json'],
+  migrate: ['to', 'mode', 'json'],
+  status: ['json'],
+  logs: ['lines'],
+  hosts: ['json'],
+  remove: ['json'],
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    print(HELP, false);
+    return cmd ? 0 : 2;
+  }
+  const run = commands[cmd];
+  if (!run) throw new UserError(`unknown command "${cmd}": run \`fastmig help\``);
+  const parsed = parseArgs(rest, FLAGS[cmd]);
+  if (parsed.flags.port !== undefined) valid(Port, parsed.number('port'), '--port');
+  return run(parsed);
+}
+
+if (require.main === module || process.argv[1]?.endsWith('bin/fastmig')) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      const msg = err instanceof UserError ? err.message : err instanceof Error ? err.message : String(err);
+      process.stderr.write(`fastmig: ${msg}\n`);
+      process.exit(err instanceof UserError ? 2 : 1);
+    },
+  );
+}

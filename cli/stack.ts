@@ -1,0 +1,228 @@
+// `fastmig stack up|down|status`: installs (via scripts/install-tools.sh) and starts the whole
+// stack on this machine: Temporal dev server (SQLite file), an S3 server, the orchestrator worker
+// and one host agent per host. Every step reuses what already runs.
+import fs from 'fs';
+import path from 'path';
+import crypto from 'crypto';
+import { spawn, execFileSync } from 'child_process';
+import { Connection } from '@temporalio/client';
+import { Client as S3 } from 'minio';
+import { REPO_ROOT, StackFile, fastmigHome, paths, readEnvFile, readStackFile, loadConfig } from '../common/config';
+import { HostName, parseOrThrow } from '../common/schemas';
+import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
+import { tcpConnects } from '../activities/probe';
+import { daemonFiles } from '../daemon/files';
+import { queuePollers } from './temporal';
+
+const TEMPORAL_PORT = Number(process.env.FASTMIG_TEMPORAL_PORT || 7233);
+const UI_PORT = Number(process.env.FASTMIG_UI_PORT || 8233);
+const S3_PORT = Number(process.env.FASTMIG_S3_PORT || 7070);
+
+type Say = (line: string) => void;
+
+function pidAlive(file: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+function startDetached(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const home = fastmigHome();
+  fs.mkdirSync(paths.logDir(home), { recursive: true });
+  fs.mkdirSync(paths.runDir(home), { recursive: true });
+  const out = fs.openSync(path.join(paths.logDir(home), `${name}.log`), 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, FASTMIG_HOME: home, ...env } });
+  child.unref();
+  fs.closeSync(out);
+  fs.writeFileSync(path.join(paths.runDir(home), `${name}.pid`), String(child.pid));
+  return child.pid!;
+}
+
+async function waitUntil(what: string, cond: () => Promise<boolean>, timeoutMs: number, logName?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const hint = logName ? ` (see ${path.join(paths.logDir(), `${logName}.log`)})` : '';
+  throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s${hint}`);
+}
+
+function ensureSecrets(): Record<string, string> {
+  const file = paths.secretsFile();
+  const have = readEnvFile(file);
+  if (have.FASTMIG_S3_ACCESS_KEY && have.FASTMIG_S3_SECRET_KEY) return have;
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const secrets = {
+    FASTMIG_S3_ACCESS_KEY: `fm${crypto.randomBytes(8).toString('hex')}`,
+    FASTMIG_S3_SECRET_KEY: crypto.randomBytes(24).toString('base64url'),
+  };
+  fs.writeFileSync(file, Object.entries(secrets).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  return secrets;
+}
+
+export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise<StackFile> {
+  const home = fastmigHome();
+  const previous = readStackFile(home);
+  const hosts = (hostsArg ?? previous?.hosts ?? ['hostA', 'hostB']).map((h) => parseOrThrow(HostName, h, 'host name'));
+  const tools = paths.toolsDir();
+  say('checking tools (Temporal CLI, S3 server, CRIU)…');
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'install-tools.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const secrets = ensureSecrets();
+
+  const stack: StackFile = {
+    temporalAddress: `127.0.0.1:${TEMPORAL_PORT}`,
+    namespace: 'default',
+    temporalBinary: path.join(tools, 'bin', 'temporal'),
+    uiUrl: `http://127.0.0.1:${UI_PORT}`,
+    s3Endpoint: `http://127.0.0.1:${S3_PORT}`,
+    s3Bucket: 'fastmig',
+    hosts,
+    criuPath: process.env.FASTMIG_CRIU || path.join(tools, 'criu', 'criu'),
+  };
+  fs.writeFileSync(paths.stackFile(home), JSON.stringify(stack, null, 2));
+
+  if (await tcpConnects(TEMPORAL_PORT)) say(`Temporal already answers on ${stack.temporalAddress}`);
+  else {
+    say(`starting Temporal dev server on ${stack.temporalAddress} (UI ${stack.uiUrl})…`);
+    fs.mkdirSync(path.join(home, 'temporal'), { recursive: true });
+    startDetached('temporal', stack.temporalBinary, [
+      'server', 'start-dev',
+      '--db-filename', path.join(home, 'temporal', 'temporal.db'),
+      '--ip', '127.0.0.1', '--port', String(TEMPORAL_PORT), '--ui-port', String(UI_PORT),
+      '--namespace', stack.namespace, '--log-level', 'warn',
+    ], {});
+  }
+  await waitUntil('Temporal', async () => {
+    try {
+      const c = await Connection.connect({ address: stack.temporalAddress, connectTimeout: 1000 });
+      await c.workflowService.describeNamespace({ namespace: stack.namespace });
+      await c.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 60_000, 'temporal');
+
+  if (await tcpConnects(S3_PORT)) say(`S3 server already answers on ${stack.s3Endpoint}`);
+  else {
+    say(`starting S3 server (versitygw, posix back end) on ${stack.s3Endpoint}…`);
+    const data = path.join(home, 's3');
+    fs.mkdirSync(data, { recursive: true });
+    startDetached('s3', path.join(tools, 'bin', 'versitygw'), ['--port', `127.0.0.1:${S3_PORT}`, 'posix', data], {
+      ROOT_ACCESS_KEY_ID: secrets.FASTMIG_S3_ACCESS_KEY,
+      ROOT_SECRET_ACCESS_KEY: secrets.FASTMIG_S3_SECRET_KEY,
+    });
+  }
+  const cfg = loadConfig();
+  const s3 = new S3({ endPoint: cfg.s3.endPoint, port: cfg.s3.port, useSSL: false, accessKey: cfg.s3.accessKey, secretKey: cfg.s3.secretKey, region: 'us-east-1' });
+  await waitUntil('S3 server', async () => {
+    try {
+      if (!(await s3.bucketExists(stack.s3Bucket))) await s3.makeBucket(stack.s3Bucket, 'us-east-1');
+      return true;
+    } catch {
+      return false;
+    }
+  }, 30_000, 's3');
+
+  const node = process.execPath;
+  const dist = path.join(REPO_ROOT, 'dist', 'workers');
+  if (pidAlive(path.join(paths.runDir(home), 'orchestrator.pid'))) say('orchestrator worker already running');
+  else {
+    say(`starting orchestrator worker (task queue ${ORCHESTRATOR_QUEUE})…`);
+    startDetached('orchestrator', node, [path.join(dist, 'orchestrator.js')], {});
+  }
+  for (const host of hosts) {
+    if (pidAlive(path.join(paths.runDir(home), `agent-${host}.pid`))) say(`host agent ${host} already running`);
+    else {
+      say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
+      fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
+      startDetached(`agent-${host}`, node, [path.join(dist, 'host-agent.js'), host], {});
+    }
+  }
+  const conn = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    for (const [queue, log] of [[ORCHESTRATOR_QUEUE, 'orchestrator'], ...hosts.map((h) => [hostQueue(h), `agent-${h}`])]) {
+      await waitUntil(`worker on task queue ${queue}`, async () => (await queuePollers(conn, stack.namespace, queue)) > 0, 60_000, log);
+    }
+  } finally {
+    await conn.close();
+  }
+  say(`stack up: hosts ${hosts.join(', ')}; Temporal UI at ${stack.uiUrl}`);
+  return stack;
+}
+
+/** Stops every service daemon, agent, the orchestrator and the servers; keeps all data on disk. */
+export async function stackDown(say: Say): Promise<void> {
+  const home = fastmigHome();
+  const run = paths.runDir(home);
+  const hostsDir = path.join(home, 'hosts');
+  const daemons: number[] = [];
+  for (const host of fs.existsSync(hostsDir) ? fs.readdirSync(hostsDir) : []) {
+    for (const svc of fs.readdirSync(path.join(hostsDir, host))) {
+      const pid = pidAlive(daemonFiles(path.join(hostsDir, host, svc)).pid);
+      if (pid) daemons.push(pid);
+    }
+  }
+  if (daemons.length) say(`stopping ${daemons.length} service daemon(s)…`);
+  await stopPids(daemons);
+  const names = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
+  const order = [...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator'), ...names.filter((n) => n === 's3' || n === 'temporal')];
+  for (const name of order) {
+    const file = path.join(run, `${name}.pid`);
+    const pid = pidAlive(file);
+    if (pid) {
+      say(`stopping ${name} (pid ${pid})…`);
+      await stopPids([pid]);
+    }
+    fs.rmSync(file, { force: true });
+  }
+  say('stack down');
+}
+
+async function stopPids(pids: number[]): Promise<void> {
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  const deadline = Date.now() + 10_000;
+  const alive = () => pids.filter((p) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  while (alive().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const p of alive()) process.kill(p, 'SIGKILL');
+}
+
+export interface StackStatus extends StackFile {
+  up: boolean;
+  temporal: boolean;
+  s3: boolean;
+  orchestrator: number | null;
+  agents: Record<string, number | null>;
+}
+
+export async function stackStatus(): Promise<StackStatus | null> {
+  const home = fastmigHome();
+  const stack = readStackFile(home);
+  if (!stack) return null;
+  const run = paths.runDir(home);
+  const agents = Object.fromEntries(stack.hosts.map((h) => [h, pidAlive(path.join(run, `agent-${h}.pid`))]));
+  const temporal = await tcpConnects(Number(new URL(`http://${stack.temporalAddress}`).port));
+  const s3 = await tcpConnects(Number(new URL(stack.s3Endpoint).port));
+  const orchestrator = pidAlive(path.join(run, 'orchestrator.pid'));
+  const up = temporal && s3 && !!orchestrator && Object.values(agents).every(Boolean);
+  return { ...stack, up, temporal, s3, orchestrator, agents };
+}

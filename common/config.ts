@@ -1,0 +1,87 @@
+// Runtime configuration of every fastmig process, from the environment and the stack file.
+// Secrets (S3 keys) come from the environment or a 0600 file, never from workflow inputs.
+import fs from 'fs';
+import path from 'path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export interface StackFile {
+  temporalAddress: string;
+  namespace: string;
+  temporalBinary: string;
+  uiUrl: string;
+  s3Endpoint: string;
+  s3Bucket: string;
+  hosts: string[];
+  criuPath: string;
+}
+
+export interface Config {
+  home: string;
+  temporalAddress: string;
+  namespace: string;
+  s3: { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string };
+  criuPath: string;
+  hosts: string[];
+}
+
+export function fastmigHome(): string {
+  return path.resolve(process.env.FASTMIG_HOME || path.join(REPO_ROOT, '.fastmig'));
+}
+
+export const paths = {
+  stackFile: (home = fastmigHome()) => path.join(home, 'stack.json'),
+  secretsFile: (home = fastmigHome()) => path.join(home, 'secrets', 's3.env'),
+  runDir: (home = fastmigHome()) => path.join(home, 'run'),
+  logDir: (home = fastmigHome()) => path.join(home, 'logs'),
+  hostDir: (host: string, home = fastmigHome()) => path.join(home, 'hosts', host),
+  serviceDir: (host: string, service: string, home = fastmigHome()) => path.join(home, 'hosts', host, service),
+  toolsDir: () => path.resolve(process.env.FASTMIG_TOOLS || path.join(REPO_ROOT, '.tools')),
+};
+
+export function readStackFile(home = fastmigHome()): StackFile | null {
+  try {
+    return JSON.parse(fs.readFileSync(paths.stackFile(home), 'utf8')) as StackFile;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads KEY=VALUE lines (the secrets file written by `fastmig stack up`). */
+export function readEnvFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export function loadConfig(): Config {
+  const home = fastmigHome();
+  const stack = readStackFile(home);
+  const secrets = readEnvFile(paths.secretsFile(home));
+  const env = (k: string) => process.env[k] || secrets[k];
+  const endpoint = new URL(env('FASTMIG_S3_ENDPOINT') || stack?.s3Endpoint || 'http://127.0.0.1:7070');
+  return {
+    home,
+    temporalAddress: env('FASTMIG_TEMPORAL_ADDRESS') || stack?.temporalAddress || '127.0.0.1:7233',
+    namespace: env('FASTMIG_NAMESPACE') || stack?.namespace || 'default',
+    s3: {
+      endPoint: endpoint.hostname,
+      port: Number(endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80)),
+      useSSL: endpoint.protocol === 'https:',
+      accessKey: env('FASTMIG_S3_ACCESS_KEY') || '',
+      secretKey: env('FASTMIG_S3_SECRET_KEY') || '',
+      bucket: env('FASTMIG_S3_BUCKET') || stack?.s3Bucket || 'fastmig',
+    },
+    criuPath: env('FASTMIG_CRIU') || stack?.criuPath || path.join(paths.toolsDir(), 'criu', 'criu'),
+    hosts: (env('FASTMIG_HOSTS') || stack?.hosts?.join(',') || 'hostA,hostB').split(',').filter(Boolean),
+  };
+}

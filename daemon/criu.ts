@@ -1,0 +1,63 @@
+// The daemon's adapter to CRIU: the exact command lines for dump and restore, and their logs.
+import fs from 'fs';
+import path from 'path';
+import execa from 'execa';
+import { REPO_ROOT } from '../common/config';
+
+/** Written next to the CRIU images: what a restore needs to reconnect the service. */
+export interface ImageSidecar {
+  /** The pipe (e.g. "pipe:[1234]") that carried the service's stdout and stderr at dump time. */
+  stdioPipe: string;
+  service: string;
+  sourceHost: string;
+}
+export const SIDECAR = 'fastmig.json';
+
+/** Established TCP connections are kept whole: every host here shares the service's address. */
+const TCP_FLAGS = ['--tcp-established'];
+
+export async function criuDump(criu: string, pid: number, dir: string, leaveRunning: boolean): Promise<void> {
+  const args = ['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', ...TCP_FLAGS];
+  if (leaveRunning) args.push('--leave-running');
+  const r = await execa(criu, args, { reject: false, stdin: 'ignore', timeout: 120_000 });
+  if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(path.join(dir, 'dump.log'))}`);
+}
+
+/**
+ * Starts `criu restore` without detaching: criu stays the parent of the restored tree and exits
+ * when it ends, so the daemon keeps one child to watch. fd 3 of criu is the new log pipe, handed to
+ * the restored tree in place of the pipe it had at dump time (--inherit-fd); `cat` relays it.
+ */
+export function criuRestoreArgs(criu: string, dir: string, sidecar: ImageSidecar, pidfile: string): string[] {
+  return [
+    '-c',
+    '"$@" 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | cat',
+    'fastmig-restore',
+    criu,
+    'restore',
+    '-D',
+    dir,
+    '-o',
+    'restore.log',
+    ...TCP_FLAGS,
+    '--pidfile',
+    pidfile,
+    '--inherit-fd',
+    `fd[3]:${sidecar.stdioPipe}`,
+    '--action-script',
+    path.join(REPO_ROOT, 'daemon', 'criu-notify.sh'),
+  ];
+}
+
+/** The lines of a CRIU log that explain a failure (the rlimit warning is always there and harmless). */
+export function criuErrors(logFile: string): string {
+  try {
+    const lines = fs
+      .readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => /Error|FAILED/.test(l) && !/RLIMIT_NOFILE/.test(l));
+    return lines.slice(-4).join(' | ') || 'no error lines in the CRIU log';
+  } catch {
+    return `no CRIU log at ${logFile}`;
+  }
+}

@@ -1,0 +1,47 @@
+// Entry point of one service's daemon: `node dist/daemon/main.js <service dir> <standby|scratch|restore> [checkpoint]`.
+// It runs detached from the host agent, so restarting the agent never touches the service.
+import fs from 'fs';
+import { createLogger } from '../common/log';
+import { ServiceSpec, parseOrThrow } from '../common/schemas';
+import { Supervisor } from './supervisor';
+import { createApi } from './api';
+import { daemonFiles, DaemonConfig } from './files';
+
+async function main() {
+  const [dir, mode = 'standby', checkpointId] = process.argv.slice(2);
+  const files = daemonFiles(dir);
+  const conf = JSON.parse(fs.readFileSync(files.config, 'utf8')) as DaemonConfig;
+  const spec = parseOrThrow(ServiceSpec, conf.spec, 'service spec');
+  const token = fs.readFileSync(files.token, 'utf8').trim();
+  const log = createLogger({ role: 'daemon', service: spec.name, host: conf.host });
+  const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log });
+
+  fs.rmSync(files.socket, { force: true });
+  const server = createApi(sup, token, log, () => {
+    server.close();
+    fs.rmSync(files.socket, { force: true });
+    fs.rmSync(files.pid, { force: true });
+    process.exit(0);
+  });
+  await new Promise<void>((resolve) => server.listen(files.socket, resolve));
+  fs.chmodSync(files.socket, 0o600);
+  fs.writeFileSync(files.pid, String(process.pid));
+  log.info({ mode }, 'daemon up');
+
+  if (mode === 'scratch') await sup.start();
+  else if (mode === 'restore' && checkpointId) await sup.restore(checkpointId);
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, async () => {
+      await sup.shutdown().catch(() => undefined);
+      fs.rmSync(files.socket, { force: true });
+      process.exit(0);
+    });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`fastmig daemon: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
+

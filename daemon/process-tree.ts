@@ -1,0 +1,82 @@
+// How a service's process tree is started and found. The command runs as the init of its own PID
+// namespace and as a session leader, so CRIU can dump the namespace whole and a restore never
+// collides with PIDs on the target. Its stdout and stderr go into one real pipe (CRIU cannot dump
+// the socketpairs Node would use) that `cat`, outside the tree, relays to the daemon.
+import fs from 'fs';
+import { spawn, ChildProcess } from 'child_process';
+
+/** Printed by the namespace init when the service ends; the daemon reads the exit status from it. */
+export const EXIT_MARKER = '@@fastmig-exit';
+
+export interface StartOptions {
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export function spawnServiceTree(opts: StartOptions): ChildProcess {
+  const init = `"$@"; echo "${EXIT_MARKER} $?"`;
+  const outer = 'S=$1; shift; unshare --pid --fork setsid sh -c "$S" fastmig-init "$@" </dev/null 2>&1 | cat';
+  return spawn('sh', ['-c', outer, 'fastmig-wrap', init, ...opts.command], {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function childrenOf(pid: number): number[] {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function comm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The host PID of the namespace init below a wrapper started by spawnServiceTree. */
+export async function findNamespaceInit(wrapperPid: number, timeoutMs = 5000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const unshare = childrenOf(wrapperPid).find((p) => comm(p) === 'unshare');
+    const init = unshare ? childrenOf(unshare)[0] : undefined;
+    if (init && comm(init) !== 'unshare') return init;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('the service process did not start within 5 s');
+}
+
+export function isAlive(pid: number | null): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+export function stdioPipeOf(pid: number): string {
+  const target = fs.readlinkSync(`/proc/${pid}/fd/1`);
+  if (!target.startsWith('pipe:')) throw new Error(`the service's stdout is ${target}, not the daemon's pipe`);
+  return target;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the stack's external tools under .tools/ (git-ignored), reusing what is current:
+#   - the Temporal CLI (dev server + web UI), built from its Go module
+#   - versitygw, an Apache-2.0 S3 server with a posix back end, built from its Go module
+#   - a self-contained CRIU >= 4.2 bundle (scripts/install-criu.sh)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS=${FASTMIG_TOOLS:-$HERE/.tools}
+TEMPORAL_VERSION=v1.5.1   # later tags carry a replace directive that `go install` refuses
+VERSITYGW_VERSION=v1.8.0
+mkdir -p "$TOOLS/bin"
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+need() { command -v "$1" >/dev/null 2>&1 || { log "missing $1: $2"; exit 1; }; }
+need go "install Go 1.25 or newer"
+need unshare "install util-linux"
+need tar "install tar"
+
+go_tool() { # name module version
+  local name=$1 module=$2 version=$3 stamp="$TOOLS/bin/$1.version"
+  if [ -x "$TOOLS/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+    log "$name $version present"; return
+  fi
+  log "building $name $version from its Go module (a few minutes the first time)…"
+  GOBIN="$TOOLS/bin" GOFLAGS=-buildvcs=false go install "$module@$version"
+  echo "$version" > "$stamp"
+}
+go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"
+go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION"
+
+if [ -n "${FASTMIG_CRIU:-}" ]; then
+  log "using CRIU from FASTMIG_CRIU=$FASTMIG_CRIU"
+else
+  bash "$HERE/scripts/install-criu.sh"
+fi
+# Lazy dumps of large processes need bigger pipe buffers than an unprivileged default allows.
+if [ -w /proc/sys/fs/pipe-user-pages-soft ]; then echo 0 > /proc/sys/fs/pipe-user-pages-soft || true; fi

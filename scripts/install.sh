@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Everything fastmig needs on a fresh Debian machine, idempotent: node modules, the build, and the
+# stack's tools (scripts/install-tools.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[install] %s\n' "$*" >&2; }
+command -v node >/dev/null || { log "Node.js 20 or newer is required"; exit 1; }
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || { log "Node.js $major found, 20 or newer is required"; exit 1; }
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing node modules…"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+log "building TypeScript…"
+npx tsc -p tsconfig.json
+bash scripts/install-tools.sh

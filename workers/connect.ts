@@ -1,0 +1,34 @@
+// Worker plumbing shared by the orchestrator and the host agents: connection and structured logs
+// of every activity, carrying host, service and workflow id.
+import { NativeConnection, Runtime, DefaultLogger, ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
+import type { Logger } from '../common/log';
+import type { Config } from '../common/config';
+
+export async function connectWorker(cfg: Config): Promise<NativeConnection> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  return NativeConnection.connect({ address: cfg.temporalAddress });
+}
+
+class ActivityLog implements ActivityInboundCallsInterceptor {
+  constructor(private readonly ctx: Context, private readonly log: Logger) {}
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const info = this.ctx.info;
+    const arg = input.args[0] as any;
+    const service = typeof arg === 'string' ? arg : arg?.service ?? arg?.spec?.name;
+    const log = this.log.child({ workflowId: info.workflowExecution?.workflowId, activity: info.activityType, service, attempt: info.attempt });
+    const t0 = Date.now();
+    try {
+      const out = await next(input);
+      log.info({ ms: Date.now() - t0 }, 'activity done');
+      return out;
+    } catch (err) {
+      log.warn({ ms: Date.now() - t0, err: err instanceof Error ? err.message : String(err) }, 'activity failed');
+      throw err;
+    }
+  }
+}
+
+export function activityLogInterceptor(log: Logger) {
+  return (ctx: Context) => ({ inbound: new ActivityLog(ctx, log) });
+}

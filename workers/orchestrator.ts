@@ -1,0 +1,29 @@
+// The orchestrator worker: runs every workflow and the placement-registry activities on task queue `fastmig`.
+import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../common/config';
+import { createLogger } from '../common/log';
+import { ORCHESTRATOR_QUEUE } from '../common/names';
+import { s3Client } from '../common/s3';
+import { createRegistryActivities } from '../activities/registry';
+import { activityLogInterceptor, connectWorker } from './connect';
+
+async function main() {
+  const cfg = loadConfig();
+  const log = createLogger({ role: 'orchestrator', host: 'orchestrator' });
+  const connection = await connectWorker(cfg);
+  const worker = await Worker.create({
+    connection,
+    namespace: cfg.namespace,
+    taskQueue: ORCHESTRATOR_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createRegistryActivities(s3Client(cfg), cfg.s3.bucket),
+    interceptors: { activity: [activityLogInterceptor(log)] },
+  });
+  log.info({ taskQueue: ORCHESTRATOR_QUEUE }, 'orchestrator worker polling');
+  await worker.run();
+}
+
+main().catch((err) => {
+  process.stderr.write(`fastmig orchestrator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+// deployService: run a new service under a daemon on one host and record where it runs.
+import { DeployInput, Placement } from '../common/schemas';
+import { hostSteps, registry } from './proxies';
+import { requireHost } from './preflight';
+import { messageOf, refuse, validate } from './errors';
+
+export interface DeployResult {
+  service: string;
+  host: string;
+  pid: number | null;
+  endpoint: string | null;
+}
+
+export async function deployService(raw: DeployInput): Promise<DeployResult> {
+  const { spec, host } = validate(DeployInput, raw, 'deployService input');
+  const existing = await registry.getPlacement(spec.name);
+  if (existing) throw refuse(`service "${spec.name}" already exists on ${existing.host}: remove it first or migrate it`);
+  await requireHost(host);
+  const steps = hostSteps(host);
+  let pid: number | null;
+  try {
+    pid = (await steps.prepareService({ spec, generation: 1, start: true })).pid;
+    await steps.healthCheck({ port: spec.port });
+  } catch (err) {
+    await steps.removeService({ service: spec.name }).catch(() => undefined);
+    throw refuse(`service "${spec.name}" did not become healthy on ${host}: ${messageOf(err)}`);
+  }
+  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString() };
+  await registry.putPlacement(placement);
+  return { service: spec.name, host, pid, endpoint: spec.port ? `127.0.0.1:${spec.port}` : null };
+}

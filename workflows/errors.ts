@@ -1,0 +1,21 @@
+// Failure helpers for workflows: clear, non-retryable refusals and readable messages.
+import { ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
+import { z } from 'zod';
+import { describeZodError } from '../common/schemas';
+
+export function refuse(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'BadRequest');
+}
+
+export function validate<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw refuse(`invalid ${what}: ${describeZodError(r.error)}`);
+  return r.data;
+}
+
+/** The innermost message of a failure chain (an activity failure wraps the real cause). */
+export function messageOf(err: unknown): string {
+  let e: any = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e?.message ?? String(err);
+}

@@ -1,0 +1,4 @@
+// Every workflow type the orchestrator worker runs (task queue `fastmig`).
+export { migrateService, progressQuery } from './migrate';
+export { deployService } from './deploy';
+export { inspectServices, serviceLogs, removeService, listHosts } from './manage';

@@ -1,0 +1,63 @@
+// Small workflows behind `fastmig status`, `fastmig logs` and `fastmig remove`.
+import { ServiceRef, DaemonStatus, HostRecord } from '../common/schemas';
+import { hostSteps, registry } from './proxies';
+import { requirePlacement } from './preflight';
+import { validate } from './errors';
+
+export interface ServiceView {
+  service: string;
+  host: string;
+  state: DaemonStatus['state'] | 'absent' | 'unreachable';
+  pid: number | null;
+  endpoint: string | null;
+  generation: number;
+  command: string[];
+  lastCheckpoint: DaemonStatus['lastCheckpoint'];
+  lastExit: DaemonStatus['lastExit'];
+  restarts: number;
+}
+
+export async function inspectServices(raw: { service?: string }): Promise<ServiceView[]> {
+  const placements = raw.service ? [await requirePlacement(validate(ServiceRef, raw, 'service').service)] : await registry.listPlacements();
+  return Promise.all(
+    placements.map(async (p): Promise<ServiceView> => {
+      let st: DaemonStatus | null = null;
+      let reachable = true;
+      try {
+        st = await hostSteps(p.host).serviceStatus({ service: p.spec.name });
+      } catch {
+        reachable = false;
+      }
+      return {
+        service: p.spec.name,
+        host: p.host,
+        state: !reachable ? 'unreachable' : st ? st.state : 'absent',
+        pid: st?.pid ?? null,
+        endpoint: p.spec.port ? `127.0.0.1:${p.spec.port}` : null,
+        generation: p.generation,
+        command: p.spec.command,
+        lastCheckpoint: st?.lastCheckpoint ?? null,
+        lastExit: st?.lastExit ?? null,
+        restarts: st?.restarts ?? 0,
+      };
+    }),
+  );
+}
+
+export async function serviceLogs(raw: { service: string; lines?: number }): Promise<string[]> {
+  const p = await requirePlacement(validate(ServiceRef, { service: raw.service }, 'service').service);
+  return hostSteps(p.host).serviceLogs({ service: p.spec.name, lines: Math.min(Math.max(raw.lines ?? 100, 1), 2000) });
+}
+
+export async function removeService(raw: ServiceRef): Promise<{ service: string; host: string; imagesDeleted: number }> {
+  const { service } = validate(ServiceRef, raw, 'removeService input');
+  const p = await requirePlacement(service);
+  await hostSteps(p.host).removeService({ service });
+  const { deleted } = await registry.deleteImages(service);
+  await registry.deletePlacement(service);
+  return { service, host: p.host, imagesDeleted: deleted };
+}
+
+export async function listHosts(): Promise<HostRecord[]> {
+  return registry.listHosts();
+}

@@ -1,0 +1,50 @@
+// Activity stubs with the timeouts and retries each kind of step gets. Host steps go to the task
+// queue of the host they act on; registry steps to the orchestrator's queue.
+import { proxyActivities, RetryPolicy } from '@temporalio/workflow';
+import type { DaemonActivities } from '../activities/daemon';
+import type { ImageStoreActivities } from '../activities/image-store';
+import type { ProbeActivities } from '../activities/probe';
+import type { RegistryActivities } from '../activities/registry';
+import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
+
+type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities;
+
+const retry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 };
+
+export function hostSteps(host: string) {
+  const queue = hostQueue(host);
+  // A host whose agent is gone fails fast instead of waiting for a poller forever.
+  const quick = proxyActivities<HostActivities>({ taskQueue: queue, scheduleToStartTimeout: '10s', startToCloseTimeout: '30s', retry });
+  const heavy = proxyActivities<HostActivities>({
+    taskQueue: queue,
+    scheduleToStartTimeout: '10s',
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '30s',
+    retry,
+  });
+  const freeze = proxyActivities<HostActivities>({
+    taskQueue: queue,
+    scheduleToStartTimeout: '10s',
+    startToCloseTimeout: '3m',
+    retry: { ...retry, maximumAttempts: 2 },
+  });
+  return {
+    ping: quick.ping,
+    prepareService: quick.prepareService,
+    serviceStatus: quick.serviceStatus,
+    serviceLogs: quick.serviceLogs,
+    stopService: quick.stopService,
+    removeService: quick.removeService,
+    healthCheck: quick.healthCheck,
+    checkpointService: freeze.checkpointService,
+    restoreService: freeze.restoreService,
+    uploadImage: heavy.uploadImage,
+    downloadImage: heavy.downloadImage,
+  };
+}
+
+export const registry = proxyActivities<RegistryActivities>({
+  taskQueue: ORCHESTRATOR_QUEUE,
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
