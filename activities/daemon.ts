@@ -5,13 +5,13 @@ import crypto from 'crypto';
 import path from 'path';
 import { spawn } from 'child_process';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
-import { paths } from '../common/config';
+import { paths, REPO_ROOT } from '../common/config';
 import type { CheckpointResult, DaemonStatus, RestoreResult, ServiceSpec } from '../common/schemas';
 import { callDaemon } from '../daemon/client';
 import { daemonFiles, DaemonConfig } from '../daemon/files';
 import { translate } from './errors';
 
-const DAEMON_MAIN = path.resolve(__dirname, '..', 'daemon', 'main.js');
+const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
 
 export interface HostContext {
   host: string;

@@ -1,14 +1,10 @@
 // The fastmig CLI. Every service operation runs as a Temporal workflow on the orchestrator, so the
 // CLI holds no state: it validates input, starts a workflow, shows progress and prints the result.
-import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { parseArgs, Parsed } from './args';
-import { UserError, connectClient, failureMessage } from './temporal';
+import { UserError } from './temporal';
+import { ops } from './ops';
 import { stackDown, stackStatus, stackUp } from './stack';
 import { MigrateInput, ServiceSpec, ServiceName, HostName, Port, describeZodError } from '../common/schemas';
-import type { MigrationProgress, MigrationReport } from '../common/schemas';
-import type { DeployResult } from '../workflows/deploy';
-import type { ServiceView } from '../workflows/manage';
-import { migrateWorkflowId, ORCHESTRATOR_QUEUE } from '../common/names';
 import { z } from 'zod';
 
 const HELP = `fastmig — live migration of stateful services between hosts
@@ -42,50 +38,6 @@ function valid<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string):
 function one(p: Parsed, what: string): string {
   if (p.positional.length !== 1) throw new UserError(`expected exactly one ${what}, got ${p.positional.length ? p.positional.join(' ') : 'none'}`);
   return p.positional[0];
-}
-
-async function withClient<T>(fn: (c: Awaited<ReturnType<typeof connectClient>>) => Promise<T>): Promise<T> {
-  const c = await connectClient();
-  try {
-    return await fn(c);
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(failureMessage(err));
-  } finally {
-    await c.connection.close();
-  }
-}
-
-const workflowOptions = (workflowId: string) => ({
-  taskQueue: ORCHESTRATOR_QUEUE,
-  workflowId,
-  workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-});
-
-export async function migrate(input: MigrateInput, onProgress?: (p: MigrationProgress) => void): Promise<MigrationReport> {
-  return withClient(async ({ client }) => {
-    const handle = await client.workflow.start('migrateService', { ...workflowOptions(migrateWorkflowId(input.service)), args: [input] });
-    let last = '';
-    let done = false;
-    const poll = (async () => {
-      while (!done && onProgress) {
-        try {
-          const p = await handle.query<MigrationProgress>('progress');
-          if (p.phase !== last) onProgress(p);
-          last = p.phase;
-        } catch {
-          /* the workflow may not have started yet */
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    try {
-      return await handle.result();
-    } finally {
-      done = true;
-      await poll;
-    }
-  });
 }
 
 const commands: Record<string, (p: Parsed) => Promise<number>> = {
@@ -133,9 +85,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
       hooks: { preRestore: p.flags['pre-restore'] || undefined, postCheckpoint: p.flags['post-checkpoint'] || undefined },
     }, 'service spec');
     const host = valid(HostName, String(p.flags.host), '--host');
-    const r = await withClient(async ({ client }) =>
-      client.workflow.execute('deployService', { ...workflowOptions(`deploy-${name}`), args: [{ spec, host }] }) as Promise<DeployResult>,
-    );
+    const r = await ops.deploy({ spec, host });
     if (p.flags.json) print(r, true);
     else print(`deployed ${r.service} on ${r.host} (pid ${r.pid}${r.endpoint ? `, answers on ${r.endpoint}` : ''})`, false);
     return 0;
@@ -146,7 +96,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
     if (!p.flags.to) throw new UserError('migrate needs --to <host>');
     const input = valid(MigrateInput, { service, to: String(p.flags.to), mode: p.flags.mode ?? 'warm' }, 'migrate');
     const t0 = Date.now();
-    const report = await migrate(input, (pr) => say(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${pr.phase}`));
+    const report = await ops.migrate(input, (pr) => say(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${pr.phase}`));
     if (p.flags.json) print(report, true);
     else {
       print(`${report.outcome}: ${report.service} ${report.from} → ${report.to} (${report.mode}) downtime ${report.downtimeMs} ms, total ${report.totalMs} ms, image ${(report.imageBytes / 1e6).toFixed(1)} MB`, false);
@@ -159,9 +109,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
   async status(p) {
     if (p.positional.length > 1) throw new UserError('status takes at most one service name');
     const service = p.positional[0] ? valid(ServiceName, p.positional[0], 'service name') : undefined;
-    const views = await withClient(async ({ client }) =>
-      client.workflow.execute('inspectServices', { ...workflowOptions(`inspect-${Date.now()}`), args: [{ service }] }) as Promise<ServiceView[]>,
-    );
+    const views = await ops.inspect(service);
     if (p.flags.json) print(service ? views[0] : views, true);
     else if (!views.length) print('no services', false);
     else for (const v of views) print(`${v.service}\t${v.host}\t${v.state}\tpid ${v.pid ?? '-'}\t${v.endpoint ?? ''}\tgen ${v.generation}`, false);
@@ -171,17 +119,13 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
   async logs(p) {
     const service = valid(ServiceName, one(p, 'service name'), 'service name');
     const lines = p.flags.lines !== undefined ? p.number('lines') : 100;
-    const out = await withClient(async ({ client }) =>
-      client.workflow.execute('serviceLogs', { ...workflowOptions(`logs-${service}-${Date.now()}`), args: [{ service, lines }] }) as Promise<string[]>,
-    );
+    const out = await ops.logs(service, lines);
     for (const l of out) print(l, false);
     return 0;
   },
 
   async hosts(p) {
-    const hosts = await withClient(async ({ client }) =>
-      client.workflow.execute('listHosts', { ...workflowOptions(`hosts-${Date.now()}`), args: [] }) as Promise<{ host: string; taskQueue: string; startedAt: string }[]>,
-    );
+    const hosts = await ops.hosts();
     if (p.flags.json) print(hosts, true);
     else for (const h of hosts) print(`${h.host}\t${h.taskQueue}\tsince ${h.startedAt}`, false);
     return 0;
@@ -189,9 +133,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
 
   async remove(p) {
     const service = valid(ServiceName, one(p, 'service name'), 'service name');
-    const r = await withClient(async ({ client }) =>
-      client.workflow.execute('removeService', { ...workflowOptions(`remove-${service}`), args: [{ service }] }) as Promise<{ host: string; imagesDeleted: number }>,
-    );
+    const r = await ops.remove(service);
     if (p.flags.json) print(r, true);
     else print(`removed ${service} from ${r.host} (${r.imagesDeleted} stored image objects deleted)`, false);
     return 0;

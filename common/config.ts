@@ -3,7 +3,12 @@
 import fs from 'fs';
 import path from 'path';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The checkout's root, whether this file runs compiled (dist/common) or from source (common). */
+export const REPO_ROOT = (() => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 
 export interface StackFile {
   temporalAddress: string;

@@ -15,9 +15,11 @@ export const SIDECAR = 'fastmig.json';
 
 /** Established TCP connections are kept whole: every host here shares the service's address. */
 const TCP_FLAGS = ['--tcp-established'];
+/** Connections not yet accepted are dropped; their clients retry. */
+const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
 
 export async function criuDump(criu: string, pid: number, dir: string, leaveRunning: boolean): Promise<void> {
-  const args = ['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', ...TCP_FLAGS];
+  const args = ['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', ...TCP_FLAGS, ...DUMP_ONLY_FLAGS];
   if (leaveRunning) args.push('--leave-running');
   const r = await execa(criu, args, { reject: false, stdin: 'ignore', timeout: 120_000 });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(path.join(dir, 'dump.log'))}`);

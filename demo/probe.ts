@@ -1,0 +1,73 @@
+// A client that polls a service every few milliseconds and records the longest gap between
+// successful answers: downtime as a client sees it. Used by the demo, the tests and the benchmark.
+import http from 'http';
+
+export interface ProbeResult {
+  requests: number;
+  ok: number;
+  maxGapMs: number;
+}
+
+function getOnce(port: number, path: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+export function startProbe(port: number, intervalMs = 5, path = '/health') {
+  let stop = false;
+  const result: ProbeResult = { requests: 0, ok: 0, maxGapMs: 0 };
+  const done = (async () => {
+    let lastOk = Date.now();
+    while (!stop) {
+      const t = Date.now();
+      result.requests++;
+      if (await getOnce(port, path, 1000)) {
+        const now = Date.now();
+        result.ok++;
+        result.maxGapMs = Math.max(result.maxGapMs, now - lastOk);
+        lastOk = now;
+      }
+      const wait = intervalMs - (Date.now() - t);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    return result;
+  })();
+  return {
+    stop: async () => {
+      stop = true;
+      return done;
+    },
+  };
+}
+
+export async function httpText(port: number, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode || 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path}`)));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** A free TCP port on the loopback address. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = require('net').createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = s.address().port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}

@@ -1,0 +1,105 @@
+// `npm run demo [-- --json] [--mode warm|cold] [--keys N]`: a live migration on the embedded stack.
+// Deploys the key-value service on hostA, fills it, migrates it to hostB while a probe polls it
+// every 5 ms, checks every key and the request counter, and stops what it started.
+import path from 'path';
+import { REPO_ROOT } from '../common/config';
+import { ops } from '../cli/ops';
+import { stackDown, stackStatus, stackUp } from '../cli/stack';
+import { UserError } from '../cli/temporal';
+import { MigrationMode } from '../common/schemas';
+import { freePort, startProbe } from './probe';
+import { requestCount, verifyKeys, writeKeys } from './kv-client';
+
+const SERVICE = 'kv-demo';
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+async function main(): Promise<number> {
+  const json = process.argv.includes('--json');
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const modeParse = MigrationMode.safeParse(option('mode', 'warm'));
+  if (!modeParse.success) throw new UserError('--mode takes warm or cold');
+  const keys = Number(option('keys', '1000'));
+  if (!Number.isInteger(keys) || keys < 1) throw new UserError('--keys takes a positive whole number');
+
+  const wasUp = (await stackStatus())?.up ?? false;
+  if (!wasUp) await stackUp(undefined, say);
+  try {
+    if ((await ops.inspect()).some((v) => v.service === SERVICE)) {
+      say(`removing ${SERVICE} left over from an earlier run…`);
+      await ops.remove(SERVICE);
+    }
+    const port = await freePort();
+    const script = path.join(REPO_ROOT, 'dist', 'demo', 'kv-service.js');
+    say(`deploying ${SERVICE} on hostA (port ${port})…`);
+    await ops.deploy({
+      host: 'hostA',
+      spec: { name: SERVICE, runtime: 'process', command: [process.execPath, script, '--port', String(port)], cwd: '/', env: {}, port, hooks: {} },
+    });
+    say(`writing ${keys} keys…`);
+    const keysWritten = await writeKeys(port, keys);
+    const countBefore = await requestCount(port);
+
+    say('migrating hostA → hostB while a probe polls every 5 ms…');
+    const probe = startProbe(port, 5);
+    const t0 = Date.now();
+    const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: modeParse.data }, (p) =>
+      say(`  [${((Date.now() - t0) / 1000).toFixed(2)}s] ${p.phase}`),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const probed = await probe.stop();
+
+    say('verifying every key on the new host…');
+    const keysVerified = await verifyKeys(port, keys);
+    const countAfter = await requestCount(port);
+    const where = (await ops.inspect(SERVICE))[0];
+    const counterContinued = countAfter > countBefore;
+    const ok = report.ok && keysVerified === keysWritten && counterContinued && where.host === 'hostB' && where.state === 'running';
+
+    say('removing the demo service…');
+    await ops.remove(SERVICE);
+
+    const result = {
+      ok,
+      service: SERVICE,
+      from: report.from,
+      to: report.to,
+      mode: report.mode,
+      outcome: report.outcome,
+      keysWritten,
+      keysVerified,
+      counterBefore: countBefore,
+      counterAfter: countAfter,
+      downtimeMs: probed.maxGapMs,
+      workflowDowntimeMs: report.downtimeMs,
+      probeRequests: probed.requests,
+      totalMs: report.totalMs,
+      imageBytes: report.imageBytes,
+      phases: report.phases,
+      workflowId: report.workflowId,
+      ...(report.error ? { error: report.error } : {}),
+    };
+    if (!json) {
+      say('');
+      say(`${ok ? 'OK' : 'FAILED'}: ${SERVICE} ${result.from} → ${result.to} (${result.mode})`);
+      say(`  keys verified ${keysVerified}/${keysWritten}, request counter ${countBefore} → ${countAfter}`);
+      say(`  downtime seen by the probe ${result.downtimeMs} ms (workflow: ${result.workflowDowntimeMs} ms), total ${result.totalMs} ms, image ${(result.imageBytes / 1e6).toFixed(1)} MB`);
+      say(`  phases: ${Object.entries(result.phases).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
+    }
+    else process.stdout.write(`${JSON.stringify(result)}\n`);
+    return ok ? 0 : 1;
+  } finally {
+    if (!wasUp) await stackDown(say);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof UserError ? 2 : 1);
+  },
+);

@@ -1,0 +1,47 @@
+// Shared test helpers: the real CLI as a subprocess, and a demo service deployed on a host.
+import path from 'path';
+import fs from 'fs';
+import execa from 'execa';
+import { REPO_ROOT, paths } from '../common/config';
+import { ops } from '../cli/ops';
+import { freePort } from '../demo/probe';
+import type { ServiceSpecInput } from '../common/schemas';
+
+export const CLI = path.join(REPO_ROOT, 'bin', 'fastmig');
+export const KV_SERVICE = path.join(REPO_ROOT, 'dist', 'demo', 'kv-service.js');
+
+export function fastmig(args: string[], env: Record<string, string> = {}) {
+  return execa(CLI, args, { reject: false, env, timeout: 120_000 });
+}
+
+export async function deployKv(name: string, host: string, extra: Partial<ServiceSpecInput> = {}) {
+  const port = await freePort();
+  await ops.deploy({
+    host,
+    spec: { name, runtime: 'process', command: [process.execPath, KV_SERVICE, '--port', String(port)], cwd: '/', env: {}, port, hooks: {}, ...extra } as any,
+  });
+  return port;
+}
+
+export async function removeQuietly(name: string) {
+  await ops.remove(name).catch(() => undefined);
+}
+
+export function serviceDirExists(host: string, service: string): boolean {
+  return fs.existsSync(paths.serviceDir(host, service));
+}
+
+/** PIDs of processes whose command line mentions the given port (the kv-service's --port). */
+export function kvProcesses(port: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd.some((a) => a.endsWith('kv-service.js')) && cmd.includes(String(port))) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
