@@ -38,7 +38,7 @@ export function kvProcesses(port: number): number[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('kv-service.js')) && cmd.includes(String(port))) out.push(Number(d));
+      if (cmd[1]?.endsWith('kv-service.js') && cmd.includes(String(port))) out.push(Number(d));
     } catch {
       /* exited */
     }

@@ -1,0 +1,63 @@
+// Live migration against the real stack: hostA → hostB (warm) and back (cold), state intact.
+import { ops } from '../cli/ops';
+import { startProbe } from '../demo/probe';
+import { requestCount, verifyKeys, writeKeys } from '../demo/kv-client';
+import { deployKv, kvProcesses, removeQuietly, serviceDirExists } from './helpers';
+
+const SERVICE = 'test-migrate';
+let port: number;
+
+beforeAll(async () => {
+  await removeQuietly(SERVICE);
+  port = await deployKv(SERVICE, 'hostA');
+  await writeKeys(port, 1200);
+});
+afterAll(() => removeQuietly(SERVICE));
+
+test('warm migration hostA → hostB keeps every key and the request counter, and leaves nothing on the source', async () => {
+  const before = await requestCount(port);
+  const probe = startProbe(port, 5);
+  const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
+  const probed = await probe.stop();
+
+  expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostA', to: 'hostB', mode: 'warm' });
+  expect(report.imageBytes).toBeGreaterThan(0);
+  expect(report.downtimeMs).toBeGreaterThan(0);
+  expect(Object.keys(report.phases)).toEqual(
+    expect.arrayContaining(['preflight', 'prepareTarget', 'checkpoint', 'upload', 'download', 'restore', 'verify', 'cutover', 'cleanup']),
+  );
+  // warm: the target was prepared before the source froze
+  expect(Object.keys(report.phases).indexOf('prepareTarget')).toBeLessThan(Object.keys(report.phases).indexOf('checkpoint'));
+  expect(probed.ok).toBeGreaterThan(0);
+
+  expect(await verifyKeys(port, 1200)).toBe(1200);
+  expect(await requestCount(port)).toBeGreaterThan(before);
+  const [view] = await ops.inspect(SERVICE);
+  expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2, endpoint: `127.0.0.1:${port}` });
+  expect(serviceDirExists('hostA', SERVICE)).toBe(false);
+  expect(kvProcesses(port)).toHaveLength(1);
+});
+
+test('cold migration hostB → hostA prepares the target only after the checkpoint and keeps the state', async () => {
+  const report = await ops.migrate({ service: SERVICE, to: 'hostA', mode: 'cold' });
+  expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA', mode: 'cold' });
+  const order = Object.keys(report.phases);
+  expect(order.indexOf('prepareTarget')).toBeGreaterThan(order.indexOf('checkpoint'));
+  expect(await verifyKeys(port, 1200)).toBe(1200);
+  const [view] = await ops.inspect(SERVICE);
+  expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 3 });
+  expect(serviceDirExists('hostB', SERVICE)).toBe(false);
+  expect(kvProcesses(port)).toHaveLength(1);
+});
+
+test('two concurrent migrations of one service: one runs, the other is refused, state intact', async () => {
+  const results = await Promise.allSettled([ops.migrate({ service: SERVICE, to: 'hostB' }), ops.migrate({ service: SERVICE, to: 'hostB' })]);
+  const done = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<Awaited<ReturnType<typeof ops.migrate>>>[];
+  const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+  expect(done).toHaveLength(1);
+  expect(done[0].value.ok).toBe(true);
+  expect(refused).toHaveLength(1);
+  expect(String(refused[0].reason.message)).toMatch(/already running/);
+  expect(await verifyKeys(port, 1200)).toBe(1200);
+  expect(kvProcesses(port)).toHaveLength(1);
+});
