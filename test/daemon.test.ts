@@ -1,0 +1,164 @@
+// The per-service daemon on its own, with real processes and real CRIU: start, exit records,
+// checkpoint/restore with hooks, and its token-guarded unix-socket API.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import http from 'http';
+import { spawn, ChildProcess } from 'child_process';
+import { REPO_ROOT, loadConfig } from '../common/config';
+import { callDaemon } from '../daemon/client';
+import { daemonFiles, DaemonConfig } from '../daemon/files';
+import type { DaemonStatus, ServiceSpec } from '../common/schemas';
+
+const DAEMON = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
+const TOKEN = 'a'.repeat(64);
+const daemons: ChildProcess[] = [];
+const dirs: string[] = [];
+
+async function startDaemon(spec: Partial<ServiceSpec> & { command: string[] }, mode: 'standby' | 'scratch' = 'scratch') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fmd-'));
+  dirs.push(dir);
+  const f = daemonFiles(dir);
+  fs.mkdirSync(f.images);
+  const conf: DaemonConfig = {
+    spec: { name: 'dtest', runtime: 'process', cwd: '/', env: {}, hooks: {}, ...spec } as ServiceSpec,
+    host: 'hostT',
+    criuPath: loadConfig().criuPath,
+    generation: 1,
+  };
+  fs.writeFileSync(f.config, JSON.stringify(conf));
+  fs.writeFileSync(f.token, TOKEN);
+  const child = spawn(process.execPath, [DAEMON, dir, mode], { stdio: 'ignore' });
+  daemons.push(child);
+  const call = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => callDaemon<T>(f.socket, TOKEN, method, route, body);
+  await until(async () => fs.existsSync(f.socket) && (await call<DaemonStatus>('GET', '/status')).state !== 'starting');
+  return { dir, f, call, child };
+}
+
+async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await cond()) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('condition not reached in time');
+}
+
+function rawRequest(socket: string, method: string, route: string, headers: Record<string, string>, body?: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method, path: route, headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode || 0, body: text }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+afterAll(async () => {
+  for (const d of daemons) d.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+test('a service that exits is recorded with its exit code, and its output is kept', async () => {
+  const d = await startDaemon({ command: ['sh', '-c', 'echo hello from the service; exit 3'] });
+  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'exited');
+  const st = await d.call<DaemonStatus>('GET', '/status');
+  expect(st.lastExit).toMatchObject({ code: 3, signal: null });
+  const { lines } = await d.call<{ lines: string[] }>('GET', '/logs?lines=10');
+  expect(lines).toContain('hello from the service');
+  expect(fs.readFileSync(d.f.serviceLog, 'utf8')).toMatch(/hello from the service/);
+});
+
+test('a service killed by a signal is recorded with that signal', async () => {
+  const d = await startDaemon({ command: ['sleep', '300'] });
+  const st = await d.call<DaemonStatus>('GET', '/status');
+  expect(st.state).toBe('running');
+  // the service runs as PID 1's child in its own PID namespace; st.pid is that namespace's init
+  const child = Number(fs.readFileSync(`/proc/${st.pid}/task/${st.pid}/children`, 'utf8').trim());
+  expect(fs.readlinkSync(`/proc/${child}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
+  process.kill(child, 'SIGTERM');
+  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'exited');
+  expect((await d.call<DaemonStatus>('GET', '/status')).lastExit).toMatchObject({ code: null, signal: 'SIGTERM' });
+});
+
+test('standby mode keeps the daemon up without the service', async () => {
+  const d = await startDaemon({ command: ['sleep', '300'] }, 'standby');
+  const st = await d.call<DaemonStatus>('GET', '/status');
+  expect(st).toMatchObject({ state: 'standby', pid: null });
+  const started = await d.call<DaemonStatus>('POST', '/start');
+  expect(started.state).toBe('running');
+  expect(started.pid).toBeGreaterThan(0);
+});
+
+test('checkpoint (leaving it running) runs the post-checkpoint hook; a restore continues from the checkpointed memory', async () => {
+  const marker = path.join(os.tmpdir(), `fm-hook-${process.pid}`);
+  fs.rmSync(marker, { force: true });
+  const d = await startDaemon({
+    command: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo "n=$i"; sleep 0.02; done'],
+    hooks: { postCheckpoint: `echo "$FASTMIG_SERVICE $FASTMIG_HOST" > ${marker}` },
+  });
+  await until(async () => (await d.call<{ lines: string[] }>('GET', '/logs?lines=1')).lines.some((l) => l === 'n=20'), 10_000);
+  const ck = await d.call<any>('POST', '/checkpoint', { checkpointId: 'c1', leaveRunning: true });
+  expect(ck).toMatchObject({ checkpointId: 'c1', leftRunning: true });
+  expect(ck.bytes).toBeGreaterThan(0);
+  expect(fs.readFileSync(marker, 'utf8').trim()).toBe('dtest hostT');
+  const atCheckpoint = Math.max(...(await d.call<{ lines: string[] }>('GET', '/logs?lines=2000')).lines.map((l) => Number(l.slice(2))));
+  expect((await d.call<DaemonStatus>('GET', '/status')).state).toBe('running');
+
+  await d.call('POST', '/stop', { graceMs: 1000 });
+  const logLinesBefore = (await d.call<{ lines: string[] }>('GET', '/logs?lines=2000')).lines.length;
+  const r = await d.call<any>('POST', '/restore', { checkpointId: 'c1' });
+  expect(r.pid).toBeGreaterThan(0);
+  await new Promise((res) => setTimeout(res, 300));
+  const after = (await d.call<{ lines: string[] }>('GET', '/logs?lines=2000')).lines.slice(logLinesBefore).map((l) => Number(l.slice(2)));
+  expect(after.length).toBeGreaterThan(0);
+  // the counter continues from the value it had at the checkpoint, not from 1
+  expect(after[0]).toBeGreaterThan(1);
+  expect(after[0]).toBeLessThanOrEqual(atCheckpoint + 2);
+  fs.rmSync(marker, { force: true });
+});
+
+describe('API guard', () => {
+  let socket: string;
+  beforeAll(async () => {
+    socket = (await startDaemon({ command: ['sleep', '300'] }, 'standby')).f.socket;
+  });
+  test.each([
+    ['no token', {}],
+    ['wrong token', { authorization: `Bearer ${'b'.repeat(64)}` }],
+    ['token without Bearer', { authorization: TOKEN }],
+  ])('%s → 401 and nothing happens', async (_n, headers) => {
+    const r = await rawRequest(socket, 'POST', '/start', headers as Record<string, string>);
+    expect(r.status).toBe(401);
+    const st = await rawRequest(socket, 'GET', '/status', { authorization: `Bearer ${TOKEN}` });
+    expect(JSON.parse(st.body).state).toBe('standby');
+  });
+  test('malformed JSON → 400', async () => {
+    const r = await rawRequest(socket, 'POST', '/checkpoint', { authorization: `Bearer ${TOKEN}` }, '{not json');
+    expect(r.status).toBe(400);
+  });
+  test('a checkpoint id that would escape the image folder → 400', async () => {
+    const r = await rawRequest(socket, 'POST', '/restore', { authorization: `Bearer ${TOKEN}` }, JSON.stringify({ checkpointId: '../../etc' }));
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).error).toMatch(/checkpointId/);
+  });
+  test('unknown fields → 400', async () => {
+    const r = await rawRequest(socket, 'POST', '/stop', { authorization: `Bearer ${TOKEN}` }, JSON.stringify({ graceMs: 1, force: true }));
+    expect(r.status).toBe(400);
+  });
+  test('an oversized body → 413', async () => {
+    const r = await rawRequest(socket, 'POST', '/stop', { authorization: `Bearer ${TOKEN}` }, JSON.stringify({ pad: 'x'.repeat(100_000) })).catch(() => ({ status: 413, body: '' }));
+    expect(r.status).toBe(413);
+  });
+  test('the socket is only for its owner', () => {
+    expect(fs.statSync(socket).mode & 0o077).toBe(0);
+  });
+});
