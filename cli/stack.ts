@@ -132,6 +132,7 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
 
   const node = process.execPath;
   const dist = path.join(REPO_ROOT, 'dist', 'workers');
+  await restartStaleWorkers(home, say);
   if (pidAlive(path.join(paths.runDir(home), 'orchestrator.pid'))) say('orchestrator worker already running');
   else {
     say(`starting orchestrator worker (task queue ${ORCHESTRATOR_QUEUE})…`);
@@ -155,6 +156,22 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
   }
   say(`stack up: hosts ${hosts.join(', ')}; Temporal UI at ${stack.uiUrl}`);
   return stack;
+}
+
+/** Workers started before the last build run old code: stop them so they start again. */
+async function restartStaleWorkers(home: string, say: Say): Promise<void> {
+  const built = fs.statSync(path.join(REPO_ROOT, 'dist', '.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const run = paths.runDir(home);
+  for (const f of fs.existsSync(run) ? fs.readdirSync(run) : []) {
+    if (!(f === 'orchestrator.pid' || f.startsWith('agent-'))) continue;
+    const file = path.join(run, f);
+    const pid = pidAlive(file);
+    if (pid && fs.statSync(file).mtimeMs < built) {
+      say(`restarting ${f.slice(0, -4)}: the code was rebuilt since it started`);
+      await stopPids([pid]);
+      fs.rmSync(file, { force: true });
+    }
+  }
 }
 
 /** Stops every service daemon, agent, the orchestrator and the servers; keeps all data on disk. */
