@@ -39,6 +39,30 @@ export function createDaemonActivities(ctx: HostContext) {
     return translate(() => callDaemon<T>(f.socket, token, method, route, body));
   }
 
+  /**
+   * Ownership: this agent acts only on service folders it created (a daemon.json it wrote) and only
+   * for the generation the caller names, so a stale or foreign request changes nothing.
+   */
+  function requireOwned(service: string, generation: number): DaemonConfig {
+    const f = filesOf(service);
+    let conf: DaemonConfig;
+    try {
+      conf = JSON.parse(fs.readFileSync(f.config, 'utf8')) as DaemonConfig;
+    } catch {
+      throw ApplicationFailure.nonRetryable(`refusing to touch ${service} on ${ctx.host}: it was not created by fastmig`, 'NotOwned');
+    }
+    if (conf.host !== ctx.host || conf.spec?.name !== service) {
+      throw ApplicationFailure.nonRetryable(`refusing to touch ${service} on ${ctx.host}: its folder belongs to another host or service`, 'NotOwned');
+    }
+    if (conf.generation !== generation) {
+      throw ApplicationFailure.nonRetryable(
+        `refusing a request for generation ${generation} of ${service} on ${ctx.host}: the instance here is generation ${conf.generation}`,
+        'StaleGeneration',
+      );
+    }
+    return conf;
+  }
+
   async function daemonStatus(service: string): Promise<DaemonStatus | null> {
     const f = filesOf(service);
     if (!fs.existsSync(f.socket) || !fs.existsSync(f.token)) return null;
@@ -53,6 +77,7 @@ export function createDaemonActivities(ctx: HostContext) {
     async prepareService(req: PrepareRequest): Promise<DaemonStatus> {
       const service = req.spec.name;
       const existing = await daemonStatus(service);
+      if (existing) requireOwned(service, req.generation);
       if (existing) {
         if (req.start && existing.state !== 'running') return call(service, 'POST', '/start');
         return existing;
@@ -85,15 +110,18 @@ export function createDaemonActivities(ctx: HostContext) {
       throw ApplicationFailure.nonRetryable(`the daemon of ${service} did not come up on ${ctx.host} within 15 s: ${tail}`, 'DaemonStart');
     },
 
-    async checkpointService(req: { service: string; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
+    async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
+      requireOwned(req.service, req.generation);
       return call(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning });
     },
 
-    async restoreService(req: { service: string; checkpointId: string }): Promise<RestoreResult> {
+    async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
+      requireOwned(req.service, req.generation);
       return call(req.service, 'POST', '/restore', { checkpointId: req.checkpointId });
     },
 
-    async stopService(req: { service: string }): Promise<DaemonStatus> {
+    async stopService(req: { service: string; generation: number }): Promise<DaemonStatus> {
+      requireOwned(req.service, req.generation);
       return call(req.service, 'POST', '/stop', {});
     },
 
@@ -107,9 +135,10 @@ export function createDaemonActivities(ctx: HostContext) {
     },
 
     /** Stops the service and its daemon and deletes everything the service left on this host. */
-    async removeService(req: { service: string }): Promise<{ removed: boolean }> {
+    async removeService(req: { service: string; generation: number }): Promise<{ removed: boolean }> {
       const dir = dirOf(req.service);
       if (!fs.existsSync(dir)) return { removed: false };
+      requireOwned(req.service, req.generation);
       const f = filesOf(req.service);
       if (await daemonStatus(req.service)) {
         await call(req.service, 'POST', '/shutdown', {}).catch(() => undefined);

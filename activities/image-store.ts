@@ -6,13 +6,14 @@ import zlib from 'zlib';
 import crypto from 'crypto';
 import { PassThrough, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
-import execa from 'execa';
+import { packFiles, unpackTo } from '../common/tar';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'minio';
 import { paths } from '../common/config';
 import { keys } from '../common/names';
 import type { ImageManifest } from '../common/schemas';
 import { readJson, writeJson } from '../common/s3';
+import { manifestSignatureValid, signManifest } from '../common/integrity';
 
 /** Files CRIU or the daemon write that are not part of the image. */
 const NOT_IMAGE = /^(restore\.|criu\.out$)/;
@@ -22,6 +23,9 @@ interface ImageStoreContext {
   home: string;
   s3: Client;
   bucket: string;
+  clusterKey: Buffer;
+  imageKey: Buffer | null;
+  encryptAll: boolean;
 }
 
 /** Hashes and counts bytes as they pass, and tells Temporal the activity is alive. */
@@ -43,7 +47,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
   const imageDir = (service: string, id: string) => path.join(paths.serviceDir(ctx.host, service, ctx.home), 'images', id);
 
   return {
-    async uploadImage(req: { service: string; checkpointId: string }): Promise<{ bytes: number; rawBytes: number }> {
+    async uploadImage(req: { service: string; checkpointId: string; encrypt?: boolean }): Promise<{ bytes: number; rawBytes: number; encrypted: boolean }> {
       const dir = imageDir(req.service, req.checkpointId);
       if (!fs.existsSync(dir)) throw ApplicationFailure.nonRetryable(`no checkpoint ${req.checkpointId} of ${req.service} on ${ctx.host}`, 'NoImage');
       const names = fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
@@ -52,12 +56,16 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         return { name, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') };
       });
       const archiveKey = keys.imageArchive(req.service, req.checkpointId);
-      const tar = execa('tar', ['-C', dir, '-cf', '-', '--', ...names], { stdout: 'pipe', stderr: 'pipe', buffer: false });
+      const encrypt = !!(req.encrypt || ctx.encryptAll);
+      if (encrypt && !ctx.imageKey) throw ApplicationFailure.nonRetryable('image encryption is on but FASTMIG_IMAGE_KEY is not configured', 'NoImageKey');
+      const iv = crypto.randomBytes(12);
+      const cipher = encrypt ? crypto.createCipheriv('aes-256-gcm', ctx.imageKey!, iv) : null;
       const m = meter();
       const body = new PassThrough();
-      const packing = pipeline(tar.stdout!, zlib.createGzip({ level: 1 }), m.stream, body);
-      await Promise.all([ctx.s3.putObject(ctx.bucket, archiveKey, body), packing, tar]);
-      const manifest: ImageManifest = {
+      const stages = [packFiles(dir, names), zlib.createGzip({ level: 1 }), ...(cipher ? [cipher] : []), m.stream, body] as const;
+      const packing = pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
+      await Promise.all([ctx.s3.putObject(ctx.bucket, archiveKey, body), packing]);
+      const unsigned: Omit<ImageManifest, 'signature'> = {
         format: 'fastmig-image/1',
         service: req.service,
         checkpointId: req.checkpointId,
@@ -67,35 +75,53 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         files,
         rawBytes: files.reduce((n, f) => n + f.size, 0),
         archive: { key: archiveKey, bytes: m.bytes(), sha256: m.digest() },
+        encryption: cipher ? { alg: 'aes-256-gcm', iv: iv.toString('hex'), tag: cipher.getAuthTag().toString('hex') } : null,
       };
+      const manifest = signManifest(unsigned, ctx.clusterKey);
       await writeJson(ctx.s3, ctx.bucket, keys.imageManifest(req.service, req.checkpointId), manifest);
-      return { bytes: manifest.archive.bytes, rawBytes: manifest.rawBytes };
+      return { bytes: manifest.archive.bytes, rawBytes: manifest.rawBytes, encrypted: !!cipher };
     },
 
     /** Fetches an image into this host's service directory; refuses one whose digest does not match. */
     async downloadImage(req: { service: string; checkpointId: string }): Promise<{ bytes: number }> {
       const manifest = await readJson<ImageManifest>(ctx.s3, ctx.bucket, keys.imageManifest(req.service, req.checkpointId));
       if (!manifest) throw ApplicationFailure.nonRetryable(`image ${req.checkpointId} of ${req.service} is not in the image store`, 'NoImage');
+      const name = `image ${req.checkpointId} of ${req.service}`;
+      if (!manifestSignatureValid(manifest, ctx.clusterKey)) {
+        throw ApplicationFailure.nonRetryable(`${name} is refused: its manifest signature does not match this cluster's key (tampered, or signed by another cluster)`, 'BadSignature');
+      }
+      if (manifest.service !== req.service || manifest.checkpointId !== req.checkpointId || manifest.archive.key !== keys.imageArchive(req.service, req.checkpointId)) {
+        throw ApplicationFailure.nonRetryable(`${name} is refused: its manifest describes another image`, 'BadSignature');
+      }
+      if (manifest.encryption && !ctx.imageKey) throw ApplicationFailure.nonRetryable(`${name} is encrypted but FASTMIG_IMAGE_KEY is not configured here`, 'NoImageKey');
       const dir = imageDir(req.service, req.checkpointId);
       const tmp = `${dir}.partial`;
       fs.rmSync(tmp, { recursive: true, force: true });
       fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
       const m = meter();
-      const tar = execa('tar', ['-C', tmp, '-xf', '-'], { stdin: 'pipe', stderr: 'pipe' });
-      const source = await ctx.s3.getObject(ctx.bucket, manifest.archive.key);
-      await Promise.all([pipeline(source, m.stream, zlib.createGunzip(), tar.stdin!), tar]);
-      const digest = m.digest();
-      if (digest !== manifest.archive.sha256) {
+      const corrupt = (why: string) => {
         fs.rmSync(tmp, { recursive: true, force: true });
-        throw ApplicationFailure.nonRetryable(
-          `image ${req.checkpointId} of ${req.service} is corrupt: sha256 ${digest.slice(0, 12)}… != manifest ${manifest.archive.sha256.slice(0, 12)}…`,
-          'CorruptImage',
-        );
+        return ApplicationFailure.nonRetryable(`${name} is corrupt: ${why}`, 'CorruptImage');
+      };
+      const source = await ctx.s3.getObject(ctx.bucket, manifest.archive.key);
+      const decipher = manifest.encryption ? crypto.createDecipheriv('aes-256-gcm', ctx.imageKey!, Buffer.from(manifest.encryption.iv, 'hex')) : null;
+      decipher?.setAuthTag(Buffer.from(manifest.encryption!.tag, 'hex'));
+      const stages = [source, m.stream, ...(decipher ? [decipher] : []), zlib.createGunzip(), unpackTo(tmp)];
+      try {
+        await pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
+      } catch (err) {
+        throw corrupt(`it cannot be unpacked (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
       }
+      const digest = m.digest();
+      if (digest !== manifest.archive.sha256) throw corrupt(`sha256 ${digest.slice(0, 12)}… != manifest ${manifest.archive.sha256.slice(0, 12)}…`);
       for (const f of manifest.files) {
+        if (!/^[A-Za-z0-9._-]+$/.test(f.name)) throw corrupt(`file name ${JSON.stringify(f.name)} is not allowed`);
+        // The archive digest already binds every byte; sizes catch a packing mismatch cheaply.
         const size = fs.statSync(path.join(tmp, f.name), { throwIfNoEntry: false })?.size;
-        if (size !== f.size) throw ApplicationFailure.nonRetryable(`image file ${f.name} has ${size} bytes, manifest says ${f.size}`, 'CorruptImage');
+        if (size !== f.size) throw corrupt(`file ${f.name} has ${size ?? 'no'} bytes, its manifest entry says ${f.size}`);
       }
+      const extra = fs.readdirSync(tmp).filter((n) => !manifest.files.some((f) => f.name === n));
+      if (extra.length) throw corrupt(`unexpected files ${extra.join(', ')}`);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.renameSync(tmp, dir);
       return { bytes: m.bytes() };

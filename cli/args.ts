@@ -1,7 +1,7 @@
 // A small, strict argument parser: unknown flags and missing values are errors, not guesses.
 import { UserError } from './temporal';
 
-const BOOLEAN = new Set(['json']);
+const BOOLEAN = new Set(['json', 'encrypt']);
 
 export interface Parsed {
   positional: string[];

@@ -14,7 +14,7 @@ Usage:
   fastmig stack down                         stop everything the stack started (data stays on disk)
   fastmig stack status [--json]
   fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
-                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] -- <command...>
+                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] -- <command...>
   fastmig migrate <service> --to <host> [--mode warm|cold] [--json]
   fastmig status [<service>] [--json]
   fastmig logs <service> [--lines N]
@@ -83,6 +83,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
       env,
       port: p.flags.port !== undefined ? p.number('port') : undefined,
       hooks: { preRestore: p.flags['pre-restore'] || undefined, postCheckpoint: p.flags['post-checkpoint'] || undefined },
+      encryptImages: !!p.flags.encrypt,
     }, 'service spec');
     const host = valid(HostName, String(p.flags.host), '--host');
     const r = await ops.deploy({ spec, host });
@@ -142,7 +143,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
 
 const FLAGS: Record<string, string[]> = {
   stack: ['hosts', 'json'],
-  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'json'],
+  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'json'],
   migrate: ['to', 'mode', 'json'],
   status: ['json'],
   logs: ['lines'],

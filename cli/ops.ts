@@ -2,7 +2,7 @@
 // result. The CLI, the demo and the tests all go through here.
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { UserError, connectClient, failureMessage } from './temporal';
-import type { DeployInput, HostRecord, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
+import type { DeployRequest, HostRecord, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
 import type { DeployResult } from '../workflows/deploy';
 import type { ServiceView } from '../workflows/manage';
 import { migrateWorkflowId, ORCHESTRATOR_QUEUE } from '../common/names';
@@ -34,7 +34,7 @@ function run<T>(type: string, workflowId: string, args: unknown[]): Promise<T> {
 }
 
 export const ops = {
-  deploy: (input: DeployInput) => run<DeployResult>('deployService', `deploy-${input.spec.name}`, [input]),
+  deploy: (input: DeployRequest) => run<DeployResult>('deployService', `deploy-${input.spec.name}`, [input]),
   inspect: (service?: string) => run<ServiceView[]>('inspectServices', unique('inspect'), [{ service }]),
   logs: (service: string, lines: number) => run<string[]>('serviceLogs', unique(`logs-${service}`), [{ service, lines }]),
   hosts: () => run<HostRecord[]>('listHosts', unique('hosts'), []),

@@ -13,6 +13,7 @@ import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 import { tcpConnects } from '../activities/probe';
 import { daemonFiles } from '../daemon/files';
 import { queuePollers } from './temporal';
+import { newKeyHex } from '../common/integrity';
 
 const TEMPORAL_PORT = Number(process.env.FASTMIG_TEMPORAL_PORT || 7233);
 const UI_PORT = Number(process.env.FASTMIG_UI_PORT || 8233);
@@ -52,17 +53,22 @@ async function waitUntil(what: string, cond: () => Promise<boolean>, timeoutMs: 
   throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s${hint}`);
 }
 
+/** Generates what is missing of the cluster's secrets (S3 credentials, signing and image keys). */
 function ensureSecrets(): Record<string, string> {
   const file = paths.secretsFile();
   const have = readEnvFile(file);
-  if (have.FASTMIG_S3_ACCESS_KEY && have.FASTMIG_S3_SECRET_KEY) return have;
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const secrets = {
-    FASTMIG_S3_ACCESS_KEY: `fm${crypto.randomBytes(8).toString('hex')}`,
-    FASTMIG_S3_SECRET_KEY: crypto.randomBytes(24).toString('base64url'),
+  const wanted: Record<string, () => string> = {
+    FASTMIG_S3_ACCESS_KEY: () => `fm${crypto.randomBytes(8).toString('hex')}`,
+    FASTMIG_S3_SECRET_KEY: () => crypto.randomBytes(24).toString('base64url'),
+    FASTMIG_CLUSTER_KEY: newKeyHex,
+    FASTMIG_IMAGE_KEY: newKeyHex,
   };
-  fs.writeFileSync(file, Object.entries(secrets).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
-  return secrets;
+  const missing = Object.keys(wanted).filter((k) => !have[k]);
+  if (!missing.length) return have;
+  for (const k of missing) have[k] = wanted[k]();
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, Object.entries(have).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  return have;
 }
 
 export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise<StackFile> {

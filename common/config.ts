@@ -2,6 +2,7 @@
 // Secrets (S3 keys) come from the environment or a 0600 file, never from workflow inputs.
 import fs from 'fs';
 import path from 'path';
+import { parseKey } from './integrity';
 
 /** The checkout's root, whether this file runs compiled (dist/common) or from source (common). */
 export const REPO_ROOT = (() => {
@@ -28,6 +29,11 @@ export interface Config {
   s3: { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string };
   criuPath: string;
   hosts: string[];
+  /** Signs image manifests; every host of a cluster shares it. */
+  clusterKey: Buffer | null;
+  /** Encrypts images at rest when a service asks for it or encryptAllImages is set. */
+  imageKey: Buffer | null;
+  encryptAllImages: boolean;
 }
 
 export function fastmigHome(): string {
@@ -36,7 +42,7 @@ export function fastmigHome(): string {
 
 export const paths = {
   stackFile: (home = fastmigHome()) => path.join(home, 'stack.json'),
-  secretsFile: (home = fastmigHome()) => path.join(home, 'secrets', 's3.env'),
+  secretsFile: (home = fastmigHome()) => path.join(home, 'secrets', 'secrets.env'),
   runDir: (home = fastmigHome()) => path.join(home, 'run'),
   logDir: (home = fastmigHome()) => path.join(home, 'logs'),
   hostDir: (host: string, home = fastmigHome()) => path.join(home, 'hosts', host),
@@ -87,6 +93,9 @@ export function loadConfig(): Config {
       bucket: env('FASTMIG_S3_BUCKET') || stack?.s3Bucket || 'fastmig',
     },
     criuPath: env('FASTMIG_CRIU') || stack?.criuPath || path.join(paths.toolsDir(), 'criu', 'criu'),
+    clusterKey: parseKey(env('FASTMIG_CLUSTER_KEY'), 'FASTMIG_CLUSTER_KEY'),
+    imageKey: parseKey(env('FASTMIG_IMAGE_KEY'), 'FASTMIG_IMAGE_KEY'),
+    encryptAllImages: env('FASTMIG_ENCRYPT_IMAGES') === '1',
     hosts: (env('FASTMIG_HOSTS') || stack?.hosts?.join(',') || 'hostA,hostB').split(',').filter(Boolean),
   };
 }

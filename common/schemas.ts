@@ -38,6 +38,8 @@ export const ServiceSpec = z
     /** TCP port on 127.0.0.1 that answers when the service is healthy. */
     port: Port.optional(),
     hooks: Hooks.default({}),
+    /** Encrypt this service's images at rest (AES-256-GCM with the cluster's image key). */
+    encryptImages: z.boolean().default(false),
   })
   .strict();
 export type ServiceSpec = z.infer<typeof ServiceSpec>;
@@ -70,6 +72,8 @@ export type MigrateInput = z.infer<typeof MigrateInput>;
 
 export const DeployInput = z.object({ spec: ServiceSpec, host: HostName }).strict();
 export type DeployInput = z.infer<typeof DeployInput>;
+/** What a caller passes: defaults may be left out. */
+export type DeployRequest = z.input<typeof DeployInput>;
 
 export const ServiceRef = z.object({ service: ServiceName }).strict();
 export type ServiceRef = z.infer<typeof ServiceRef>;
@@ -187,6 +191,10 @@ export interface ImageManifest {
   /** Sum of file sizes before packing. */
   rawBytes: number;
   archive: { key: string; bytes: number; sha256: string };
+  /** Set when the archive is encrypted at rest; the tag authenticates the ciphertext. */
+  encryption: { alg: 'aes-256-gcm'; iv: string; tag: string } | null;
+  /** HMAC-SHA256 over the canonical JSON of every other field, with the cluster key. */
+  signature: string;
 }
 
 export interface HostRecord {

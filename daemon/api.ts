@@ -54,7 +54,11 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
 export function createApi(sup: Supervisor, token: string, log: Logger, onShutdown: () => void): http.Server {
   const routes: Record<string, (body: unknown, url: URL) => Promise<unknown>> = {
     'GET /status': async () => sup.status(),
-    'GET /logs': async (_b, url) => ({ lines: sup.logs(Math.min(Number(url.searchParams.get('lines') || 200), 2000)) }),
+    'GET /logs': async (_b, url) => {
+      const raw = url.searchParams.get('lines') ?? '200';
+      if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 2000) throw new HttpError(400, 'lines must be a whole number from 1 to 2000');
+      return { lines: sup.logs(Number(raw)) };
+    },
     'POST /start': async () => sup.start(),
     'POST /checkpoint': async (b) => {
       const r = parse(CheckpointRequest, b);

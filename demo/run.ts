@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     say(`deploying ${SERVICE} on hostA (port ${port})…`);
     await ops.deploy({
       host: 'hostA',
-      spec: { name: SERVICE, runtime: 'process', command: [process.execPath, script, '--port', String(port)], cwd: '/', env: {}, port, hooks: {} },
+      spec: { name: SERVICE, command: [process.execPath, script, '--port', String(port)], cwd: '/', port },
     });
     say(`writing ${keys} keys…`);
     const keysWritten = await writeKeys(port, keys);

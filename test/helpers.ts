@@ -18,7 +18,7 @@ export async function deployKv(name: string, host: string, extra: Partial<Servic
   const port = await freePort();
   await ops.deploy({
     host,
-    spec: { name, runtime: 'process', command: [process.execPath, KV_SERVICE, '--port', String(port)], cwd: '/', env: {}, port, hooks: {}, ...extra } as any,
+    spec: { name, command: [process.execPath, KV_SERVICE, '--port', String(port)], cwd: '/', port, ...extra },
   });
   return port;
 }

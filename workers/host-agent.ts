@@ -14,6 +14,7 @@ import { activityLogInterceptor, connectWorker } from './connect';
 async function main() {
   const host = parseOrThrow(HostName, process.argv[2], 'host name');
   const cfg = loadConfig();
+  if (!cfg.clusterKey) throw new Error('FASTMIG_CLUSTER_KEY is not configured: images could not be signed or verified (run `fastmig stack up`)');
   const log = createLogger({ role: 'host-agent', host });
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
@@ -26,7 +27,15 @@ async function main() {
     taskQueue,
     activities: {
       ...createDaemonActivities({ host, home: cfg.home, criuPath: cfg.criuPath }),
-      ...createImageStoreActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
+      ...createImageStoreActivities({
+        host,
+        home: cfg.home,
+        s3,
+        bucket: cfg.s3.bucket,
+        clusterKey: cfg.clusterKey,
+        imageKey: cfg.imageKey,
+        encryptAll: cfg.encryptAllImages,
+      }),
       ...probeActivities,
     },
     interceptors: { activity: [activityLogInterceptor(log)] },

@@ -22,7 +22,7 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
     pid = (await steps.prepareService({ spec, generation: 1, start: true })).pid;
     await steps.healthCheck({ port: spec.port });
   } catch (err) {
-    await steps.removeService({ service: spec.name }).catch(() => undefined);
+    await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     throw refuse(`service "${spec.name}" did not become healthy on ${host}: ${messageOf(err)}`);
   }
   const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString() };

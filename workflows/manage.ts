@@ -52,7 +52,7 @@ export async function serviceLogs(raw: { service: string; lines?: number }): Pro
 export async function removeService(raw: ServiceRef): Promise<{ service: string; host: string; imagesDeleted: number }> {
   const { service } = validate(ServiceRef, raw, 'removeService input');
   const p = await requirePlacement(service);
-  await hostSteps(p.host).removeService({ service });
+  await hostSteps(p.host).removeService({ service, generation: p.generation });
   const { deleted } = await registry.deleteImages(service);
   await registry.deletePlacement(service);
   return { service, host: p.host, imagesDeleted: deleted };

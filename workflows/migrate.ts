@@ -59,7 +59,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     try {
       await prepareTarget();
     } catch (err) {
-      await target.removeService({ service }).catch(() => undefined);
+      await target.removeService({ service, generation }).catch(() => undefined);
       progress.phase = 'done';
       return report(false, 'failed', { error: `target ${to} could not be prepared: ${messageOf(err)}` });
     }
@@ -67,25 +67,25 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
 
   let frozenAt: number;
   try {
-    frozenAt = (await phase('checkpoint', () => source.checkpointService({ service, checkpointId }))).frozenAt;
+    frozenAt = (await phase('checkpoint', () => source.checkpointService({ service, generation: placement.generation, checkpointId }))).frozenAt;
   } catch (err) {
     // A failed dump leaves the service running on the source: nothing to roll back.
-    await target.removeService({ service }).catch(() => undefined);
+    await target.removeService({ service, generation }).catch(() => undefined);
     progress.phase = 'done';
     return report(false, 'failed', { error: `checkpoint on ${from} failed: ${messageOf(err)}` });
   }
 
   let imageBytes = 0;
   try {
-    imageBytes = (await phase('upload', () => source.uploadImage({ service, checkpointId }))).bytes;
+    imageBytes = (await phase('upload', () => source.uploadImage({ service, checkpointId, encrypt: placement.spec.encryptImages }))).bytes;
     if (mode === 'cold') await prepareTarget();
     await phase('download', () => target.downloadImage({ service, checkpointId }));
-    await phase('restore', () => target.restoreService({ service, checkpointId }));
+    await phase('restore', () => target.restoreService({ service, generation, checkpointId }));
     const { healthyAt } = await phase('verify', () => target.healthCheck({ port: placement.spec.port }));
     await phase('cutover', () =>
       registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
     );
-    await phase('cleanup', () => source.removeService({ service }));
+    await phase('cleanup', () => source.removeService({ service, generation: placement.generation }));
     progress.phase = 'done';
     return report(true, 'migrated', { downtimeMs: healthyAt - frozenAt, imageBytes });
   } catch (err) {
@@ -93,8 +93,8 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     try {
       const resumedAt = await phase('rollback', async () => {
         // The target goes first, so two live instances never coexist.
-        await target.removeService({ service });
-        await source.restoreService({ service, checkpointId });
+        await target.removeService({ service, generation });
+        await source.restoreService({ service, generation: placement.generation, checkpointId });
         return (await source.healthCheck({ port: placement.spec.port })).healthyAt;
       });
       progress.phase = 'done';

@@ -1,0 +1,114 @@
+// Images are signed and optionally encrypted: the image-store activities (run in-process against
+// the real S3 server) refuse anything tampered with, signed by another key, or unreadable.
+import fs from 'fs';
+import path from 'path';
+import crypto from 'crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { loadConfig, paths } from '../../common/config';
+import { s3Client, readJson, writeJson } from '../../common/s3';
+import { keys } from '../../common/names';
+import { createImageStoreActivities } from '../../activities/image-store';
+import type { ImageManifest } from '../../common/schemas';
+import { tryBadInput } from './attempts';
+
+const cfg = loadConfig();
+const s3 = s3Client(cfg);
+const HOST = 'hostSec';
+const SERVICE = 'sec-image';
+const home = cfg.home;
+const store = (over: Partial<Parameters<typeof createImageStoreActivities>[0]> = {}) =>
+  createImageStoreActivities({ host: HOST, home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: false, ...over });
+const env = () => new MockActivityEnvironment();
+let n = 0;
+
+/** A checkpoint folder with two files, as a dump would leave it. */
+function makeCheckpoint(): string {
+  const id = `t${Date.now()}-${n++}`;
+  const dir = path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'pages-1.img'), crypto.randomBytes(200_000));
+  fs.writeFileSync(path.join(dir, 'core-1.img'), 'core');
+  return id;
+}
+async function upload(id: string, encrypt = false) {
+  return env().run(store().uploadImage, { service: SERVICE, checkpointId: id, encrypt });
+}
+async function refusedDownload(id: string, pattern: RegExp, over: Parameters<typeof store>[0] = {}): Promise<boolean> {
+  fs.rmSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id), { recursive: true, force: true });
+  try {
+    await env().run(store(over).downloadImage, { service: SERVICE, checkpointId: id });
+    return false;
+  } catch (err) {
+    const dir = path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id);
+    // refused cleanly: the right reason, and nothing left behind to restore from
+    return pattern.test((err as Error).message) && !fs.existsSync(dir) && !fs.existsSync(`${dir}.partial`);
+  }
+}
+async function rewriteArchive(id: string, edit: (b: Buffer) => Buffer) {
+  const key = keys.imageArchive(SERVICE, id);
+  const chunks: Buffer[] = [];
+  for await (const c of await s3.getObject(cfg.s3.bucket, key)) chunks.push(c as Buffer);
+  const body = edit(Buffer.concat(chunks));
+  await s3.putObject(cfg.s3.bucket, key, body, body.length);
+}
+async function editManifest(id: string, edit: (m: ImageManifest) => ImageManifest) {
+  const key = keys.imageManifest(SERVICE, id);
+  await writeJson(s3, cfg.s3.bucket, key, edit((await readJson<ImageManifest>(s3, cfg.s3.bucket, key))!));
+}
+
+afterAll(async () => {
+  fs.rmSync(paths.hostDir(HOST, home), { recursive: true, force: true });
+  const names: string[] = [];
+  for await (const o of s3.listObjectsV2(cfg.s3.bucket, keys.imagePrefix(SERVICE), true)) names.push((o as any).name);
+  if (names.length) await s3.removeObjects(cfg.s3.bucket, names);
+});
+
+test('an untouched image round-trips (plain and encrypted), so the refusals below are meaningful', async () => {
+  for (const encrypt of [false, true]) {
+    const id = makeCheckpoint();
+    const original = fs.readFileSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id, 'pages-1.img'));
+    const up = await upload(id, encrypt);
+    expect(up.encrypted).toBe(encrypt);
+    fs.rmSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id), { recursive: true });
+    await env().run(store().downloadImage, { service: SERVICE, checkpointId: id });
+    expect(fs.readFileSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id, 'pages-1.img')).equals(original)).toBe(true);
+  }
+});
+
+test('an encrypted image holds no plaintext in the store', async () => {
+  const id = makeCheckpoint();
+  const marker = 'SECRET-MARKER-0123456789';
+  fs.writeFileSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id, 'core-1.img'), marker.repeat(50));
+  await upload(id, true);
+  const chunks: Buffer[] = [];
+  for await (const c of await s3.getObject(cfg.s3.bucket, keys.imageArchive(SERVICE, id))) chunks.push(c as Buffer);
+  const stored = Buffer.concat(chunks);
+  expect(stored.includes(Buffer.from(marker))).toBe(false);
+  expect(require('zlib').gunzipSync.bind(null, stored)).toThrow();
+});
+
+const attacks: [string, (id: string) => Promise<void>, RegExp, boolean?, Parameters<typeof store>[0]?][] = [
+  ['a flipped byte in the archive', (id) => rewriteArchive(id, (b) => { b[b.length >> 1] ^= 0xff; return b; }), /corrupt/],
+  ['a truncated archive', (id) => rewriteArchive(id, (b) => b.subarray(0, b.length - 100)), /corrupt/],
+  ['an archive replaced by another valid gzip', (id) => rewriteArchive(id, () => require('zlib').gzipSync(Buffer.alloc(2048))), /corrupt/],
+  ['a manifest whose file size was edited', (id) => editManifest(id, (m) => ({ ...m, files: m.files.map((f) => ({ ...f, size: f.size + 1 })) })), /signature/],
+  ['a manifest whose archive digest was replaced', (id) => editManifest(id, (m) => ({ ...m, archive: { ...m.archive, sha256: 'a'.repeat(64) } })), /signature/],
+  ['a manifest with its signature removed', (id) => editManifest(id, (m) => ({ ...m, signature: '' })), /signature/],
+  ['a manifest re-signed with another key', (id) => editManifest(id, (m) => {
+    const { signature: _s, ...rest } = m;
+    return require('../../common/integrity').signManifest(rest, crypto.randomBytes(32));
+  }), /signature/],
+  ['a manifest pointing at another service\'s archive', (id) => editManifest(id, (m) => ({ ...m, archive: { ...m.archive, key: keys.imageArchive('other', id) } })), /signature/],
+  ['a download with the wrong cluster key', async () => undefined, /signature/, false, { clusterKey: crypto.randomBytes(32) }],
+  ['an encrypted archive with a flipped byte', (id) => rewriteArchive(id, (b) => { b[20] ^= 0x01; return b; }), /corrupt/, true],
+  ['an encrypted image read with the wrong image key', async () => undefined, /corrupt/, true, { imageKey: crypto.randomBytes(32) }],
+  ['an encrypted image on a host without an image key', async () => undefined, /not configured/, true, { imageKey: null }],
+  ['an encryption tag swapped in the manifest', (id) => editManifest(id, (m) => ({ ...m, encryption: { ...m.encryption!, tag: '0'.repeat(32) } })), /signature/, true],
+];
+
+test.each(attacks)('%s is refused and nothing is left to restore', async (name, tamper, pattern, encrypt = false, over = {}) => {
+  const id = makeCheckpoint();
+  await upload(id, encrypt);
+  await tamper(id);
+  expect(await tryBadInput(`image: ${name}`, () => refusedDownload(id, pattern, over))).toBe(true);
+});
