@@ -120,6 +120,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
   async logs(p) {
     const service = valid(ServiceName, one(p, 'service name'), 'service name');
     const lines = p.flags.lines !== undefined ? p.number('lines') : 100;
+    if (lines < 1 || lines > 2000) throw new UserError(`--lines takes 1 to 2000, got ${lines}`);
     const out = await ops.logs(service, lines);
     for (const l of out) print(l, false);
     return 0;

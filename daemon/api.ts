@@ -22,18 +22,18 @@ class HttpError extends Error {
   }
 }
 
+/** Reads a JSON body; an oversized one is drained (up to a bound) so the 413 reaches the client. */
 function readBody(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, `request body over ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
+      if (size > MAX_BODY * 64) req.destroy();
+      else if (size <= MAX_BODY) chunks.push(c);
     });
     req.on('end', () => {
+      if (size > MAX_BODY) return reject(new HttpError(413, `request body over ${MAX_BODY} bytes`));
       if (!chunks.length) return resolve({});
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
@@ -72,18 +72,30 @@ export function createApi(sup: Supervisor, token: string, log: Logger, onShutdow
       return { ok: true };
     },
   };
-  return http.createServer(async (req, res) => {
+  const server = http.createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     try {
-      if (!tokenMatches(token, req.headers.authorization)) throw new HttpError(401, 'missing or wrong token');
-      const url = new URL(req.url || '/', 'http://daemon');
+      // The body is always read (bounded) first, so every answer reaches a client still sending.
+      const bodyRead = readBody(req);
+      bodyRead.catch(() => undefined);
+      if (!tokenMatches(token, req.headers.authorization)) {
+        await bodyRead.catch(() => undefined);
+        throw new HttpError(401, 'missing or wrong token');
+      }
+      const body = await bodyRead;
+      let url: URL;
+      try {
+        url = new URL(req.url || '/', 'http://daemon');
+        if (url.host !== 'daemon') throw new Error();
+      } catch {
+        throw new HttpError(400, 'malformed request path');
+      }
       const route = routes[`${req.method} ${url.pathname}`];
       if (!route) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-      const body = req.method === 'POST' ? await readBody(req) : {};
-      send(200, await route(body, url));
+      send(200, await route(req.method === 'POST' ? body : {}, url));
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 409;
       const message = err instanceof Error ? err.message : String(err);
@@ -91,4 +103,11 @@ export function createApi(sup: Supervisor, token: string, log: Logger, onShutdow
       send(status, { error: message });
     }
   });
+  // Requests the HTTP parser itself rejects still get a JSON answer.
+  server.on('clientError', (_err, socket) => {
+    const body = JSON.stringify({ error: 'malformed HTTP request' });
+    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    else socket.destroy();
+  });
+  return server;
 }

@@ -22,14 +22,14 @@ function request(method: string, route: string, headers: Record<string, string>,
       res.on('end', () => resolve({ status: res.statusCode || 0, body: text }));
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve({ status: 413, body: 'connection closed by the daemon' }));
+    req.on('error', (err) => resolve({ status: 0, body: JSON.stringify({ clientError: err.message }) }));
     if (body !== undefined) req.write(body);
     req.end();
   });
 }
 const auth = { authorization: `Bearer ${TOKEN}` };
 const state = async () => JSON.parse((await request('GET', '/status', auth)).body).state as string;
-const clean4xx = (r: { status: number; body: string }) => r.status >= 400 && r.status < 500 && typeof JSON.parse(r.body || '{"error":"closed"}').error === 'string';
+const clean4xx = (r: { status: number; body: string }) => r.status >= 400 && r.status < 500 && typeof JSON.parse(r.body).error === 'string';
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fmsec-'));
