@@ -98,6 +98,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
     const input = valid(MigrateInput, { service, to: String(p.flags.to), mode: p.flags.mode ?? 'warm' }, 'migrate');
     const t0 = Date.now();
     const report = await ops.migrate(input, (pr) => say(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${pr.phase}`));
+    if (report.outcome === 'refused') throw new UserError(report.error ?? 'the migration was refused');
     if (p.flags.json) print(report, true);
     else {
       print(`${report.outcome}: ${report.service} ${report.from} → ${report.to} (${report.mode}) downtime ${report.downtimeMs} ms, total ${report.totalMs} ms, image ${(report.imageBytes / 1e6).toFixed(1)} MB`, false);

@@ -1,6 +1,8 @@
 // Service operations as functions: each starts one workflow on the orchestrator and returns its
 // result. The CLI, the demo and the tests all go through here.
-import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowIdReusePolicy, WithStartWorkflowOperation } from '@temporalio/client';
+import type { serviceEntity, MigrateRequest } from '../workflows/entity';
+import { entityWorkflowId } from '../common/names';
 import { UserError, connectClient, failureMessage } from './temporal';
 import type { DeployRequest, HostRecord, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
 import type { DeployResult } from '../workflows/deploy';
@@ -40,17 +42,25 @@ export const ops = {
   hosts: () => run<HostRecord[]>('listHosts', unique('hosts'), []),
   remove: (service: string) => run<{ service: string; host: string; imagesDeleted: number }>('removeService', `remove-${service}`, [{ service }]),
 
-  /** Runs migrateService and reports each phase change while it runs. */
+  /**
+   * Asks the service's entity workflow to migrate it (update-with-start: the entity is created on
+   * first use) and waits for the report, showing the running migration's phases meanwhile.
+   */
   migrate(input: MigrateInput, onProgress?: (p: MigrationProgress) => void): Promise<MigrationReport> {
     return withClient(async ({ client }) => {
-      const handle = await client.workflow.start('migrateService', { ...options(migrateWorkflowId(input.service)), args: [input] });
+      const start = new WithStartWorkflowOperation<typeof serviceEntity>('serviceEntity', {
+        ...options(entityWorkflowId(input.service)),
+        args: [{ service: input.service }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      const child = client.workflow.getHandle(migrateWorkflowId(input.service));
       let last = '';
       let done = false;
       const poll = (async () => {
         while (!done && onProgress) {
           try {
-            const p = await handle.query<MigrationProgress>('progress');
-            if (p.phase !== last) onProgress(p);
+            const p = await child.query<MigrationProgress>('progress');
+            if (p.phase !== last && p.to === input.to) onProgress(p);
             last = p.phase;
           } catch {
             /* not started yet */
@@ -59,11 +69,30 @@ export const ops = {
         }
       })();
       try {
-        return await handle.result();
+        return await client.workflow.executeUpdateWithStart<typeof serviceEntity, MigrationReport, [MigrateRequest]>('migrate', {
+          args: [{ to: input.to, mode: input.mode }],
+          startWorkflowOperation: start,
+        });
       } finally {
         done = true;
         await poll;
       }
     });
   },
+
+  /** Fire and forget (for autoscalers): signal-with-start the entity; returns its workflow id. */
+  requestMigration(input: MigrateInput): Promise<string> {
+    return withClient(async ({ client }) => {
+      const h = await client.workflow.signalWithStart('serviceEntity', {
+        ...options(entityWorkflowId(input.service)),
+        args: [{ service: input.service }],
+        signal: 'migrate',
+        signalArgs: [{ to: input.to, mode: input.mode }],
+      });
+      return h.workflowId;
+    });
+  },
+
+  history: (service: string) =>
+    withClient(({ client }) => client.workflow.getHandle(entityWorkflowId(service)).query<MigrationReport[]>('history')),
 };

@@ -13,6 +13,11 @@ export function migrateWorkflowId(service: string): string {
   return `migrate-${service}`;
 }
 
+/** The service's entity workflow, which serializes its migrations. */
+export function entityWorkflowId(service: string): string {
+  return `service-${service}`;
+}
+
 /** S3 key layout. Every key is built from validated names, so none can escape its prefix. */
 export const keys = {
   placement: (service: string) => `registry/services/${service}.json`,

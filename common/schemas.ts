@@ -94,7 +94,8 @@ export type PhaseName = z.infer<typeof PhaseName>;
 
 export interface MigrationReport {
   ok: boolean;
-  outcome: 'migrated' | 'rolled-back' | 'failed';
+  /** refused: nothing was done (bad request); failed: the service kept running where it was. */
+  outcome: 'migrated' | 'rolled-back' | 'failed' | 'refused';
   service: string;
   from: string;
   to: string;

@@ -1,5 +1,5 @@
 // Failure helpers for workflows: clear, non-retryable refusals and readable messages.
-import { ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, ActivityFailure, ChildWorkflowFailure } from '@temporalio/workflow';
 import { z } from 'zod';
 import { describeZodError } from '../common/schemas';
 
@@ -16,6 +16,6 @@ export function validate<T extends z.ZodTypeAny>(schema: T, value: unknown, what
 /** The innermost message of a failure chain (an activity failure wraps the real cause). */
 export function messageOf(err: unknown): string {
   let e: any = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
   return e?.message ?? String(err);
 }

@@ -1,0 +1,97 @@
+// serviceEntity: one long-lived workflow per service (id `service-<name>`). It queues migration
+// requests (update: wait for the report; signal: fire and forget, works with signal-with-start),
+// runs them one at a time, remembers placement and history, and continues as new before its
+// history grows large.
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { MigrateInput, MigrationMode, MigrationReport, ServiceName, HostName } from '../common/schemas';
+import { z } from 'zod';
+import { runMigration } from './run-migration';
+import { validate } from './errors';
+import { registry } from './proxies';
+
+export const MigrateRequest = z.object({ to: HostName, mode: MigrationMode.default('warm') }).strict();
+export type MigrateRequest = z.input<typeof MigrateRequest>;
+
+export const migrateUpdate = defineUpdate<MigrationReport, [MigrateRequest]>('migrate');
+export const migrateSignal = defineSignal<[MigrateRequest]>('migrate');
+export const placementQuery = defineQuery<{ service: string; host: string | null; generation: number | null }>('placement');
+export const historyQuery = defineQuery<MigrationReport[]>('history');
+export const pendingQuery = defineQuery<{ running: string | null; queued: number }>('pending');
+
+export interface EntityState {
+  service: string;
+  host?: string | null;
+  generation?: number | null;
+  history?: MigrationReport[];
+}
+
+const HISTORY_KEPT = 50;
+
+export async function serviceEntity(raw: EntityState): Promise<void> {
+  const service = validate(ServiceName, raw.service, 'service name');
+  const history: MigrationReport[] = raw.history ?? [];
+  let host = raw.host ?? null;
+  let generation = raw.generation ?? null;
+  const queue: { id: number; input: MigrateInput }[] = [];
+  const done = new Map<number, MigrationReport>();
+  let running: string | null = null;
+  let next = 0;
+
+  const enqueue = (req: MigrateRequest) => {
+    const r = validate(MigrateRequest, req, 'migrate request');
+    const id = next++;
+    queue.push({ id, input: { service, to: r.to, mode: r.mode } });
+    return id;
+  };
+  setHandler(migrateUpdate, async (req) => {
+    const id = enqueue(req);
+    await condition(() => done.has(id));
+    const report = done.get(id)!;
+    done.delete(id);
+    return report;
+  }, { validator: (req) => void validate(MigrateRequest, req, 'migrate request') });
+  setHandler(migrateSignal, (req) => {
+    try {
+      enqueue(req);
+    } catch {
+      /* a malformed signal is dropped: signals cannot answer */
+    }
+  });
+  setHandler(placementQuery, () => ({ service, host, generation }));
+  setHandler(historyQuery, () => history);
+  setHandler(pendingQuery, () => ({ running, queued: queue.length }));
+
+  // Handlers are registered before the first await, so an update-with-start finds them.
+  if (host === null) {
+    const p = await registry.getPlacement(service);
+    host = p?.host ?? null;
+    generation = p?.generation ?? null;
+  }
+  for (;;) {
+    await condition(() => queue.length > 0 || workflowInfo().continueAsNewSuggested);
+    if (!queue.length) break;
+    const { id, input } = queue.shift()!;
+    running = `${input.to} (${input.mode})`;
+    const report = await runMigration(input);
+    running = null;
+    if (report.ok) {
+      host = report.to;
+      generation = (generation ?? 1) + 1;
+    }
+    history.push(report);
+    if (history.length > HISTORY_KEPT) history.splice(0, history.length - HISTORY_KEPT);
+    done.set(id, report);
+    if (workflowInfo().continueAsNewSuggested && !queue.length) break;
+  }
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof serviceEntity>({ service, host, generation, history });
+}
