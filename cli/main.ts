@@ -59,6 +59,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
       else {
         print(`stack: ${st.up ? 'up' : 'DOWN'}  Temporal ${st.temporalAddress} (${st.temporal ? 'up' : 'down'}), UI ${st.uiUrl}, S3 ${st.s3Endpoint} (${st.s3 ? 'up' : 'down'})`, false);
         print(`orchestrator: ${st.orchestrator ? `pid ${st.orchestrator}` : 'down'}`, false);
+        print(`HTTP API ${st.apiUrl}: ${st.api ? `pid ${st.api}` : 'down'}`, false);
         for (const [h, pid] of Object.entries(st.agents)) print(`agent ${h}: ${pid ? `pid ${pid}` : 'down'}`, false);
       }
       return st?.up ? 0 : 1;

@@ -1,6 +1,6 @@
 // Service operations as functions: each starts one workflow on the orchestrator and returns its
 // result. The CLI, the demo and the tests all go through here.
-import { WorkflowIdReusePolicy, WithStartWorkflowOperation } from '@temporalio/client';
+import { Client, WorkflowIdReusePolicy, WithStartWorkflowOperation } from '@temporalio/client';
 import type { serviceEntity, MigrateRequest } from '../workflows/entity';
 import { entityWorkflowId } from '../common/names';
 import { UserError, connectClient, failureMessage } from './temporal';
@@ -9,9 +9,7 @@ import type { DeployResult } from '../workflows/deploy';
 import type { ServiceView } from '../workflows/manage';
 import { migrateWorkflowId, ORCHESTRATOR_QUEUE } from '../common/names';
 
-type Connected = Awaited<ReturnType<typeof connectClient>>;
-
-async function withClient<T>(fn: (c: Connected) => Promise<T>): Promise<T> {
+async function withClient<T>(fn: (c: { client: Client }) => Promise<T>): Promise<T> {
   const c = await connectClient();
   try {
     return await fn(c);
@@ -31,11 +29,13 @@ const options = (workflowId: string) => ({
 
 const unique = (prefix: string) => `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
 
-function run<T>(type: string, workflowId: string, args: unknown[]): Promise<T> {
-  return withClient(({ client }) => client.workflow.execute(type, { ...options(workflowId), args }) as Promise<T>);
-}
+/** How an operation gets a Temporal client: the CLI connects per call, the HTTP API keeps one. */
+export type UseClient = <T>(fn: (c: { client: Client }) => Promise<T>) => Promise<T>;
 
-export const ops = {
+export function makeOps(withClient: UseClient) {
+  const run = <T>(type: string, workflowId: string, args: unknown[]): Promise<T> =>
+    withClient(({ client }) => client.workflow.execute(type, { ...options(workflowId), args }) as Promise<T>);
+  return {
   deploy: (input: DeployRequest) => run<DeployResult>('deployService', `deploy-${input.spec.name}`, [input]),
   inspect: (service?: string) => run<ServiceView[]>('inspectServices', unique('inspect'), [{ service }]),
   logs: (service: string, lines: number) => run<string[]>('serviceLogs', unique(`logs-${service}`), [{ service, lines }]),
@@ -95,4 +95,8 @@ export const ops = {
 
   history: (service: string) =>
     withClient(({ client }) => client.workflow.getHandle(entityWorkflowId(service)).query<MigrationReport[]>('history')),
-};
+  };
+}
+
+/** Operations for one-shot callers (CLI, demo, tests): each call connects and checks the stack. */
+export const ops = makeOps(withClient);

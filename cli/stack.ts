@@ -6,6 +6,7 @@ import path from 'path';
 import crypto from 'crypto';
 import { spawn, execFileSync } from 'child_process';
 import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { Client as S3 } from 'minio';
 import { REPO_ROOT, StackFile, fastmigHome, paths, readEnvFile, readStackFile, loadConfig } from '../common/config';
 import { HostName, parseOrThrow } from '../common/schemas';
@@ -14,10 +15,14 @@ import { tcpConnects } from '../activities/probe';
 import { daemonFiles } from '../daemon/files';
 import { queuePollers } from './temporal';
 import { newKeyHex } from '../common/integrity';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 const TEMPORAL_PORT = Number(process.env.FASTMIG_TEMPORAL_PORT || 7233);
 const UI_PORT = Number(process.env.FASTMIG_UI_PORT || 8233);
 const S3_PORT = Number(process.env.FASTMIG_S3_PORT || 7070);
+const API_PORT = Number(process.env.FASTMIG_API_PORT || 7080);
+/** The orchestrator serves metrics here; host agent i on the ports after it. */
+const METRICS_PORT = Number(process.env.FASTMIG_METRICS_PORT || 9464);
 
 type Say = (line: string) => void;
 
@@ -62,6 +67,7 @@ function ensureSecrets(): Record<string, string> {
     FASTMIG_S3_SECRET_KEY: () => crypto.randomBytes(24).toString('base64url'),
     FASTMIG_CLUSTER_KEY: newKeyHex,
     FASTMIG_IMAGE_KEY: newKeyHex,
+    FASTMIG_API_TOKEN: newKeyHex,
   };
   const missing = Object.keys(wanted).filter((k) => !have[k]);
   if (!missing.length) return have;
@@ -90,6 +96,12 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
     s3Bucket: 'fastmig',
     hosts,
     criuPath: process.env.FASTMIG_CRIU || path.join(tools, 'criu', 'criu'),
+    apiUrl: `http://127.0.0.1:${API_PORT}`,
+    metrics: {
+      orchestrator: `http://127.0.0.1:${METRICS_PORT}/metrics`,
+      ...Object.fromEntries(hosts.map((h, i) => [h, `http://127.0.0.1:${METRICS_PORT + 1 + i}/metrics`])),
+      api: `http://127.0.0.1:${API_PORT}/metrics`,
+    },
   };
   fs.writeFileSync(paths.stackFile(home), JSON.stringify(stack, null, 2));
 
@@ -114,6 +126,7 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
       return false;
     }
   }, 60_000, 'temporal');
+  await ensureSearchAttributes(stack);
 
   if (await tcpConnects(S3_PORT)) say(`S3 server already answers on ${stack.s3Endpoint}`);
   else {
@@ -142,16 +155,22 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
   if (pidAlive(path.join(paths.runDir(home), 'orchestrator.pid'))) say('orchestrator worker already running');
   else {
     say(`starting orchestrator worker (task queue ${ORCHESTRATOR_QUEUE})…`);
-    startDetached('orchestrator', node, [path.join(dist, 'orchestrator.js')], {});
+    startDetached('orchestrator', node, [path.join(dist, 'orchestrator.js')], { FASTMIG_METRICS_PORT: String(METRICS_PORT) });
   }
-  for (const host of hosts) {
+  for (const [i, host] of hosts.entries()) {
     if (pidAlive(path.join(paths.runDir(home), `agent-${host}.pid`))) say(`host agent ${host} already running`);
     else {
       say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
       fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
-      startDetached(`agent-${host}`, node, [path.join(dist, 'host-agent.js'), host], {});
+      startDetached(`agent-${host}`, node, [path.join(dist, 'host-agent.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
     }
   }
+  if (pidAlive(path.join(paths.runDir(home), 'api.pid'))) say('HTTP API already running');
+  else {
+    say(`starting HTTP API on ${stack.apiUrl}…`);
+    startDetached('api', node, [path.join(REPO_ROOT, 'dist', 'api', 'main.js')], { FASTMIG_API_PORT: String(API_PORT) });
+  }
+  await waitUntil('HTTP API', () => tcpConnects(API_PORT), 30_000, 'api');
   const conn = await Connection.connect({ address: stack.temporalAddress });
   try {
     for (const [queue, log] of [[ORCHESTRATOR_QUEUE, 'orchestrator'], ...hosts.map((h) => [hostQueue(h), `agent-${h}`])]) {
@@ -164,12 +183,29 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
   return stack;
 }
 
+/** Registers fastmig's search attributes (a workflow upserting an unknown one would be stuck). */
+async function ensureSearchAttributes(stack: StackFile): Promise<void> {
+  const conn = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    const have = await conn.operatorService.listSearchAttributes({ namespace: stack.namespace });
+    const missing = Object.values(SEARCH_ATTRIBUTES).filter((k) => !have.customAttributes?.[k.name]);
+    if (missing.length) {
+      await conn.operatorService.addSearchAttributes({
+        namespace: stack.namespace,
+        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      });
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
 /** Workers started before the last build run old code: stop them so they start again. */
 async function restartStaleWorkers(home: string, say: Say): Promise<void> {
   const built = fs.statSync(path.join(REPO_ROOT, 'dist', '.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
   const run = paths.runDir(home);
   for (const f of fs.existsSync(run) ? fs.readdirSync(run) : []) {
-    if (!(f === 'orchestrator.pid' || f.startsWith('agent-'))) continue;
+    if (!(f === 'orchestrator.pid' || f === 'api.pid' || f.startsWith('agent-'))) continue;
     const file = path.join(run, f);
     const pid = pidAlive(file);
     if (pid && fs.statSync(file).mtimeMs < built) {
@@ -195,7 +231,7 @@ export async function stackDown(say: Say): Promise<void> {
   if (daemons.length) say(`stopping ${daemons.length} service daemon(s)…`);
   await stopPids(daemons);
   const names = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
-  const order = [...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator'), ...names.filter((n) => n === 's3' || n === 'temporal')];
+  const order = [...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator' || n === 'api'), ...names.filter((n) => n === 's3' || n === 'temporal')];
   for (const name of order) {
     const file = path.join(run, `${name}.pid`);
     const pid = pidAlive(file);
@@ -234,6 +270,7 @@ export interface StackStatus extends StackFile {
   temporal: boolean;
   s3: boolean;
   orchestrator: number | null;
+  api: number | null;
   agents: Record<string, number | null>;
 }
 
@@ -246,6 +283,7 @@ export async function stackStatus(): Promise<StackStatus | null> {
   const temporal = await tcpConnects(Number(new URL(`http://${stack.temporalAddress}`).port));
   const s3 = await tcpConnects(Number(new URL(stack.s3Endpoint).port));
   const orchestrator = pidAlive(path.join(run, 'orchestrator.pid'));
-  const up = temporal && s3 && !!orchestrator && Object.values(agents).every(Boolean);
-  return { ...stack, up, temporal, s3, orchestrator, agents };
+  const api = pidAlive(path.join(run, 'api.pid'));
+  const up = temporal && s3 && !!orchestrator && !!api && Object.values(agents).every(Boolean);
+  return { ...stack, up, temporal, s3, orchestrator, api, agents };
 }

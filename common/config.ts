@@ -20,6 +20,8 @@ export interface StackFile {
   s3Bucket: string;
   hosts: string[];
   criuPath: string;
+  apiUrl: string;
+  metrics: Record<string, string>;
 }
 
 export interface Config {

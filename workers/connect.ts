@@ -4,6 +4,7 @@ import { NativeConnection, Runtime, DefaultLogger, ActivityInboundCallsIntercept
 import { Context } from '@temporalio/activity';
 import type { Logger } from '../common/log';
 import type { Config } from '../common/config';
+import { Registry, MS_BUCKETS } from '../common/metrics';
 
 export async function connectWorker(cfg: Config): Promise<NativeConnection> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -11,7 +12,7 @@ export async function connectWorker(cfg: Config): Promise<NativeConnection> {
 }
 
 class ActivityLog implements ActivityInboundCallsInterceptor {
-  constructor(private readonly ctx: Context, private readonly log: Logger) {}
+  constructor(private readonly ctx: Context, private readonly log: Logger, private readonly durations: ReturnType<Registry['histogram']>) {}
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const info = this.ctx.info;
     const arg = input.args[0] as any;
@@ -21,14 +22,18 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
     try {
       const out = await next(input);
       log.info({ ms: Date.now() - t0 }, 'activity done');
+      this.durations.observe(Date.now() - t0, { activity: info.activityType, outcome: 'ok' });
       return out;
     } catch (err) {
       log.warn({ ms: Date.now() - t0, err: err instanceof Error ? err.message : String(err) }, 'activity failed');
+      this.durations.observe(Date.now() - t0, { activity: info.activityType, outcome: 'failed' });
       throw err;
     }
   }
 }
 
-export function activityLogInterceptor(log: Logger) {
-  return (ctx: Context) => ({ inbound: new ActivityLog(ctx, log) });
+/** Logs every activity with host, service and workflow id, and records its duration. */
+export function activityLogInterceptor(log: Logger, metrics: Registry) {
+  const durations = metrics.histogram('fastmig_activity_ms', 'Duration of activities on this worker, in ms', MS_BUCKETS);
+  return (ctx: Context) => ({ inbound: new ActivityLog(ctx, log, durations) });
 }

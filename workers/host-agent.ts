@@ -10,6 +10,7 @@ import { createDaemonActivities } from '../activities/daemon';
 import { createImageStoreActivities } from '../activities/image-store';
 import { probeActivities } from '../activities/probe';
 import { activityLogInterceptor, connectWorker } from './connect';
+import { Registry, serveMetrics } from '../common/metrics';
 
 async function main() {
   const host = parseOrThrow(HostName, process.argv[2], 'host name');
@@ -20,6 +21,8 @@ async function main() {
   const taskQueue = hostQueue(host);
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString() };
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
+  const metrics = new Registry();
+  if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));
   const connection = await connectWorker(cfg);
   const worker = await Worker.create({
     connection,
@@ -38,7 +41,7 @@ async function main() {
       }),
       ...probeActivities,
     },
-    interceptors: { activity: [activityLogInterceptor(log)] },
+    interceptors: { activity: [activityLogInterceptor(log, metrics)] },
   });
   log.info({ taskQueue }, 'host agent polling');
   await worker.run();

@@ -6,18 +6,22 @@ import { ORCHESTRATOR_QUEUE } from '../common/names';
 import { s3Client } from '../common/s3';
 import { createRegistryActivities } from '../activities/registry';
 import { activityLogInterceptor, connectWorker } from './connect';
+import { createMetricsActivities } from '../activities/metrics';
+import { Registry, serveMetrics } from '../common/metrics';
 
 async function main() {
   const cfg = loadConfig();
   const log = createLogger({ role: 'orchestrator', host: 'orchestrator' });
+  const metrics = new Registry();
+  serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT || 9464));
   const connection = await connectWorker(cfg);
   const worker = await Worker.create({
     connection,
     namespace: cfg.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createRegistryActivities(s3Client(cfg), cfg.s3.bucket),
-    interceptors: { activity: [activityLogInterceptor(log)] },
+    activities: { ...createRegistryActivities(s3Client(cfg), cfg.s3.bucket), ...createMetricsActivities(metrics) },
+    interceptors: { activity: [activityLogInterceptor(log, metrics)] },
   });
   log.info({ taskQueue: ORCHESTRATOR_QUEUE }, 'orchestrator worker polling');
   await worker.run();

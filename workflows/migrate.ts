@@ -1,9 +1,10 @@
 // migrateService: move a running service to another host, keeping its state.
 // preflight → (warm) prepare target → checkpoint → upload → (cold) prepare target → download →
 // restore → verify → cut over → clean up. Any failure after the freeze rolls back to the source.
-import { defineQuery, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { defineQuery, setHandler, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { MigrateInput, MigrationProgress, MigrationReport, PhaseName } from '../common/schemas';
-import { hostSteps, registry } from './proxies';
+import { hostSteps, metrics, registry } from './proxies';
 import { requireHost, requirePlacement } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -34,25 +35,36 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
   });
   const from = placement.host;
   progress.from = from;
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.service, value: service },
+    { key: SEARCH_ATTRIBUTES.source, value: from },
+    { key: SEARCH_ATTRIBUTES.target, value: to },
+  ]);
   const source = hostSteps(from);
   const target = hostSteps(to);
   const generation = placement.generation + 1;
   const checkpointId = `g${generation}-${uuid4().slice(0, 8)}`;
-  const report = (ok: boolean, outcome: MigrationReport['outcome'], extra: Partial<MigrationReport>): MigrationReport => ({
-    ok,
-    outcome,
-    service,
-    from,
-    to,
-    mode,
-    workflowId: workflowInfo().workflowId,
-    checkpointId,
-    downtimeMs: 0,
-    totalMs: Date.now() - started,
-    imageBytes: 0,
-    phases: progress.phases,
-    ...extra,
-  });
+  /** Builds the report, records it in the metrics and ends the progress. */
+  const report = async (ok: boolean, outcome: MigrationReport['outcome'], extra: Partial<MigrationReport>): Promise<MigrationReport> => {
+    const r: MigrationReport = {
+      ok,
+      outcome,
+      service,
+      from,
+      to,
+      mode,
+      workflowId: workflowInfo().workflowId,
+      checkpointId,
+      downtimeMs: 0,
+      totalMs: Date.now() - started,
+      imageBytes: 0,
+      phases: progress.phases,
+      ...extra,
+    };
+    progress.phase = 'done';
+    await metrics.recordMigration(r).catch(() => undefined);
+    return r;
+  };
   const prepareTarget = () => phase('prepareTarget', () => target.prepareService({ spec: placement.spec, generation, start: false }));
 
   if (mode === 'warm') {
@@ -60,7 +72,6 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
       await prepareTarget();
     } catch (err) {
       await target.removeService({ service, generation }).catch(() => undefined);
-      progress.phase = 'done';
       return report(false, 'failed', { error: `target ${to} could not be prepared: ${messageOf(err)}` });
     }
   }
@@ -71,7 +82,6 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
   } catch (err) {
     // A failed dump leaves the service running on the source: nothing to roll back.
     await target.removeService({ service, generation }).catch(() => undefined);
-    progress.phase = 'done';
     return report(false, 'failed', { error: `checkpoint on ${from} failed: ${messageOf(err)}` });
   }
 
@@ -86,7 +96,6 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
       registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
     );
     await phase('cleanup', () => source.removeService({ service, generation: placement.generation }));
-    progress.phase = 'done';
     return report(true, 'migrated', { downtimeMs: healthyAt - frozenAt, imageBytes });
   } catch (err) {
     const why = messageOf(err);
@@ -97,10 +106,8 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
         await source.restoreService({ service, generation: placement.generation, checkpointId });
         return (await source.healthCheck({ port: placement.spec.port })).healthyAt;
       });
-      progress.phase = 'done';
       return report(false, 'rolled-back', { downtimeMs: resumedAt - frozenAt, imageBytes, error: why });
     } catch (rollbackErr) {
-      progress.phase = 'done';
       return report(false, 'failed', { imageBytes, error: `${why}; rollback on ${from} failed too: ${messageOf(rollbackErr)}` });
     }
   }

@@ -5,6 +5,7 @@ import type { DaemonActivities } from '../activities/daemon';
 import type { ImageStoreActivities } from '../activities/image-store';
 import type { ProbeActivities } from '../activities/probe';
 import type { RegistryActivities } from '../activities/registry';
+import type { MetricsActivities } from '../activities/metrics';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 
 type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities;
@@ -42,6 +43,12 @@ export function hostSteps(host: string) {
     downloadImage: heavy.downloadImage,
   };
 }
+
+export const metrics = proxyActivities<MetricsActivities>({
+  taskQueue: ORCHESTRATOR_QUEUE,
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 1 },
+});
 
 export const registry = proxyActivities<RegistryActivities>({
   taskQueue: ORCHESTRATOR_QUEUE,
