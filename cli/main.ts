@@ -4,7 +4,7 @@ import { parseArgs, Parsed } from './args';
 import { UserError } from './temporal';
 import { ops } from './ops';
 import { stackDown, stackStatus, stackUp } from './stack';
-import { MigrateInput, ServiceSpec, ServiceName, HostName, Port, describeZodError } from '../common/schemas';
+import { MigrateInput, ServiceSpec, ServiceName, HostName, Port, ScheduleName, describeZodError } from '../common/schemas';
 import { z } from 'zod';
 
 const HELP = `fastmig — live migration of stateful services between hosts
@@ -20,11 +20,16 @@ Usage:
   fastmig logs <service> [--lines N]
   fastmig hosts [--json]
   fastmig remove <service>
+  fastmig evacuate <host> [--to <host>]... [--parallel N] [--json]
+  fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold]
+  fastmig schedule list [--json] | pause <name> | unpause <name> | trigger <name> | delete <name>
 
 Examples:
   fastmig deploy kv --host hostA --port 18080 -- node server.js --port 18080
   fastmig migrate kv --to hostB
-  fastmig status kv --json`;
+  fastmig status kv --json
+  fastmig evacuate hostA --parallel 3
+  fastmig schedule create nightly --cron "0 3 * * *" migrate kv --to hostB`;
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const print = (v: unknown, json: boolean) => process.stdout.write(json ? `${JSON.stringify(v)}\n` : `${v}\n`);
@@ -135,6 +140,52 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
     return 0;
   },
 
+  async evacuate(p) {
+    const host = valid(HostName, one(p, 'host name'), 'host');
+    const to = p.list('to').map((h) => valid(HostName, h, '--to'));
+    const parallel = p.flags.parallel !== undefined ? p.number('parallel') : 2;
+    if (parallel < 1 || parallel > 20) throw new UserError(`--parallel takes 1 to 20, got ${parallel}`);
+    say(`evacuating ${host}${to.length ? ` to ${to.join(', ')}` : ''}, ${parallel} at a time…`);
+    const r = await ops.evacuate({ host, to, parallel });
+    if (p.flags.json) print(r, true);
+    else {
+      for (const s of r.services) print(`${s.service}\t→ ${s.to}\t${s.outcome}${s.error ? `: ${s.error}` : ` (downtime ${s.downtimeMs} ms)`}`, false);
+      print(`${r.moved} moved, ${r.failed} not moved`, false);
+    }
+    return r.failed ? 1 : 0;
+  },
+
+  async schedule(p) {
+    const [sub, name, action, service] = p.positional;
+    const scheduleName = () => valid(ScheduleName, name, 'schedule name');
+    if (sub === 'create') {
+      if (action !== 'migrate' || !service) throw new UserError('usage: fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold]');
+      if (!p.flags.cron) throw new UserError('schedule create needs --cron "<expr>", e.g. --cron "0 3 * * *"');
+      const input = valid(MigrateInput, { service, to: p.flags.to, mode: p.flags.mode ?? 'warm' }, 'migrate');
+      const r = await ops.schedules.create(scheduleName(), String(p.flags.cron), input);
+      if (p.flags.json) print(r, true);
+      else print(`schedule ${r.name}: migrate ${r.service} to ${r.to} (${r.mode}) at "${r.cron}"`, false);
+      return 0;
+    }
+    if (sub === 'list') {
+      const list = await ops.schedules.list();
+      if (p.flags.json) print(list, true);
+      else for (const s of list) print(`${s.name}\t${s.paused ? 'paused' : 'active'}\t${s.cron.join(' | ')}\tmigrate ${s.service} → ${s.to}\tnext ${s.next ?? '-'}`, false);
+      return 0;
+    }
+    const actions: Record<string, (n: string) => Promise<unknown>> = {
+      pause: ops.schedules.pause,
+      unpause: ops.schedules.unpause,
+      trigger: ops.schedules.trigger,
+      delete: ops.schedules.delete,
+    };
+    if (!actions[sub]) throw new UserError(`unknown schedule command "${sub ?? ''}": use create, list, pause, unpause, trigger or delete`);
+    await actions[sub](scheduleName());
+    if (p.flags.json) print({ name, done: sub }, true);
+    else print(`schedule ${name}: ${sub} done`, false);
+    return 0;
+  },
+
   async remove(p) {
     const service = valid(ServiceName, one(p, 'service name'), 'service name');
     const r = await ops.remove(service);
@@ -152,6 +203,8 @@ const FLAGS: Record<string, string[]> = {
   logs: ['lines'],
   hosts: ['json'],
   remove: ['json'],
+  evacuate: ['to', 'parallel', 'json'],
+  schedule: ['cron', 'to', 'mode', 'json'],
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,6 +2,7 @@
 // result. The CLI, the demo and the tests all go through here.
 import { Client, WorkflowIdReusePolicy, WithStartWorkflowOperation } from '@temporalio/client';
 import type { serviceEntity, MigrateRequest } from '../workflows/entity';
+import type { EvacuateRequest, EvacuationReport } from '../workflows/evacuate';
 import { entityWorkflowId } from '../common/names';
 import { UserError, connectClient, failureMessage } from './temporal';
 import type { DeployRequest, HostRecord, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
@@ -91,6 +92,34 @@ export function makeOps(withClient: UseClient) {
       });
       return h.workflowId;
     });
+  },
+
+  evacuate: (req: EvacuateRequest) => run<EvacuationReport>('evacuateHost', `evacuate-${req.host}`, [req]),
+
+  schedules: {
+    create: (name: string, cron: string, input: MigrateInput) =>
+      withClient(async ({ client }) => {
+        await client.schedule.create({
+          scheduleId: name,
+          spec: { cronExpressions: [cron] },
+          action: { type: 'startWorkflow', workflowType: 'scheduledMigration', taskQueue: ORCHESTRATOR_QUEUE, workflowId: `scheduled-${name}`, args: [input] },
+          memo: { service: input.service, to: input.to, mode: input.mode },
+        });
+        return { name, cron, ...input };
+      }),
+    list: () =>
+      withClient(async ({ client }) => {
+        const out: { name: string; paused: boolean; cron: string[]; next: string | null; service?: unknown; to?: unknown }[] = [];
+        for await (const s of client.schedule.list()) {
+          if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== 'scheduledMigration') continue;
+          out.push({ name: s.scheduleId, paused: s.state.paused, cron: (s.spec as any)?.cronExpressions ?? [], next: s.info.nextActionTimes[0]?.toISOString() ?? null, service: s.memo?.service, to: s.memo?.to });
+        }
+        return out;
+      }),
+    pause: (name: string) => withClient(({ client }) => client.schedule.getHandle(name).pause('paused with fastmig')),
+    unpause: (name: string) => withClient(({ client }) => client.schedule.getHandle(name).unpause('unpaused with fastmig')),
+    trigger: (name: string) => withClient(({ client }) => client.schedule.getHandle(name).trigger()),
+    delete: (name: string) => withClient(({ client }) => client.schedule.getHandle(name).delete()),
   },
 
   history: (service: string) =>

@@ -17,6 +17,10 @@ export const HostName = z
     'a host name is 1-32 characters of A-Z, a-z, 0-9 and "-", starting and ending with a letter or digit',
   );
 
+export const ScheduleName = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'a schedule name is 1-64 characters of a-z, 0-9 and "-"');
+
 export const Port = z.number().int().min(1).max(65535);
 
 export const Hooks = z

@@ -4,7 +4,7 @@ import execa from 'execa';
 import { ops } from '../cli/ops';
 import { loadConfig, readStackFile } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
-import { deployKv, kvProcesses, removeQuietly } from './helpers';
+import { deployKv, fastmig, kvProcesses, removeQuietly } from './helpers';
 
 const SERVICE = 'test-control';
 let port: number;
@@ -62,3 +62,104 @@ test('a malformed signal is dropped and the entity keeps serving requests', asyn
   expect(report.outcome).toBe('migrated');
   expect(loadConfig().hosts).toContain('hostB');
 });
+
+describe('schedules', () => {
+  const NAME = 'test-sched';
+  afterAll(async () => {
+    await ops.schedules.delete(NAME).catch(() => undefined);
+  });
+  test('create, list, pause, trigger and delete a migration schedule', async () => {
+    const from = (await ops.inspect(SERVICE))[0].host;
+    const to = from === 'hostA' ? 'hostB' : 'hostA';
+    await ops.schedules.delete(NAME).catch(() => undefined);
+    // a cron that will not fire during the test: the trigger below is what runs it
+    const created = await fastmig(['schedule', 'create', NAME, '--cron', '0 0 1 1 *', 'migrate', SERVICE, '--to', to]);
+    expect(created.exitCode).toBe(0);
+    const listed = JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout);
+    expect(listed).toContainEqual(expect.objectContaining({ name: NAME, paused: false, service: SERVICE, to }));
+    expect((await fastmig(['schedule', 'pause', NAME])).exitCode).toBe(0);
+    expect(JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout)).toContainEqual(expect.objectContaining({ name: NAME, paused: true }));
+    expect((await fastmig(['schedule', 'trigger', NAME])).exitCode).toBe(0);
+    await until(async () => (await ops.inspect(SERVICE))[0].host === to);
+    expect(await verifyKeys(port, 400)).toBe(400);
+    expect((await fastmig(['schedule', 'delete', NAME])).exitCode).toBe(0);
+    expect(JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout).map((s: any) => s.name)).not.toContain(NAME);
+  });
+  test('a schedule with a bad cron expression or name is refused', async () => {
+    const bad = await fastmig(['schedule', 'create', 'bad-cron', '--cron', 'every tuesday', 'migrate', SERVICE, '--to', 'hostB']);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/^fastmig: /m);
+    const badName = await fastmig(['schedule', 'create', 'Bad/Name', '--cron', '0 0 1 1 *', 'migrate', SERVICE, '--to', 'hostB']);
+    expect(badName.exitCode).not.toBe(0);
+    expect(badName.stderr).toMatch(/schedule name/);
+  });
+});
+
+describe('HTTP API, metrics and search attributes', () => {
+  const stack = () => readStackFile()!;
+  const token = () => require('../common/config').readEnvFile(require('../common/config').paths.secretsFile()).FASTMIG_API_TOKEN as string;
+  const api = (method: string, route: string, body?: unknown) =>
+    fetch(`${stack().apiUrl}${route}`, { method, headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  test('the OpenAPI description is served without a token; everything else needs one', async () => {
+    const doc = await (await fetch(`${stack().apiUrl}/v1/openapi.json`)).json();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toContain('/v1/services/{service}/migrations');
+    expect((await fetch(`${stack().apiUrl}/v1/services`)).status).toBe(401);
+    const services = await (await api('GET', '/v1/services')).json();
+    expect(services.map((s: any) => s.service)).toContain(SERVICE);
+  });
+
+  test('a migration through the HTTP API (wait) returns its report; the metrics endpoint counts it', async () => {
+    const from = (await ops.inspect(SERVICE))[0].host;
+    const to = from === 'hostA' ? 'hostB' : 'hostA';
+    const before = migratedCount(await (await fetch(stack().metrics.orchestrator)).text());
+    const apiBefore = apiMigrations(await (await fetch(stack().metrics.api)).text());
+    const res = await api('POST', `/v1/services/${SERVICE}/migrations`, { to, mode: 'warm', wait: true });
+    expect(res.status).toBe(200);
+    const report = await res.json();
+    expect(report).toMatchObject({ ok: true, outcome: 'migrated', from, to });
+    expect(await verifyKeys(port, 400)).toBe(400);
+    const text = await (await fetch(stack().metrics.orchestrator)).text();
+    expect(migratedCount(text)).toBe(before + 1);
+    expect(text).toMatch(/fastmig_migration_downtime_ms_count\{mode="warm"\} \d+/);
+    expect(await (await fetch(stack().metrics[to])).text()).toMatch(/fastmig_activity_ms_count\{activity="restoreService",outcome="ok"\} \d+/);
+    expect(apiMigrations(await (await fetch(stack().metrics.api)).text())).toBe(apiBefore + 1);
+  });
+
+  test('a migration through the HTTP API without wait is accepted (202) and can be followed to its report', async () => {
+    const from = (await ops.inspect(SERVICE))[0].host;
+    const to = from === 'hostA' ? 'hostB' : 'hostA';
+    const res = await api('POST', `/v1/services/${SERVICE}/migrations`, { to });
+    expect(res.status).toBe(202);
+    const { migrationWorkflowId } = await res.json();
+    let last: any;
+    await until(async () => {
+      last = await (await api('GET', `/v1/migrations/${migrationWorkflowId}`)).json();
+      return last.status === 'completed' && last.report.to === to;
+    });
+    expect(last.report).toMatchObject({ ok: true, from, to });
+  });
+
+  test('the Temporal UI can filter migrations by service and target host (search attributes)', async () => {
+    const { connectClient } = await import('../cli/temporal');
+    const { client, connection } = await connectClient();
+    try {
+      const found: string[] = [];
+      for await (const w of client.workflow.list({ query: `FastmigService = '${SERVICE}' AND FastmigTarget = 'hostB' AND WorkflowType = 'migrateService'` })) found.push(w.workflowId);
+      expect(found.length).toBeGreaterThan(0);
+      expect(new Set(found)).toEqual(new Set([`migrate-${SERVICE}`]));
+    } finally {
+      await connection.close();
+    }
+  });
+});
+
+function migratedCount(metrics: string): number {
+  return [...metrics.matchAll(/fastmig_migrations_total\{mode="\w+",outcome="migrated"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+function apiMigrations(metrics: string): number {
+  const m = /fastmig_api_requests_total\{route="POST \/v1\/services\/:service\/migrations",status="200"\} (\d+)/.exec(metrics);
+  return m ? Number(m[1]) : 0;
+}

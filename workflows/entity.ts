@@ -25,6 +25,8 @@ export const migrateUpdate = defineUpdate<MigrationReport, [MigrateRequest]>('mi
 export const migrateSignal = defineSignal<[MigrateRequest]>('migrate');
 export const placementQuery = defineQuery<{ service: string; host: string | null; generation: number | null }>('placement');
 export const historyQuery = defineQuery<MigrationReport[]>('history');
+/** Sent when the service is removed: the entity finishes its queue and ends. */
+export const retireSignal = defineSignal('retire');
 export const pendingQuery = defineQuery<{ running: string | null; queued: number }>('pending');
 
 export interface EntityState {
@@ -66,6 +68,8 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
       /* a malformed signal is dropped: signals cannot answer */
     }
   });
+  let retired = false;
+  setHandler(retireSignal, () => void (retired = true));
   setHandler(placementQuery, () => ({ service, host, generation }));
   setHandler(historyQuery, () => history);
   setHandler(pendingQuery, () => ({ running, queued: queue.length }));
@@ -77,21 +81,22 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
     generation = p?.generation ?? null;
   }
   for (;;) {
-    await condition(() => queue.length > 0 || workflowInfo().continueAsNewSuggested);
+    await condition(() => queue.length > 0 || retired || workflowInfo().continueAsNewSuggested);
     if (!queue.length) break;
     const { id, input } = queue.shift()!;
     running = `${input.to} (${input.mode})`;
     const report = await runMigration(input);
     running = null;
-    if (report.ok) {
-      host = report.to;
-      generation = (generation ?? 1) + 1;
-    }
+    // Re-read the placement: other paths (evacuation, schedules, direct starts) move services too.
+    const p = await registry.getPlacement(service);
+    host = p?.host ?? null;
+    generation = p?.generation ?? null;
     history.push(report);
     if (history.length > HISTORY_KEPT) history.splice(0, history.length - HISTORY_KEPT);
     done.set(id, report);
     if (workflowInfo().continueAsNewSuggested && !queue.length) break;
   }
   await condition(allHandlersFinished);
+  if (retired) return;
   await continueAsNew<typeof serviceEntity>({ service, host, generation, history });
 }

@@ -3,3 +3,4 @@ export { migrateService, progressQuery } from './migrate';
 export { deployService } from './deploy';
 export { inspectServices, serviceLogs, removeService, listHosts } from './manage';
 export { serviceEntity, migrateUpdate, migrateSignal, placementQuery, historyQuery, pendingQuery } from './entity';
+export { evacuateHost, scheduledMigration } from './evacuate';

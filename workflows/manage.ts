@@ -3,6 +3,9 @@ import { ServiceRef, DaemonStatus, HostRecord } from '../common/schemas';
 import { hostSteps, registry } from './proxies';
 import { requirePlacement } from './preflight';
 import { validate } from './errors';
+import { getExternalWorkflowHandle } from '@temporalio/workflow';
+import { entityWorkflowId } from '../common/names';
+import { retireSignal } from './entity';
 
 export interface ServiceView {
   service: string;
@@ -55,6 +58,8 @@ export async function removeService(raw: ServiceRef): Promise<{ service: string;
   await hostSteps(p.host).removeService({ service, generation: p.generation });
   const { deleted } = await registry.deleteImages(service);
   await registry.deletePlacement(service);
+  // The service's entity workflow, if one runs, ends too.
+  await getExternalWorkflowHandle(entityWorkflowId(service)).signal(retireSignal).catch(() => undefined);
   return { service, host: p.host, imagesDeleted: deleted };
 }
 

@@ -1,0 +1,40 @@
+// Evacuating a host moves all its services (3 here) with bounded parallelism, state intact.
+import { ops } from '../cli/ops';
+import { verifyKeys, writeKeys } from '../demo/kv-client';
+import { deployKv, fastmig, kvProcesses, removeQuietly } from './helpers';
+
+const SERVICES = ['test-evac-1', 'test-evac-2', 'test-evac-3'];
+const ports: Record<string, number> = {};
+
+beforeAll(async () => {
+  for (const s of SERVICES) {
+    await removeQuietly(s);
+    ports[s] = await deployKv(s, 'hostA');
+    await writeKeys(ports[s], 200);
+  }
+});
+afterAll(async () => {
+  for (const s of SERVICES) await removeQuietly(s);
+});
+
+test('fastmig evacuate hostA moves all three services to hostB, two at a time, and reports each', async () => {
+  const r = await fastmig(['evacuate', 'hostA', '--to', 'hostB', '--parallel', '2', '--json']);
+  expect(r.exitCode).toBe(0);
+  const report = JSON.parse(r.stdout);
+  expect(report.host).toBe('hostA');
+  expect(report.failed).toBe(0);
+  for (const s of SERVICES) {
+    expect(report.services).toContainEqual(expect.objectContaining({ service: s, to: 'hostB', outcome: 'migrated' }));
+    expect(await verifyKeys(ports[s], 200)).toBe(200);
+    expect(kvProcesses(ports[s])).toHaveLength(1);
+  }
+  const views = await ops.inspect();
+  expect(views.filter((v) => v.host === 'hostA')).toHaveLength(0);
+});
+
+test('evacuating to an unknown host is refused before anything moves', async () => {
+  const r = await fastmig(['evacuate', 'hostB', '--to', 'hostNowhere']);
+  expect(r.exitCode).not.toBe(0);
+  expect(r.stderr).toMatch(/unknown target host "hostNowhere"/);
+  expect((await ops.inspect()).filter((v) => SERVICES.includes(v.service)).every((v) => v.host === 'hostB')).toBe(true);
+});
