@@ -13,6 +13,7 @@ import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 import { tcpConnects } from '../activities/probe';
 import { daemonFiles } from '../daemon/files';
 import { queuePollers } from './temporal';
+import { engineAnswers, startEngine } from './engines';
 
 const TEMPORAL_PORT = Number(process.env.FASTMIG_TEMPORAL_PORT || 7233);
 const UI_PORT = Number(process.env.FASTMIG_UI_PORT || 8233);
@@ -130,6 +131,15 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
     }
   }, 30_000, 's3');
 
+  for (const [i, host] of hosts.entries()) {
+    if (await engineAnswers(host, home)) say(`container engine of ${host} already answers`);
+    else {
+      say(`starting the container engine (dockerd) of ${host}…`);
+      await startEngine(host, i, home, (name, cmd, args) => startDetached(name, cmd, args, {}));
+    }
+  }
+  for (const host of hosts) await waitUntil(`container engine of ${host}`, () => engineAnswers(host, home), 60_000, `dockerd-${host}`);
+
   const node = process.execPath;
   const dist = path.join(REPO_ROOT, 'dist', 'workers');
   await restartStaleWorkers(home, say);
@@ -189,7 +199,12 @@ export async function stackDown(say: Say): Promise<void> {
   if (daemons.length) say(`stopping ${daemons.length} service daemon(s)…`);
   await stopPids(daemons);
   const names = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
-  const order = [...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator'), ...names.filter((n) => n === 's3' || n === 'temporal')];
+  // Engines go after the agents (their containers stop with them), servers last.
+  const order = [
+    ...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator'),
+    ...names.filter((n) => n.startsWith('dockerd-')),
+    ...names.filter((n) => n === 's3' || n === 'temporal'),
+  ];
   for (const name of order) {
     const file = path.join(run, `${name}.pid`);
     const pid = pidAlive(file);
@@ -229,6 +244,7 @@ export interface StackStatus extends StackFile {
   s3: boolean;
   orchestrator: number | null;
   agents: Record<string, number | null>;
+  engines: Record<string, boolean>;
 }
 
 export async function stackStatus(): Promise<StackStatus | null> {
@@ -240,6 +256,8 @@ export async function stackStatus(): Promise<StackStatus | null> {
   const temporal = await tcpConnects(Number(new URL(`http://${stack.temporalAddress}`).port));
   const s3 = await tcpConnects(Number(new URL(stack.s3Endpoint).port));
   const orchestrator = pidAlive(path.join(run, 'orchestrator.pid'));
-  const up = temporal && s3 && !!orchestrator && Object.values(agents).every(Boolean);
-  return { ...stack, up, temporal, s3, orchestrator, agents };
+  const engines: Record<string, boolean> = {};
+  for (const h of stack.hosts) engines[h] = await engineAnswers(h, home);
+  const up = temporal && s3 && !!orchestrator && Object.values(agents).every(Boolean) && Object.values(engines).every(Boolean);
+  return { ...stack, up, temporal, s3, orchestrator, agents, engines };
 }

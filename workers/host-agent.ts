@@ -9,6 +9,7 @@ import { s3Client, writeJson } from '../common/s3';
 import { createDaemonActivities } from '../activities/daemon';
 import { createImageStoreActivities } from '../activities/image-store';
 import { probeActivities } from '../activities/probe';
+import { createEngineImageActivities } from '../activities/runtime-docker';
 import { activityLogInterceptor, connectWorker } from './connect';
 
 async function main() {
@@ -28,6 +29,7 @@ async function main() {
       ...createDaemonActivities({ host, home: cfg.home, criuPath: cfg.criuPath }),
       ...createImageStoreActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
       ...probeActivities,
+      ...createEngineImageActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
     },
     interceptors: { activity: [activityLogInterceptor(log)] },
   });

@@ -2,3 +2,4 @@
 export { migrateService, progressQuery } from './migrate';
 export { deployService } from './deploy';
 export { inspectServices, serviceLogs, removeService, listHosts } from './manage';
+export { distributeImage, listImages } from './images';

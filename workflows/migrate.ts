@@ -4,6 +4,7 @@
 import { defineQuery, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { MigrateInput, MigrationProgress, MigrationReport, PhaseName } from '../common/schemas';
 import { hostSteps, registry } from './proxies';
+import { endpointPort } from '../common/names';
 import { requireHost, requirePlacement } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -53,7 +54,14 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     phases: progress.phases,
     ...extra,
   });
-  const prepareTarget = () => phase('prepareTarget', () => target.prepareService({ spec: placement.spec, generation, start: false }));
+  /** Where the target answers on its host's loopback (a container publishes its own port). */
+  let targetPort = placement.spec.port;
+  const prepareTarget = () =>
+    phase('prepareTarget', async () => {
+      const prepared = await target.prepareService({ spec: placement.spec, generation, start: false });
+      targetPort = prepared.hostPort ?? placement.spec.port;
+    });
+  const sourcePort = endpointPort(placement);
 
   if (mode === 'warm') {
     try {
@@ -81,9 +89,10 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     if (mode === 'cold') await prepareTarget();
     await phase('download', () => target.downloadImage({ service, checkpointId }));
     await phase('restore', () => target.restoreService({ service, checkpointId }));
-    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: placement.spec.port }));
+    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: targetPort }));
+    const hostPort = placement.spec.runtime === 'docker' ? targetPort : undefined;
     await phase('cutover', () =>
-      registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
+      registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, hostPort, updatedAt: new Date().toISOString() }),
     );
     await phase('cleanup', () => source.removeService({ service }));
     progress.phase = 'done';
@@ -95,7 +104,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
         // The target goes first, so two live instances never coexist.
         await target.removeService({ service });
         await source.restoreService({ service, checkpointId });
-        return (await source.healthCheck({ port: placement.spec.port })).healthyAt;
+        return (await source.healthCheck({ port: sourcePort })).healthyAt;
       });
       progress.phase = 'done';
       return report(false, 'rolled-back', { downtimeMs: resumedAt - frozenAt, imageBytes, error: why });
