@@ -4,6 +4,7 @@
 // service directory is bind-mounted, so the agent reaches the daemon's socket as for a process.
 import fs from 'fs';
 import path from 'path';
+import net from 'net';
 import execa from 'execa';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Client } from 'minio';
@@ -18,6 +19,17 @@ const SERVICE_MOUNT = '/fastmig/svc';
 const LOADER = `${BUNDLE_MOUNT}/node/lib/ld-linux-x86-64.so.2`;
 /** What CRIU needs inside a container here; never --privileged (it fails without CAP_SYS_RESOURCE). */
 const CRIU_PRIVILEGES = ['--cap-add', 'SYS_ADMIN', '--cap-add', 'SYS_PTRACE', '--cap-add', 'NET_ADMIN', '--cap-add', 'SYS_TIME', '--security-opt', 'seccomp=unconfined'];
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 export const containerName = (service: string) => `fastmig-${service}`;
 
@@ -78,8 +90,9 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(REPO_ROOT, 'node_modules')}:${APP}/node_modules:ro`,
         '-v', `${path.join(REPO_ROOT, 'package.json')}:${APP}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
-        // Published on loopback only; the engine picks the host port (the source still holds its own).
-        ...(spec.port ? ['-p', `127.0.0.1::${spec.port}`] : []),
+        // Published on loopback only, on a port free on this machine: the source still holds its own,
+        // and two engines here would otherwise both hand out the first port of the same range.
+        ...(spec.port ? ['-p', `127.0.0.1:${await freeLoopbackPort()}:${spec.port}`] : []),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
         spec.image!,
