@@ -130,6 +130,8 @@ export interface MigrationProgress {
   service: string;
   from?: string;
   to: string;
+  /** Once the target is prepared: the port on 127.0.0.1 where it will answer. */
+  targetPort?: number;
 }
 
 /** Daemon-side view of a service. */

@@ -60,6 +60,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     phase('prepareTarget', async () => {
       const prepared = await target.prepareService({ spec: placement.spec, generation, start: false });
       targetPort = prepared.hostPort ?? placement.spec.port;
+      progress.targetPort = targetPort;
     });
   const sourcePort = endpointPort(placement);
 
