@@ -2,7 +2,8 @@
 # Builds the root file systems of the demo and test images, from Debian packages only (no
 # registry), into the image cache (default .tools/images):
 #   kv-debian.tar  Debian 12 (mmdebstrap, variant essential: glibc, dash, coreutils) + /app
-#   kv-musl.tar    musl libc as the only C library (Debian's musl package) + a static busybox + /app
+#   kv-musl.tar    musl libc as the only C library (Debian's musl package) + a static busybox + /app,
+#                  plus /app/counter: demo/musl/counter.c linked against musl (musl-gcc)
 # /app holds the demo services (dist/demo/*-service.js). Neither image contains node: services run
 # it from the runtime bundle mounted at /fastmig/bundle, like any image would. The Debian base is
 # cached; the app layer is refreshed on every run (seconds). Import them with `fastmig image import`.
@@ -39,11 +40,13 @@ m=$work/musl
 mkdir -p "$m"/{bin,etc,tmp,root,proc,sys,dev,lib}
 dpkg -x "$CACHE"/musl_*.deb "$m"
 # musl's own loader name, as on Alpine.
-ln -sf /usr/lib/x86_64-linux-musl/libc.so "$m/lib/ld-musl-x86_64.so.1"
+ln -sf /lib/x86_64-linux-musl/libc.so "$m/lib/ld-musl-x86_64.so.1"
 cp /bin/busybox "$m/bin/busybox"
 for a in sh ash cat echo ls ps sleep env httpd; do ln -sf busybox "$m/bin/$a"; done
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$m/etc/passwd"
 printf 'root:x:0:\n' > "$m/etc/group"
 cp -r "$work/app/app" "$m/app"
+command -v musl-gcc >/dev/null || { log "musl-gcc missing: run scripts/install-docker.sh"; exit 1; }
+musl-gcc -O2 -s -o "$m/app/counter" "$HERE/demo/musl/counter.c"
 tar -cf "$CACHE/kv-musl.tar" -C "$m" --owner=0 --group=0 .
 log "ready: $CACHE/kv-debian.tar ($(du -h "$CACHE/kv-debian.tar" | cut -f1)), $CACHE/kv-musl.tar ($(du -h "$CACHE/kv-musl.tar" | cut -f1))"

@@ -8,12 +8,14 @@ import { ops } from '../cli/ops';
 import { fastmig } from './helpers';
 
 export const DEBIAN_IMAGE = 'fastmig/kv-debian:1';
-export const MUSL_IMAGE = 'fastmig/kv-musl:1';
+export const MUSL_IMAGE = 'fastmig/musl-demo:1';
+/** The musl image's own CMD: a C service linked against musl (demo/musl/counter.c). */
+export const MUSL_CMD = ['/app/counter', '8080'];
 /** The bundle's node, as any image without node of its own would use it. */
 export const NODE = '/fastmig/bundle/bin/node';
 export const KV_CMD = [NODE, '/app/kv-service.js', '--port', '8080', '--listen', '0.0.0.0'];
 
-/** Builds the image tars if needed and imports any image a host lacks (musl: kv-service as its CMD). */
+/** Builds the image tars if needed and imports any image a host lacks (musl: the counter as its CMD). */
 export async function ensureImages(): Promise<void> {
   const cache = paths.imageCacheDir();
   const tars = { [DEBIAN_IMAGE]: path.join(cache, 'kv-debian.tar'), [MUSL_IMAGE]: path.join(cache, 'kv-musl.tar') };
@@ -23,7 +25,7 @@ export async function ensureImages(): Promise<void> {
   const hosts = await ops.listImages();
   for (const [image, tar] of Object.entries(tars)) {
     if (hosts.every((h) => h.images.some((i) => i.name === image))) continue;
-    const changes = image === MUSL_IMAGE ? ['--change', `CMD ${JSON.stringify(KV_CMD)}`] : [];
+    const changes = image === MUSL_IMAGE ? ['--change', `CMD ${JSON.stringify(MUSL_CMD)}`] : [];
     const r = await fastmig(['image', 'import', image, tar, ...changes]);
     if (r.exitCode !== 0) throw new Error(`image import ${image} failed: ${r.stderr}`);
   }
