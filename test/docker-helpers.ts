@@ -1,34 +1,22 @@
 // Helpers of the container tests: the demo images on every host's engine (built and imported
 // once, through the real CLI), a view of each host's containers, and the service's endpoint.
 import fs from 'fs';
-import path from 'path';
 import execa from 'execa';
-import { REPO_ROOT, paths } from '../common/config';
-import { ops } from '../cli/ops';
+import { paths } from '../common/config';
+import { BUNDLE_NODE, DEMO_IMAGES, KV_CONTAINER_CMD, ensureDemoImages } from '../demo/images';
 import { fastmig } from './helpers';
 
-export const DEBIAN_IMAGE = 'fastmig/kv-debian:1';
-export const MUSL_IMAGE = 'fastmig/musl-demo:1';
-/** The musl image's own CMD: a C service linked against musl (demo/musl/counter.c). */
-export const MUSL_CMD = ['/app/counter', '8080'];
-/** The bundle's node, as any image without node of its own would use it. */
-export const NODE = '/fastmig/bundle/bin/node';
-export const KV_CMD = [NODE, '/app/kv-service.js', '--port', '8080', '--listen', '0.0.0.0'];
+export const DEBIAN_IMAGE = DEMO_IMAGES.debian.name;
+export const MUSL_IMAGE = DEMO_IMAGES.musl.name;
+export const NODE = BUNDLE_NODE;
+export const KV_CMD = KV_CONTAINER_CMD;
 
-/** Builds the image tars if needed and imports any image a host lacks (musl: the counter as its CMD). */
-export async function ensureImages(): Promise<void> {
-  const cache = paths.imageCacheDir();
-  const tars = { [DEBIAN_IMAGE]: path.join(cache, 'kv-debian.tar'), [MUSL_IMAGE]: path.join(cache, 'kv-musl.tar') };
-  if (!Object.values(tars).every((t) => fs.existsSync(t))) {
-    await execa('bash', [path.join(REPO_ROOT, 'scripts', 'build-images.sh')], { stdio: 'inherit' });
-  }
-  const hosts = await ops.listImages();
-  for (const [image, tar] of Object.entries(tars)) {
-    if (hosts.every((h) => h.images.some((i) => i.name === image))) continue;
-    const changes = image === MUSL_IMAGE ? ['--change', `CMD ${JSON.stringify(MUSL_CMD)}`] : [];
-    const r = await fastmig(['image', 'import', image, tar, ...changes]);
-    if (r.exitCode !== 0) throw new Error(`image import ${image} failed: ${r.stderr}`);
-  }
+/** The demo images on every host, imported through the real CLI (`fastmig image import`). */
+export function ensureImages(): Promise<void> {
+  return ensureDemoImages(async (file, name, changes) => {
+    const r = await fastmig(['image', 'import', name, file, ...changes.flatMap((c) => ['--change', c])]);
+    if (r.exitCode !== 0) throw new Error(`image import ${name} failed: ${r.stderr}`);
+  });
 }
 
 /** Names of the containers (running or not) of a service on a host's own engine. */
