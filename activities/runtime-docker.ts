@@ -31,7 +31,11 @@ function freeLoopbackPort(): Promise<number> {
   });
 }
 
-export const containerName = (service: string) => `fastmig-${service}`;
+/** Named after host and service: engines may be shared (docker-compose), names must not clash. */
+export const containerName = (host: string, service: string) => `fastmig-${host}-${service}`;
+
+/** Where fastmig's code is as the engine sees it (the same path unless the agent itself runs in a container). */
+const appDir = () => process.env.FASTMIG_APP_DIR || REPO_ROOT;
 
 /** Runs the docker CLI against this host's engine only. */
 export function engine(host: string, home: string) {
@@ -79,16 +83,16 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       if (!fs.existsSync(path.join(criuRoot, 'usr', 'sbin', 'criu'))) {
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
-      await docker(['rm', '-f', containerName(service)]);
+      await docker(['rm', '-f', containerName(ctx.host, service)]);
       const r = await docker([
-        'run', '-d', '--name', containerName(service),
+        'run', '-d', '--name', containerName(ctx.host, service),
         '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
         ...CRIU_PRIVILEGES,
         '-v', `${bundle}:${BUNDLE_MOUNT}:ro`,
         '-v', `${criuRoot}:${CRIU_MOUNT}:ro`,
-        '-v', `${path.join(REPO_ROOT, 'dist')}:${APP}/dist:ro`,
-        '-v', `${path.join(REPO_ROOT, 'node_modules')}:${APP}/node_modules:ro`,
-        '-v', `${path.join(REPO_ROOT, 'package.json')}:${APP}/package.json:ro`,
+        '-v', `${path.join(appDir(), 'dist')}:${APP}/dist:ro`,
+        '-v', `${path.join(appDir(), 'node_modules')}:${APP}/node_modules:ro`,
+        '-v', `${path.join(appDir(), 'package.json')}:${APP}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
         // Published on loopback only, on a port free on this machine: the source still holds its own,
         // and two engines here would otherwise both hand out the first port of the same range.
@@ -103,18 +107,18 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
 
     async hostPort(service, spec) {
       if (!spec.port) return null;
-      const r = await docker(['port', containerName(service), `${spec.port}/tcp`]);
+      const r = await docker(['port', containerName(ctx.host, service), `${spec.port}/tcp`]);
       const m = /127\.0\.0\.1:(\d+)/.exec(r.stdout);
       if (!m) throw ApplicationFailure.nonRetryable(`container of ${service} publishes no port for ${spec.port}: ${oneLine(r)}`, 'NoPort');
       return Number(m[1]);
     },
 
     async remove(service) {
-      await docker(['rm', '-f', containerName(service)]);
+      await docker(['rm', '-f', containerName(ctx.host, service)]);
     },
 
     async daemonLogTail(service) {
-      const r = await docker(['logs', '--tail', '3', containerName(service)]);
+      const r = await docker(['logs', '--tail', '3', containerName(ctx.host, service)]);
       return `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
     },
   };

@@ -42,6 +42,6 @@ export async function deployContainer(name: string, host: string, image: string,
 
 /** The command line of the container's first process (PID 1 inside it), read from the host's /proc. */
 export async function containerInit(host: string, service: string): Promise<string[]> {
-  const r = await execa('docker', ['-H', `unix://${paths.dockerSocket(host)}`, 'inspect', '--format', '{{.State.Pid}}', `fastmig-${service}`]);
+  const r = await execa('docker', ['-H', `unix://${paths.dockerSocket(host)}`, 'inspect', '--format', '{{.State.Pid}}', `fastmig-${host}-${service}`]);
   return fs.readFileSync(`/proc/${r.stdout.trim()}/cmdline`, 'utf8').split('\0').filter(Boolean);
 }

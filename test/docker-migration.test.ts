@@ -20,7 +20,7 @@ afterAll(() => removeQuietly(SERVICE));
 test('deploy runs the daemon as PID 1 of a container of the unmodified image, published on loopback', async () => {
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', runtime: 'docker', image: DEBIAN_IMAGE, state: 'running', endpoint: `127.0.0.1:${port}` });
-  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-${SERVICE} running`]);
+  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-hostA-${SERVICE} running`]);
   expect(await containersOf('hostB', SERVICE)).toEqual([]);
   // PID 1 of the container: the bundle's loader running node with the fastmig daemon.
   const init = await containerInit('hostA', SERVICE);
@@ -45,7 +45,7 @@ test('warm migration hostA → hostB keeps every key and the counter; the source
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2 });
   expect(await containersOf('hostA', SERVICE)).toEqual([]);
-  expect(await containersOf('hostB', SERVICE)).toEqual([`fastmig-${SERVICE} running`]);
+  expect(await containersOf('hostB', SERVICE)).toEqual([`fastmig-hostB-${SERVICE} running`]);
   expect(serviceDirExists('hostA', SERVICE)).toBe(false);
   port = newPort;
 });
@@ -60,5 +60,5 @@ test('cold migration hostB → hostA creates the target only after the checkpoin
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 3 });
   expect(await containersOf('hostB', SERVICE)).toEqual([]);
-  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-${SERVICE} running`]);
+  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-hostA-${SERVICE} running`]);
 });

@@ -40,7 +40,7 @@ test("deploy without a command runs the image's own CMD (the musl counter); a wa
   // The health check connected once without a request; the count goes on from 5.
   expect(await served(newPort)).toBe(6);
   expect(await containersOf('hostA', COUNTER)).toEqual([]);
-  expect(await containersOf('hostB', COUNTER)).toEqual([`fastmig-${COUNTER} running`]);
+  expect(await containersOf('hostB', COUNTER)).toEqual([`fastmig-hostB-${COUNTER} running`]);
 });
 
 test('the key-value service runs in the musl image through the bundle and migrates cold', async () => {

@@ -25,7 +25,7 @@ test('failed restore on hostB → rolled back, the source container answers on i
   expect(await verifyKeys(port, 400)).toBe(400);
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 1 });
-  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-${SERVICE} running`]);
+  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-hostA-${SERVICE} running`]);
   expect(await containersOf('hostB', SERVICE)).toEqual([]);
   expect(serviceDirExists('hostB', SERVICE)).toBe(false);
 });

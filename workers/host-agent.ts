@@ -5,7 +5,7 @@ import { loadConfig } from '../common/config';
 import { createLogger } from '../common/log';
 import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
-import { s3Client, writeJson } from '../common/s3';
+import { ensureBucket, s3Client, writeJson } from '../common/s3';
 import { createDaemonActivities } from '../activities/daemon';
 import { createImageStoreActivities } from '../activities/image-store';
 import { probeActivities } from '../activities/probe';
@@ -19,6 +19,7 @@ async function main() {
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString() };
+  await ensureBucket(s3, cfg.s3.bucket);
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
   const connection = await connectWorker(cfg);
   const worker = await Worker.create({
