@@ -74,7 +74,9 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
   async deploy(p) {
     const name = valid(ServiceName, one(p, 'service name'), 'service name');
     if (!p.flags.host) throw new UserError('deploy needs --host <host>');
-    const runtime = valid(Runtime, p.flags.runtime ?? 'process', '--runtime');
+    const rt = Runtime.safeParse(p.flags.runtime ?? 'process');
+    if (!rt.success) throw new UserError(`--runtime takes process or docker, got "${p.flags.runtime}"`);
+    const runtime = rt.data;
     if (runtime === 'process' && !p.rest.length) throw new UserError('deploy needs a command after "--", e.g. -- node server.js');
     if (runtime === 'docker' && !p.flags.image) throw new UserError('--runtime docker needs --image <name> (an image on every host: fastmig image list)');
     if (runtime === 'process' && p.flags.image) throw new UserError('--image needs --runtime docker');
