@@ -3,7 +3,9 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import execa from 'execa';
 import { ops } from '../cli/ops';
+import { paths } from '../common/config';
 import { fastmig } from './helpers';
 import { MUSL_IMAGE, ensureImages } from './docker-helpers';
 
@@ -30,6 +32,21 @@ test('image import puts a root file system into every engine, with its CMD', asy
   expect(r.stdout).toMatch(/hostB: fastmig\/tiny-test:1/);
   const hosts = await ops.listImages();
   for (const h of hosts.filter((x) => ['hostA', 'hostB'].includes(x.host))) expect(h.images.map((i) => i.name)).toContain('fastmig/tiny-test:1');
+  const cmd = await execa('docker', ['-H', `unix://${paths.dockerSocket('hostB')}`, 'image', 'inspect', '--format', '{{json .Config.Cmd}}', 'fastmig/tiny-test:1']);
+  expect(JSON.parse(cmd.stdout)).toEqual(['/bin/true']);
+});
+
+test('image load puts a `docker save` archive into every engine', async () => {
+  const hostA = ['-H', `unix://${paths.dockerSocket('hostA')}`];
+  const tar = path.join(os.tmpdir(), `fastmig-save-${process.pid}.tar`);
+  await execa('docker', [...hostA, 'tag', MUSL_IMAGE, 'fastmig/saved-test:1']);
+  await execa('docker', [...hostA, 'save', '-o', tar, 'fastmig/saved-test:1']);
+  for (const h of ['hostA', 'hostB']) await execa('docker', ['-H', `unix://${paths.dockerSocket(h)}`, 'rmi', 'fastmig/saved-test:1'], { reject: false });
+  const r = await fastmig(['image', 'load', tar]);
+  fs.rmSync(tar, { force: true });
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toMatch(/hostA: fastmig\/saved-test:1/);
+  expect(r.stdout).toMatch(/hostB: fastmig\/saved-test:1/);
 });
 
 const cases: [string, string[], RegExp][] = [
