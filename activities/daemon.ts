@@ -23,6 +23,8 @@ export interface PrepareRequest {
   generation: number;
   /** true: start the command from scratch; false: standby (warm target, waiting for a restore). */
   start: boolean;
+  /** docker: publish on this port of 127.0.0.1 if it is free here (clients keep their address). */
+  preferredHostPort?: number;
 }
 
 export function createDaemonActivities(ctx: HostContext) {
@@ -75,7 +77,7 @@ export function createDaemonActivities(ctx: HostContext) {
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
       fs.rmSync(f.socket, { force: true });
-      await runtime.launch(service, dir, req.start ? 'scratch' : 'standby', req.spec);
+      await runtime.launch(service, dir, req.start ? 'scratch' : 'standby', req.spec, req.preferredHostPort);
       const deadline = Date.now() + 15_000;
       while (Date.now() < deadline) {
         const st = await daemonStatus(service);

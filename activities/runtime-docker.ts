@@ -20,11 +20,23 @@ const LOADER = `${BUNDLE_MOUNT}/node/lib/ld-linux-x86-64.so.2`;
 /** What CRIU needs inside a container here; never --privileged (it fails without CAP_SYS_RESOURCE). */
 const CRIU_PRIVILEGES = ['--cap-add', 'SYS_ADMIN', '--cap-add', 'SYS_PTRACE', '--cap-add', 'NET_ADMIN', '--cap-add', 'SYS_TIME', '--security-opt', 'seccomp=unconfined'];
 
-function freeLoopbackPort(): Promise<number> {
+/** A port of 127.0.0.1 free on this machine: `wanted` if it is free, else any. */
+async function freeLoopbackPort(wanted?: number): Promise<number> {
+  if (wanted) {
+    try {
+      return await bindOnce(wanted);
+    } catch {
+      /* taken (e.g. by the source container on this same machine): any free port */
+    }
+  }
+  return bindOnce(0);
+}
+
+function bindOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
@@ -76,7 +88,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       };
     },
 
-    async launch(service, dir, mode, spec) {
+    async launch(service, dir, mode, spec, preferredHostPort) {
       const bundle = paths.bundleDir();
       if (!fs.existsSync(path.join(bundle, 'node', 'node'))) throw ApplicationFailure.nonRetryable(`no runtime bundle at ${bundle}: run scripts/install-tools.sh`, 'NoBundle');
       const criuRoot = path.join(path.dirname(fs.realpathSync(ctx.criuPath)), 'root');
@@ -94,9 +106,10 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(appDir(), 'node_modules')}:${APP}/node_modules:ro`,
         '-v', `${path.join(appDir(), 'package.json')}:${APP}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
-        // Published on loopback only, on a port free on this machine: the source still holds its own,
-        // and two engines here would otherwise both hand out the first port of the same range.
-        ...(spec.port ? ['-p', `127.0.0.1:${await freeLoopbackPort()}:${spec.port}`] : []),
+        // Published on loopback only: on the service's previous port when that is free here (hosts on
+        // separate machines), else on any port free on this machine (the source still holds its own;
+        // and two engines here would both hand out the first port of the same range).
+        ...(spec.port ? ['-p', `127.0.0.1:${await freeLoopbackPort(preferredHostPort)}:${spec.port}`] : []),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
         spec.image!,

@@ -10,7 +10,7 @@ export interface ServiceRuntime {
   /** Fills in what this runtime decides: the command, environment, tools and CRIU the daemon uses. */
   configure(spec: ServiceSpec, base: DaemonConfig): Promise<DaemonConfig>;
   /** Starts the daemon detached from the agent, so restarting the agent never touches the service. */
-  launch(service: string, dir: string, mode: LaunchMode, spec: ServiceSpec): Promise<void>;
+  launch(service: string, dir: string, mode: LaunchMode, spec: ServiceSpec, preferredHostPort?: number): Promise<void>;
   /** The port on 127.0.0.1 of this host where the service answers; null when that is spec.port itself. */
   hostPort(service: string, spec: ServiceSpec): Promise<number | null>;
   /** Frees what the runtime holds for the service (after its daemon was asked to shut down). */

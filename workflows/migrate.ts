@@ -58,7 +58,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
   let targetPort = placement.spec.port;
   const prepareTarget = () =>
     phase('prepareTarget', async () => {
-      const prepared = await target.prepareService({ spec: placement.spec, generation, start: false });
+      const prepared = await target.prepareService({ spec: placement.spec, generation, start: false, preferredHostPort: placement.hostPort });
       targetPort = prepared.hostPort ?? placement.spec.port;
       progress.targetPort = targetPort;
     });
