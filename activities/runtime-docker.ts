@@ -147,6 +147,8 @@ export function createEngineImageActivities(ctx: { host: string; home: string; s
       const child = docker(args, { stdin: 'pipe' });
       const source = await ctx.s3.getObject(ctx.bucket, req.key);
       source.on('data', () => heartbeat());
+      // A broken download must not leave docker waiting for the rest of its input.
+      source.on('error', () => child.kill());
       source.pipe(child.stdin!);
       const r = await child;
       if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`docker ${req.kind} failed on ${ctx.host}: ${oneLine(r)}`, 'ImageFailed');
