@@ -34,7 +34,7 @@ test('the musl image has musl as its only C library, and its service is linked a
 test("deploy without a command runs the image's own CMD (the musl counter); a warm migration keeps its count", async () => {
   const port = await deployContainer(COUNTER, 'hostA', MUSL_IMAGE);
   for (let i = 1; i <= 5; i++) expect(await served(port)).toBe(i);
-  const report = await ops.migrate({ service: COUNTER, to: 'hostB' });
+  const report = await ops.migrate({ service: COUNTER, to: 'hostB', mode: 'warm' });
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostA', to: 'hostB', mode: 'warm' });
   const newPort = await endpointPort(COUNTER);
   // The health check connected once without a request; the count goes on from 5.

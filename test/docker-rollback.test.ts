@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => removeQuietly(SERVICE));
 
 test('failed restore on hostB → rolled back, the source container answers on its port with its state', async () => {
-  const report = await ops.migrate({ service: SERVICE, to: 'hostB' });
+  const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
   expect(report).toMatchObject({ ok: false, outcome: 'rolled-back', from: 'hostA', to: 'hostB' });
   expect(report.error).toMatch(/preRestore hook failed on hostB/);
   expect(await endpointPort(SERVICE)).toBe(port);

@@ -26,7 +26,7 @@ test('master + 8 workers migrate hostA → hostB with every worker and its count
   expect(new Set(before.map((w) => w.pid)).size).toBe(WORKERS);
   expect(before.every((w) => w.count === 3)).toBe(true);
 
-  const report = await ops.migrate({ service: SERVICE, to: 'hostB' });
+  const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
 
   const newPort = await endpointPort(SERVICE);
