@@ -27,7 +27,7 @@ test('the musl image has musl as its only C library, and its service is linked a
     'grep -q ld-musl-x86_64.so.1 /app/counter',
     'echo musl-only',
   ].join(' && ');
-  const r = await execa('docker', ['-H', `unix://${paths.dockerSocket('hostA')}`, 'run', '--rm', '--entrypoint', '/bin/sh', MUSL_IMAGE, '-c', probe], { reject: false });
+  const r = await execa('docker', ['-H', `unix://${paths.dockerSocket('hostA')}`, 'run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', MUSL_IMAGE, '-c', probe], { reject: false });
   expect(r.stdout.trim()).toBe('musl-only');
 });
 
