@@ -2,16 +2,15 @@
 // API, stop and remove it. They run on the host agent of the host they act on.
 import fs from 'fs';
 import crypto from 'crypto';
-import path from 'path';
-import { spawn } from 'child_process';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
-import { paths, REPO_ROOT } from '../common/config';
-import type { CheckpointResult, DaemonStatus, RestoreResult, ServiceSpec } from '../common/schemas';
+import { paths } from '../common/config';
+import type { CheckpointResult, DaemonStatus, PreparedService, RestoreResult, Runtime, ServiceSpec } from '../common/schemas';
 import { callDaemon } from '../daemon/client';
 import { daemonFiles, DaemonConfig } from '../daemon/files';
 import { translate } from './errors';
-
-const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
+import type { ServiceRuntime } from './runtime';
+import { processRuntime } from './runtime-process';
+import { dockerRuntime } from './runtime-docker';
 
 export interface HostContext {
   host: string;
@@ -24,11 +23,23 @@ export interface PrepareRequest {
   generation: number;
   /** true: start the command from scratch; false: standby (warm target, waiting for a restore). */
   start: boolean;
+  /** docker: publish on this port of 127.0.0.1 if it is free here (clients keep their address). */
+  preferredHostPort?: number;
 }
 
 export function createDaemonActivities(ctx: HostContext) {
+  const runtimes: Record<Runtime, ServiceRuntime> = { process: processRuntime(ctx.criuPath), docker: dockerRuntime(ctx) };
   const dirOf = (service: string) => paths.serviceDir(ctx.host, service, ctx.home);
   const filesOf = (service: string) => daemonFiles(dirOf(service));
+  /** The runtime a service on this host was launched with (recorded in its daemon config). */
+  const runtimeOf = (service: string): ServiceRuntime => {
+    try {
+      const conf = JSON.parse(fs.readFileSync(filesOf(service).config, 'utf8')) as DaemonConfig;
+      return runtimes[conf.spec.runtime ?? 'process'];
+    } catch {
+      return runtimes.process;
+    }
+  };
 
   async function call<T>(service: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
     const f = filesOf(service);
@@ -74,39 +85,35 @@ export function createDaemonActivities(ctx: HostContext) {
   }
 
   return {
-    async prepareService(req: PrepareRequest): Promise<DaemonStatus> {
+    async prepareService(req: PrepareRequest): Promise<PreparedService> {
       const service = req.spec.name;
+      const runtime = runtimes[req.spec.runtime];
+      const prepared = async (st: DaemonStatus): Promise<PreparedService> => ({ ...st, hostPort: await runtime.hostPort(service, req.spec) });
       const existing = await daemonStatus(service);
       if (existing) requireOwned(service, req.generation);
       if (existing) {
-        if (req.start && existing.state !== 'running') return call(service, 'POST', '/start');
-        return existing;
+        if (req.start && existing.state !== 'running') return prepared(await call<DaemonStatus>(service, 'POST', '/start'));
+        return prepared(existing);
       }
       const dir = dirOf(service);
       const f = daemonFiles(dir);
       fs.mkdirSync(f.images, { recursive: true, mode: 0o700 });
-      const conf: DaemonConfig = { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation };
+      const conf = await runtime.configure(req.spec, { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation });
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
-      const out = fs.openSync(f.daemonLog, 'a');
-      const child = spawn(process.execPath, [DAEMON_MAIN, dir, req.start ? 'scratch' : 'standby'], {
-        detached: true,
-        stdio: ['ignore', out, out],
-        env: { PATH: process.env.PATH, FASTMIG_LOG_LEVEL: process.env.FASTMIG_LOG_LEVEL },
-      });
-      child.unref();
-      fs.closeSync(out);
+      fs.rmSync(f.socket, { force: true });
+      await runtime.launch(service, dir, req.start ? 'scratch' : 'standby', req.spec, req.preferredHostPort);
       const deadline = Date.now() + 15_000;
       while (Date.now() < deadline) {
         const st = await daemonStatus(service);
-        if (st && (!req.start || st.state === 'running')) return st;
+        if (st && (!req.start || st.state === 'running')) return prepared(st);
         if (st && req.start && st.state === 'exited') {
           throw ApplicationFailure.nonRetryable(`service ${service} exited at start: ${st.lastExit?.reason}`, 'StartFailed');
         }
         heartbeat();
         await new Promise((r) => setTimeout(r, 20));
       }
-      const tail = fs.existsSync(f.daemonLog) ? fs.readFileSync(f.daemonLog, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
+      const tail = await runtime.daemonLogTail(service, dir);
       throw ApplicationFailure.nonRetryable(`the daemon of ${service} did not come up on ${ctx.host} within 15 s: ${tail}`, 'DaemonStart');
     },
 
@@ -139,14 +146,11 @@ export function createDaemonActivities(ctx: HostContext) {
       const dir = dirOf(req.service);
       if (!fs.existsSync(dir)) return { removed: false };
       requireOwned(req.service, req.generation);
-      const f = filesOf(req.service);
+      const runtime = runtimeOf(req.service);
       if (await daemonStatus(req.service)) {
         await call(req.service, 'POST', '/shutdown', {}).catch(() => undefined);
       }
-      const pid = fs.existsSync(f.pid) ? Number(fs.readFileSync(f.pid, 'utf8')) : 0;
-      const deadline = Date.now() + 10_000;
-      while (pid && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      await runtime.remove(req.service, dir);
       fs.rmSync(dir, { recursive: true, force: true });
       return { removed: true };
     },
@@ -155,15 +159,6 @@ export function createDaemonActivities(ctx: HostContext) {
       return { host: ctx.host, pid: process.pid };
     },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export type DaemonActivities = ReturnType<typeof createDaemonActivities>;

@@ -35,6 +35,9 @@ export function createRegistryActivities(s3: Client, bucket: string) {
       }
       return out;
     },
+    async deleteUpload(key: string): Promise<void> {
+      await s3.removeObject(bucket, key);
+    },
     async deleteImages(service: string): Promise<{ deleted: number }> {
       const names = await listKeys(s3, bucket, keys.imagePrefix(service));
       if (names.length) await s3.removeObjects(bucket, names);

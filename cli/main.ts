@@ -4,7 +4,7 @@ import { parseArgs, Parsed } from './args';
 import { UserError } from './temporal';
 import { ops } from './ops';
 import { stackDown, stackStatus, stackUp } from './stack';
-import { MigrateInput, ServiceSpec, ServiceName, HostName, Port, ScheduleName, describeZodError } from '../common/schemas';
+import { MigrateInput, ServiceSpec, ServiceName, HostName, Port, Runtime, ImageRef, ImageTransfer, ScheduleName, describeZodError } from '../common/schemas';
 import { z } from 'zod';
 
 const HELP = `fastmig — live migration of stateful services between hosts
@@ -15,6 +15,10 @@ Usage:
   fastmig stack status [--json]
   fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
                  [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] -- <command...>
+  fastmig deploy <service> --host <host> --runtime docker --image <image> [--port <p>] [-- <command...>]
+  fastmig image import <name> <rootfs.tar> [--change 'CMD ["sh"]']...   put an image into every host's engine
+  fastmig image load <archive.tar>                                       (a \`docker save\` archive)
+  fastmig image list [--json]
   fastmig migrate <service> --to <host> [--mode warm|cold] [--json]
   fastmig status [<service>] [--json]
   fastmig logs <service> [--lines N]
@@ -26,6 +30,7 @@ Usage:
 
 Examples:
   fastmig deploy kv --host hostA --port 18080 -- node server.js --port 18080
+  fastmig deploy web --host hostA --runtime docker --image fastmig/musl:1 --port 8080
   fastmig migrate kv --to hostB
   fastmig status kv --json
   fastmig evacuate hostA --parallel 3
@@ -65,7 +70,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
         print(`stack: ${st.up ? 'up' : 'DOWN'}  Temporal ${st.temporalAddress} (${st.temporal ? 'up' : 'down'}), UI ${st.uiUrl}, S3 ${st.s3Endpoint} (${st.s3 ? 'up' : 'down'})`, false);
         print(`orchestrator: ${st.orchestrator ? `pid ${st.orchestrator}` : 'down'}`, false);
         print(`HTTP API ${st.apiUrl}: ${st.api ? `pid ${st.api}` : 'down'}`, false);
-        for (const [h, pid] of Object.entries(st.agents)) print(`agent ${h}: ${pid ? `pid ${pid}` : 'down'}`, false);
+        for (const [h, pid] of Object.entries(st.agents)) print(`agent ${h}: ${pid ? `pid ${pid}` : 'down'}, container engine ${st.engines[h] ? 'up' : 'down'}`, false);
       }
       return st?.up ? 0 : 1;
     }
@@ -75,7 +80,12 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
   async deploy(p) {
     const name = valid(ServiceName, one(p, 'service name'), 'service name');
     if (!p.flags.host) throw new UserError('deploy needs --host <host>');
-    if (!p.rest.length) throw new UserError('deploy needs a command after "--", e.g. -- node server.js');
+    const rt = Runtime.safeParse(p.flags.runtime ?? 'process');
+    if (!rt.success) throw new UserError(`--runtime takes process or docker, got "${p.flags.runtime}"`);
+    const runtime = rt.data;
+    if (runtime === 'process' && !p.rest.length) throw new UserError('deploy needs a command after "--", e.g. -- node server.js');
+    if (runtime === 'docker' && !p.flags.image) throw new UserError('--runtime docker needs --image <name> (an image on every host: fastmig image list)');
+    if (runtime === 'process' && p.flags.image) throw new UserError('--image needs --runtime docker');
     const env: Record<string, string> = {};
     for (const kv of p.list('env')) {
       const i = kv.indexOf('=');
@@ -84,8 +94,11 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
     }
     const spec = valid(ServiceSpec, {
       name,
+      runtime,
+      image: p.flags.image ? String(p.flags.image) : undefined,
       command: p.rest,
-      cwd: p.flags.cwd ? String(p.flags.cwd) : process.cwd(),
+      // A container starts in its image's WorkingDir unless told otherwise.
+      cwd: p.flags.cwd ? String(p.flags.cwd) : runtime === 'process' ? process.cwd() : undefined,
       env,
       port: p.flags.port !== undefined ? p.number('port') : undefined,
       hooks: { preRestore: p.flags['pre-restore'] || undefined, postCheckpoint: p.flags['post-checkpoint'] || undefined },
@@ -120,7 +133,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
     const views = await ops.inspect(service);
     if (p.flags.json) print(service ? views[0] : views, true);
     else if (!views.length) print('no services', false);
-    else for (const v of views) print(`${v.service}\t${v.host}\t${v.state}\tpid ${v.pid ?? '-'}\t${v.endpoint ?? ''}\tgen ${v.generation}`, false);
+    else for (const v of views) print(`${v.service}\t${v.host}\t${v.runtime}${v.image ? ` ${v.image}` : ''}\t${v.state}\tpid ${v.pid ?? '-'}\t${v.endpoint ?? ''}\tgen ${v.generation}`, false);
     return 0;
   },
 
@@ -186,6 +199,37 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
     return 0;
   },
 
+  async image(p) {
+    const [sub, ...args] = p.positional;
+    if (sub === 'list') {
+      if (args.length) throw new UserError('image list takes no arguments');
+      const hosts = await ops.listImages();
+      if (p.flags.json) print(hosts, true);
+      else {
+        for (const h of hosts) {
+          if (h.error) print(`${h.host}\t(error: ${h.error})`, false);
+          else if (!h.images.length) print(`${h.host}\t(no images)`, false);
+          for (const i of h.images) print(`${h.host}\t${i.name}\t${i.id}\t${(i.sizeBytes / 1e6).toFixed(1)} MB`, false);
+        }
+      }
+      return hosts.some((h) => h.error) ? 1 : 0;
+    }
+    let results;
+    if (sub === 'import') {
+      if (args.length !== 2) throw new UserError('usage: fastmig image import <name> <rootfs.tar> [--change \'CMD ["sh"]\']...');
+      const name = valid(ImageRef, args[0], 'image name');
+      const changes = valid(ImageTransfer.shape.changes, p.list('change'), '--change');
+      results = await ops.putImage(args[1], { kind: 'import', name, changes });
+    } else if (sub === 'load') {
+      if (args.length !== 1) throw new UserError('usage: fastmig image load <archive.tar> (made by docker save)');
+      if (p.list('change').length) throw new UserError('--change applies to image import only');
+      results = await ops.putImage(args[0], { kind: 'load', changes: [] });
+    } else throw new UserError(`unknown image command "${sub ?? ''}": use image import, image load or image list`);
+    if (p.flags.json) print(results, true);
+    else for (const r of results) print(r.ok ? `${r.host}: ${r.image}` : `${r.host}: FAILED ${r.error}`, false);
+    return results.every((r) => r.ok) ? 0 : 1;
+  },
+
   async remove(p) {
     const service = valid(ServiceName, one(p, 'service name'), 'service name');
     const r = await ops.remove(service);
@@ -197,7 +241,8 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
 
 const FLAGS: Record<string, string[]> = {
   stack: ['hosts', 'json'],
-  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'json'],
+  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'runtime', 'image', 'json'],
+  image: ['change', 'json'],
   migrate: ['to', 'mode', 'json'],
   status: ['json'],
   logs: ['lines'],

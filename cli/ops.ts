@@ -5,10 +5,15 @@ import type { serviceEntity, MigrateRequest } from '../workflows/entity';
 import type { EvacuateRequest, EvacuationReport } from '../workflows/evacuate';
 import { entityWorkflowId } from '../common/names';
 import { UserError, connectClient, failureMessage } from './temporal';
-import type { DeployRequest, HostRecord, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
+import fs from 'fs';
+import crypto from 'crypto';
+import type { DeployRequest, HostImage, HostRecord, ImageTransfer, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
+import type { ImagePutResult } from '../workflows/images';
+import { loadConfig } from '../common/config';
+import { s3Client } from '../common/s3';
 import type { DeployResult } from '../workflows/deploy';
 import type { ServiceView } from '../workflows/manage';
-import { migrateWorkflowId, ORCHESTRATOR_QUEUE } from '../common/names';
+import { keys, migrateWorkflowId, ORCHESTRATOR_QUEUE } from '../common/names';
 
 async function withClient<T>(fn: (c: { client: Client }) => Promise<T>): Promise<T> {
   const c = await connectClient();
@@ -42,6 +47,19 @@ export function makeOps(withClient: UseClient) {
   logs: (service: string, lines: number) => run<string[]>('serviceLogs', unique(`logs-${service}`), [{ service, lines }]),
   hosts: () => run<HostRecord[]>('listHosts', unique('hosts'), []),
   remove: (service: string) => run<{ service: string; host: string; imagesDeleted: number }>('removeService', `remove-${service}`, [{ service }]),
+
+  /** Uploads an image file once to the image store; every host's agent then pulls it into its engine. */
+  async putImage(file: string, req: Omit<ImageTransfer, 'key'>): Promise<ImagePutResult[]> {
+    const size = fs.statSync(file, { throwIfNoEntry: false });
+    if (!size?.isFile()) throw new UserError(`no such file: ${file} (expected a tar archive)`);
+    const cfg = loadConfig();
+    const key = keys.upload(`${Date.now()}-${crypto.randomBytes(4).toString('hex')}.tar`);
+    await withClient(async () => {
+      await s3Client(cfg).putObject(cfg.s3.bucket, key, fs.createReadStream(file), size.size);
+    });
+    return run<ImagePutResult[]>('distributeImage', unique('image'), [{ ...req, key }]);
+  },
+  listImages: () => run<Array<{ host: string; images: HostImage[]; error?: string }>>('listImages', unique('images'), []),
 
   /**
    * Asks the service's entity workflow to migrate it (update-with-start: the entity is created on

@@ -16,6 +16,7 @@ import { daemonFiles } from '../daemon/files';
 import { queuePollers } from './temporal';
 import { newKeyHex } from '../common/integrity';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { engineAnswers, startEngine } from './engines';
 
 const TEMPORAL_PORT = Number(process.env.FASTMIG_TEMPORAL_PORT || 7233);
 const UI_PORT = Number(process.env.FASTMIG_UI_PORT || 8233);
@@ -149,6 +150,15 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
     }
   }, 30_000, 's3');
 
+  for (const [i, host] of hosts.entries()) {
+    if (await engineAnswers(host, home)) say(`container engine of ${host} already answers`);
+    else {
+      say(`starting the container engine (dockerd) of ${host}…`);
+      await startEngine(host, i, home, (name, cmd, args) => startDetached(name, cmd, args, {}));
+    }
+  }
+  for (const host of hosts) await waitUntil(`container engine of ${host}`, () => engineAnswers(host, home), 60_000, `dockerd-${host}`);
+
   const node = process.execPath;
   const dist = path.join(REPO_ROOT, 'dist', 'workers');
   await restartStaleWorkers(home, say);
@@ -231,7 +241,12 @@ export async function stackDown(say: Say): Promise<void> {
   if (daemons.length) say(`stopping ${daemons.length} service daemon(s)…`);
   await stopPids(daemons);
   const names = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
-  const order = [...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator' || n === 'api'), ...names.filter((n) => n === 's3' || n === 'temporal')];
+  // Engines go after the agents (their containers stop with them), servers last.
+  const order = [
+    ...names.filter((n) => n.startsWith('agent-') || n === 'orchestrator' || n === 'api'),
+    ...names.filter((n) => n.startsWith('dockerd-')),
+    ...names.filter((n) => n === 's3' || n === 'temporal'),
+  ];
   for (const name of order) {
     const file = path.join(run, `${name}.pid`);
     const pid = pidAlive(file);
@@ -272,6 +287,7 @@ export interface StackStatus extends StackFile {
   orchestrator: number | null;
   api: number | null;
   agents: Record<string, number | null>;
+  engines: Record<string, boolean>;
 }
 
 export async function stackStatus(): Promise<StackStatus | null> {
@@ -284,6 +300,8 @@ export async function stackStatus(): Promise<StackStatus | null> {
   const s3 = await tcpConnects(Number(new URL(stack.s3Endpoint).port));
   const orchestrator = pidAlive(path.join(run, 'orchestrator.pid'));
   const api = pidAlive(path.join(run, 'api.pid'));
-  const up = temporal && s3 && !!orchestrator && !!api && Object.values(agents).every(Boolean);
-  return { ...stack, up, temporal, s3, orchestrator, api, agents };
+  const engines: Record<string, boolean> = {};
+  for (const h of stack.hosts) engines[h] = await engineAnswers(h, home);
+  const up = temporal && s3 && !!orchestrator && !!api && Object.values(agents).every(Boolean) && Object.values(engines).every(Boolean);
+  return { ...stack, up, temporal, s3, orchestrator, api, agents, engines };
 }

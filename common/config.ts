@@ -50,6 +50,13 @@ export const paths = {
   hostDir: (host: string, home = fastmigHome()) => path.join(home, 'hosts', host),
   serviceDir: (host: string, service: string, home = fastmigHome()) => path.join(home, 'hosts', host, service),
   toolsDir: () => path.resolve(process.env.FASTMIG_TOOLS || path.join(REPO_ROOT, '.tools')),
+  /** One container engine per host: its socket, data root, exec root and pid file live here. */
+  dockerDir: (host: string, home = fastmigHome()) => path.join(home, 'docker', host),
+  dockerSocket: (host: string, home = fastmigHome()) => path.join(home, 'docker', host, 'd.sock'),
+  /** The node + busybox bundle mounted into service containers (scripts/build-bundle.sh). */
+  bundleDir: () => path.resolve(process.env.FASTMIG_BUNDLE || path.join(REPO_ROOT, '.tools', 'bundle')),
+  /** Root file systems of the demo and test images (scripts/build-images.sh). */
+  imageCacheDir: () => path.resolve(process.env.FASTMIG_IMAGE_CACHE || path.join(REPO_ROOT, '.tools', 'images')),
 };
 
 export function readStackFile(home = fastmigHome()): StackFile | null {

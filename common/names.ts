@@ -18,6 +18,11 @@ export function entityWorkflowId(service: string): string {
   return `service-${service}`;
 }
 
+/** The port on 127.0.0.1 of the service's host where clients reach it (published port for a container). */
+export function endpointPort(p: { spec: { port?: number }; hostPort?: number }): number | undefined {
+  return p.hostPort ?? p.spec.port;
+}
+
 /** S3 key layout. Every key is built from validated names, so none can escape its prefix. */
 export const keys = {
   placement: (service: string) => `registry/services/${service}.json`,
@@ -27,4 +32,6 @@ export const keys = {
   imagePrefix: (service: string) => `images/${service}/`,
   imageArchive: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/image.tar.gz`,
   imageManifest: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/manifest.json`,
+  /** A container image file uploaded once by the CLI and pulled by every host's agent. */
+  upload: (id: string) => `uploads/${id}`,
 };

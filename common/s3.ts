@@ -39,3 +39,8 @@ export async function listKeys(client: Client, bucket: string, prefix: string): 
   for await (const obj of stream) if ((obj as any).name) out.push((obj as any).name);
   return out;
 }
+
+/** Creates the bucket when missing (docker-compose starts an empty MinIO; `stack up` does the same). */
+export async function ensureBucket(client: Client, bucket: string): Promise<void> {
+  if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket, 'us-east-1');
+}

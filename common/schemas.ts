@@ -32,20 +32,37 @@ export const Hooks = z
   })
   .strict();
 
+export const Runtime = z.enum(['process', 'docker']);
+export type Runtime = z.infer<typeof Runtime>;
+
+/** A local image reference as Docker spells it (name[:tag] or an id); no registry is ever contacted. */
+export const ImageRef = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._\/-]{0,127}(?::[A-Za-z0-9._-]{1,128})?$/, 'an image is name[:tag] of a-z, 0-9, ".", "_", "/", "-"');
+
 export const ServiceSpec = z
   .object({
     name: ServiceName,
-    runtime: z.literal('process').default('process'),
-    command: z.array(z.string().min(1)).min(1, 'the command must not be empty'),
-    cwd: z.string().startsWith('/', 'cwd must be an absolute path').default('/'),
+    /** process: a process tree on the host; docker: a container of `image` on the host's engine. */
+    runtime: Runtime.default('process'),
+    image: ImageRef.optional(),
+    /** Empty for docker means the image's own Entrypoint + Cmd. */
+    command: z.array(z.string().min(1)).default([]),
+    /** Absent: "/" for a process, the image's WorkingDir for a container. */
+    cwd: z.string().startsWith('/', 'cwd must be an absolute path').optional(),
     env: z.record(z.string()).default({}),
-    /** TCP port on 127.0.0.1 that answers when the service is healthy. */
+    /** TCP port that answers when the service is healthy: on 127.0.0.1 for a process, inside the container for docker. */
     port: Port.optional(),
     hooks: Hooks.default({}),
     /** Encrypt this service's images at rest (AES-256-GCM with the cluster's image key). */
     encryptImages: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.runtime === 'process' && !s.command.length) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the command must not be empty' });
+    if (s.runtime === 'process' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'an image needs --runtime docker' });
+    if (s.runtime === 'docker' && !s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the docker runtime needs an image (--image <name>)' });
+  });
 export type ServiceSpec = z.infer<typeof ServiceSpec>;
 export type ServiceSpecInput = z.input<typeof ServiceSpec>;
 
@@ -58,6 +75,8 @@ export const Placement = z
     generation: z.number().int().min(1),
     updatedAt: z.string(),
     lastCheckpoint: z.string().optional(),
+    /** docker: the port on 127.0.0.1 of the host that the engine publishes `spec.port` on. */
+    hostPort: Port.optional(),
   })
   .strict();
 export type Placement = z.infer<typeof Placement>;
@@ -120,6 +139,8 @@ export interface MigrationProgress {
   service: string;
   from?: string;
   to: string;
+  /** Once the target is prepared: the port on 127.0.0.1 where it will answer. */
+  targetPort?: number;
 }
 
 /** Daemon-side view of a service. */
@@ -177,6 +198,35 @@ export const CheckpointRequest = z
   .strict();
 export const RestoreRequest = z.object({ checkpointId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/) }).strict();
 export const StopRequest = z.object({ graceMs: z.number().int().min(0).max(60_000).default(5000) }).strict();
+
+/** What preparing a service on a host gives back: its daemon's status and where it answers. */
+export interface PreparedService extends DaemonStatus {
+  /** docker: the published port on 127.0.0.1; null for a process (it answers on spec.port). */
+  hostPort: number | null;
+}
+
+/** An image that one host's container engine holds. */
+export interface HostImage {
+  host: string;
+  name: string;
+  id: string;
+  sizeBytes: number;
+}
+
+export const ImageTransfer = z
+  .object({
+    /** import: a root file system tar becomes image `name`; load: a `docker save` archive. */
+    kind: z.enum(['import', 'load']),
+    name: ImageRef.optional(),
+    /** Dockerfile instructions applied by an import (e.g. `CMD ["sh"]`), as `docker import --change`. */
+    changes: z
+      .array(z.string().regex(/^(CMD|ENTRYPOINT|ENV|WORKDIR|EXPOSE|LABEL) \S/, 'a change is one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL followed by its value'))
+      .default([]),
+    /** Key of the uploaded file in the image store. */
+    key: z.string().regex(/^uploads\/[A-Za-z0-9._-]{1,128}$/),
+  })
+  .strict();
+export type ImageTransfer = z.infer<typeof ImageTransfer>;
 
 /** One file of a checkpoint image, as recorded in the manifest. */
 export interface ManifestFile {

@@ -2,7 +2,7 @@
 import fs from 'fs';
 import path from 'path';
 import execa from 'execa';
-import { REPO_ROOT } from '../common/config';
+import type { Tools } from './tools';
 
 /** Written next to the CRIU images: what a restore needs to reconnect the service. */
 export interface ImageSidecar {
@@ -17,9 +17,16 @@ export const SIDECAR = 'fastmig.json';
 const TCP_FLAGS = ['--tcp-established'];
 /** Connections not yet accepted are dropped; their clients retry. */
 const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
+/**
+ * In a container: the network lock goes through libnftables (no iptables binary in the image), and
+ * a restore closes established connections, because the new container has another IP address.
+ */
+const CONTAINER_DUMP_FLAGS = ['--network-lock', 'nftables'];
+const CONTAINER_RESTORE_FLAGS = ['--tcp-close', '--network-lock', 'nftables'];
 
-export async function criuDump(criu: string, pid: number, dir: string, leaveRunning: boolean): Promise<void> {
+export async function criuDump(criu: string, pid: number, dir: string, leaveRunning: boolean, container = false): Promise<void> {
   const args = ['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', ...TCP_FLAGS, ...DUMP_ONLY_FLAGS];
+  if (container) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
   const r = await execa(criu, args, { reject: false, stdin: 'ignore', timeout: 120_000 });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(path.join(dir, 'dump.log'))}`);
@@ -30,10 +37,10 @@ export async function criuDump(criu: string, pid: number, dir: string, leaveRunn
  * when it ends, so the daemon keeps one child to watch. fd 3 of criu is the new log pipe, handed to
  * the restored tree in place of the pipe it had at dump time (--inherit-fd); `cat` relays it.
  */
-export function criuRestoreArgs(criu: string, dir: string, sidecar: ImageSidecar, pidfile: string): string[] {
+export function criuRestoreArgs(criu: string, dir: string, sidecar: ImageSidecar, pidfile: string, tools: Tools, container = false): string[] {
   return [
     '-c',
-    '"$@" 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | cat',
+    `"$@" 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | ${tools.cat}`,
     'fastmig-restore',
     criu,
     'restore',
@@ -41,13 +48,13 @@ export function criuRestoreArgs(criu: string, dir: string, sidecar: ImageSidecar
     dir,
     '-o',
     'restore.log',
-    ...TCP_FLAGS,
+    ...(container ? CONTAINER_RESTORE_FLAGS : TCP_FLAGS),
     '--pidfile',
     pidfile,
     '--inherit-fd',
     `fd[3]:${sidecar.stdioPipe}`,
     '--action-script',
-    path.join(REPO_ROOT, 'daemon', 'criu-notify.sh'),
+    tools.notify,
   ];
 }
 

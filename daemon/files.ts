@@ -1,12 +1,17 @@
 // The files of one service directory, shared by the daemon and the host agent that starts it.
 import path from 'path';
 import type { ServiceSpec } from '../common/schemas';
+import type { Tools } from './tools';
 
 export interface DaemonConfig {
   spec: ServiceSpec;
   host: string;
   criuPath: string;
   generation: number;
+  /** Set for a container: the bundle's tools instead of the host's PATH. */
+  tools?: Tools;
+  /** true inside a container: restores may land in another network namespace (another IP). */
+  container?: boolean;
 }
 
 export function daemonFiles(dir: string) {

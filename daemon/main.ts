@@ -14,7 +14,7 @@ async function main() {
   const spec = parseOrThrow(ServiceSpec, conf.spec, 'service spec');
   const token = fs.readFileSync(files.token, 'utf8').trim();
   const log = createLogger({ role: 'daemon', service: spec.name, host: conf.host });
-  const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log });
+  const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log, tools: conf.tools, container: conf.container });
 
   fs.rmSync(files.socket, { force: true });
   const server = createApi(sup, token, log, () => {

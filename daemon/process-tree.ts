@@ -4,6 +4,7 @@
 // the socketpairs Node would use) that `cat`, outside the tree, relays to the daemon.
 import fs from 'fs';
 import { spawn, ChildProcess } from 'child_process';
+import { HOST_TOOLS, Tools } from './tools';
 
 /** Printed by the namespace init when the service ends; the daemon reads the exit status from it. */
 export const EXIT_MARKER = '@@fastmig-exit';
@@ -12,12 +13,15 @@ export interface StartOptions {
   command: string[];
   cwd: string;
   env: Record<string, string>;
+  tools?: Tools;
 }
 
 export function spawnServiceTree(opts: StartOptions): ChildProcess {
+  const t = opts.tools ?? HOST_TOOLS;
   const init = `"$@"; echo "${EXIT_MARKER} $?"`;
-  const outer = 'S=$1; shift; unshare --pid --fork setsid sh -c "$S" fastmig-init "$@" </dev/null 2>&1 | cat';
-  return spawn('sh', ['-c', outer, 'fastmig-wrap', init, ...opts.command], {
+  // Short options: busybox's unshare (the container bundle) knows no --pid/--fork.
+  const outer = `S=$1; shift; ${t.unshare} -p -f ${t.setsid} ${t.sh} -c "$S" fastmig-init "$@" </dev/null 2>&1 | ${t.cat}`;
+  return spawn(t.sh, ['-c', outer, 'fastmig-wrap', init, ...opts.command], {
     cwd: opts.cwd,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@ import execa from 'execa';
 import type { CheckpointResult, DaemonStatus, ExitRecord, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
 import { criuDump, criuErrors, criuRestoreArgs, ImageSidecar, SIDECAR } from './criu';
+import { HOST_TOOLS, Tools } from './tools';
 import { EXIT_MARKER, childrenOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf } from './process-tree';
 
 export interface SupervisorOptions {
@@ -15,6 +16,9 @@ export interface SupervisorOptions {
   dir: string;
   criuPath: string;
   log: Logger;
+  /** Absent on a host (PATH); the bundle's in a container. */
+  tools?: Tools;
+  container?: boolean;
 }
 
 const LOG_RING = 2000;
@@ -39,7 +43,10 @@ export class Supervisor {
   /** Serializes operations: one start/checkpoint/restore/stop at a time. */
   private busy: Promise<unknown> = Promise.resolve();
 
+  private readonly tools: Tools;
+
   constructor(private readonly o: SupervisorOptions) {
+    this.tools = o.tools ?? HOST_TOOLS;
     this.logFile = fs.createWriteStream(path.join(o.dir, 'service.log'), { flags: 'a' });
   }
 
@@ -84,8 +91,9 @@ export class Supervisor {
       this.state = 'starting';
       const child = spawnServiceTree({
         command: this.o.spec.command,
-        cwd: this.o.spec.cwd,
+        cwd: this.o.spec.cwd ?? '/',
         env: { PATH: BASE_PATH, ...this.o.spec.env },
+        tools: this.tools,
       });
       this.attach(child);
       try {
@@ -114,7 +122,7 @@ export class Supervisor {
       this.state = 'checkpointing';
       const frozenAt = Date.now();
       try {
-        await criuDump(this.o.criuPath, pid, dir, leaveRunning);
+        await criuDump(this.o.criuPath, pid, dir, leaveRunning, this.o.container);
       } catch (err) {
         // CRIU resumes the tree when a dump fails, so the service is still running.
         this.state = isAlive(pid) ? 'running' : 'exited';
@@ -156,9 +164,9 @@ export class Supervisor {
       const ready = path.join(dir, 'restore.ready');
       fs.rmSync(pidfile, { force: true });
       fs.rmSync(ready, { force: true });
-      const child = spawn('sh', criuRestoreArgs(this.o.criuPath, dir, sidecar, pidfile), {
+      const child = spawn(this.tools.sh, criuRestoreArgs(this.o.criuPath, dir, sidecar, pidfile, this.tools, this.o.container), {
         cwd: dir,
-        env: { PATH: BASE_PATH, FASTMIG_READY_FILE: ready, FASTMIG_CRIU_OUT: path.join(dir, 'criu.out') },
+        env: { PATH: this.o.tools ? `${path.dirname(this.tools.sh)}:${BASE_PATH}` : BASE_PATH, FASTMIG_READY_FILE: ready, FASTMIG_CRIU_OUT: path.join(dir, 'criu.out') },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.attach(child);
@@ -245,7 +253,7 @@ export class Supervisor {
     const cmd = this.o.spec.hooks[which];
     if (!cmd) return 0;
     const t0 = Date.now();
-    const r = await execa('sh', ['-c', cmd], {
+    const r = await execa(this.tools.sh, ['-c', cmd], {
       cwd: this.o.dir,
       reject: false,
       timeout: 60_000,

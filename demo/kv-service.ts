@@ -1,5 +1,6 @@
 // The demo's stateful service: an in-memory HTTP key-value store with a request counter.
 // All state lives in process memory, so only a real checkpoint/restore can carry it to another host.
+// `--listen <addr>` (default 127.0.0.1); in a container 0.0.0.0, so the engine's published port reaches it.
 //   GET /health · GET /count · GET /kv/<key> · PUT /kv/<key> (body = value) · POST /bulk ({key: value, …}) · GET /size
 import http from 'http';
 
@@ -8,6 +9,7 @@ if (!port) {
   process.stderr.write('usage: kv-service --port <port>\n');
   process.exit(2);
 }
+const listenAt = process.argv.includes('--listen') ? process.argv[process.argv.indexOf('--listen') + 1] : '127.0.0.1';
 const store = new Map<string, string>();
 let requests = 0;
 
@@ -50,5 +52,5 @@ const server = http.createServer(async (req, res) => {
     reply(400, err instanceof Error ? err.message : 'bad request');
   }
 });
-server.listen(port, '127.0.0.1', () => console.log(`kv-service listening on 127.0.0.1:${port}`));
+server.listen(port, listenAt, () => console.log(`kv-service listening on ${listenAt}:${port}`));
 setInterval(() => console.log(`kv-service: ${store.size} keys, ${requests} requests`), 10_000);

@@ -19,7 +19,16 @@ function getOnce(port: number, path: string, timeoutMs: number): Promise<boolean
   });
 }
 
-export function startProbe(port: number, intervalMs = 5, path = '/health') {
+/**
+ * `port` may be a function giving the ports to try in order: a container answers on another
+ * published port after a migration, so the demo adds the target's port once it is known.
+ */
+export function startProbe(port: number | (() => number[]), intervalMs = 5, path = '/health') {
+  const ports = typeof port === 'number' ? () => [port] : port;
+  const anyAnswers = async () => {
+    for (const p of ports()) if (await getOnce(p, path, 1000)) return true;
+    return false;
+  };
   let stop = false;
   const result: ProbeResult = { requests: 0, ok: 0, maxGapMs: 0 };
   const done = (async () => {
@@ -27,7 +36,7 @@ export function startProbe(port: number, intervalMs = 5, path = '/health') {
     while (!stop) {
       const t = Date.now();
       result.requests++;
-      if (await getOnce(port, path, 1000)) {
+      if (await anyAnswers()) {
         const now = Date.now();
         result.ok++;
         result.maxGapMs = Math.max(result.maxGapMs, now - lastOk);

@@ -1,4 +1,6 @@
-// `npm run demo [-- --json] [--mode warm|cold] [--keys N]`: a live migration on the embedded stack.
+// `npm run demo [-- --json] [--mode warm|cold] [--keys N] [--runtime process|docker]`: a live
+// migration on the embedded stack. With --runtime docker the service is a container of the local
+// Debian demo image, reached through the port its host's engine publishes on 127.0.0.1.
 // Deploys the key-value service on hostA, fills it, migrates it to hostB while a probe polls it
 // every 5 ms, checks every key and the request counter, and stops what it started.
 import path from 'path';
@@ -6,7 +8,8 @@ import { REPO_ROOT } from '../common/config';
 import { ops } from '../cli/ops';
 import { stackDown, stackStatus, stackUp } from '../cli/stack';
 import { UserError } from '../cli/temporal';
-import { MigrationMode } from '../common/schemas';
+import { MigrationMode, Runtime } from '../common/schemas';
+import { DEMO_IMAGES, KV_CONTAINER_CMD, KV_CONTAINER_PORT, ensureDemoImages } from './images';
 import { freePort, startProbe } from './probe';
 import { requestCount, verifyKeys, writeKeys } from './kv-client';
 
@@ -22,6 +25,9 @@ async function main(): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const modeParse = MigrationMode.safeParse(option('mode', 'warm'));
   if (!modeParse.success) throw new UserError('--mode takes warm or cold');
+  const runtimeParse = Runtime.safeParse(option('runtime', 'process'));
+  if (!runtimeParse.success) throw new UserError('--runtime takes process or docker');
+  const runtime = runtimeParse.data;
   const keys = Number(option('keys', '1000'));
   if (!Number.isInteger(keys) || keys < 1) throw new UserError('--keys takes a positive whole number');
 
@@ -32,30 +38,46 @@ async function main(): Promise<number> {
       say(`removing ${SERVICE} left over from an earlier run…`);
       await ops.remove(SERVICE);
     }
-    const port = await freePort();
-    const script = path.join(REPO_ROOT, 'dist', 'demo', 'kv-service.js');
-    say(`deploying ${SERVICE} on hostA (port ${port})…`);
-    await ops.deploy({
-      host: 'hostA',
-      spec: { name: SERVICE, command: [process.execPath, script, '--port', String(port)], cwd: '/', port },
-    });
+    let port: number;
+    if (runtime === 'docker') {
+      say('making sure the demo images are on every host…');
+      await ensureDemoImages();
+      say(`deploying ${SERVICE} as a container of ${DEMO_IMAGES.debian.name} on hostA…`);
+      const d = await ops.deploy({
+        host: 'hostA',
+        spec: { name: SERVICE, runtime: 'docker', image: DEMO_IMAGES.debian.name, command: KV_CONTAINER_CMD, port: KV_CONTAINER_PORT },
+      });
+      port = Number(d.endpoint!.split(':')[1]);
+    } else {
+      port = await freePort();
+      const script = path.join(REPO_ROOT, 'dist', 'demo', 'kv-service.js');
+      say(`deploying ${SERVICE} on hostA (port ${port})…`);
+      await ops.deploy({
+        host: 'hostA',
+        spec: { name: SERVICE, command: [process.execPath, script, '--port', String(port)], cwd: '/', port },
+      });
+    }
     say(`writing ${keys} keys…`);
     const keysWritten = await writeKeys(port, keys);
     const countBefore = await requestCount(port);
 
     say('migrating hostA → hostB while a probe polls every 5 ms…');
-    const probe = startProbe(port, 5);
+    // A container answers on its target's published port after the move: the probe tries both.
+    let targetPort = 0;
+    const probe = startProbe(() => (targetPort && targetPort !== port ? [port, targetPort] : [port]), 5);
     const t0 = Date.now();
-    const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: modeParse.data }, (p) =>
-      say(`  [${((Date.now() - t0) / 1000).toFixed(2)}s] ${p.phase}`),
-    );
+    const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: modeParse.data }, (p) => {
+      targetPort = p.targetPort ?? targetPort;
+      say(`  [${((Date.now() - t0) / 1000).toFixed(2)}s] ${p.phase}`);
+    });
     await new Promise((r) => setTimeout(r, 100));
     const probed = await probe.stop();
 
     say('verifying every key on the new host…');
+    const where = (await ops.inspect(SERVICE))[0];
+    if (where.endpoint) port = Number(where.endpoint.split(':')[1]);
     const keysVerified = await verifyKeys(port, keys);
     const countAfter = await requestCount(port);
-    const where = (await ops.inspect(SERVICE))[0];
     const counterContinued = countAfter > countBefore;
     const ok = report.ok && keysVerified === keysWritten && counterContinued && where.host === 'hostB' && where.state === 'running';
 
@@ -65,6 +87,8 @@ async function main(): Promise<number> {
     const result = {
       ok,
       service: SERVICE,
+      runtime,
+      endpoint: where.endpoint,
       from: report.from,
       to: report.to,
       mode: report.mode,

@@ -3,6 +3,7 @@
 #   - the Temporal CLI (dev server + web UI), built from its Go module
 #   - versitygw, an Apache-2.0 S3 server with a posix back end, built from its Go module
 #   - a self-contained CRIU >= 4.2 bundle (scripts/install-criu.sh)
+#   - dockerd, a static busybox and the runtime bundle for containers (install-docker.sh, build-bundle.sh)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 TOOLS=${FASTMIG_TOOLS:-$HERE/.tools}
@@ -33,5 +34,8 @@ if [ -n "${FASTMIG_CRIU:-}" ]; then
 else
   bash "$HERE/scripts/install-criu.sh"
 fi
+# Containers: dockerd and busybox from apt, then the node + busybox bundle mounted into them.
+bash "$HERE/scripts/install-docker.sh"
+bash "$HERE/scripts/build-bundle.sh" "${FASTMIG_BUNDLE:-$HERE/.tools/bundle}"
 # Lazy dumps of large processes need bigger pipe buffers than an unprivileged default allows.
 if [ -w /proc/sys/fs/pipe-user-pages-soft ]; then echo 0 > /proc/sys/fs/pipe-user-pages-soft || true; fi

@@ -5,10 +5,11 @@ import { loadConfig } from '../common/config';
 import { createLogger } from '../common/log';
 import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
-import { s3Client, writeJson } from '../common/s3';
+import { ensureBucket, s3Client, writeJson } from '../common/s3';
 import { createDaemonActivities } from '../activities/daemon';
 import { createImageStoreActivities } from '../activities/image-store';
 import { probeActivities } from '../activities/probe';
+import { createEngineImageActivities } from '../activities/runtime-docker';
 import { activityLogInterceptor, connectWorker } from './connect';
 import { Registry, serveMetrics } from '../common/metrics';
 
@@ -20,6 +21,7 @@ async function main() {
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString() };
+  await ensureBucket(s3, cfg.s3.bucket);
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
   const metrics = new Registry();
   if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));
@@ -40,6 +42,7 @@ async function main() {
         encryptAll: cfg.encryptAllImages,
       }),
       ...probeActivities,
+      ...createEngineImageActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
     },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },
   });

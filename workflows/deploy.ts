@@ -1,6 +1,7 @@
 // deployService: run a new service under a daemon on one host and record where it runs.
 import { DeployInput, Placement } from '../common/schemas';
 import { hostSteps, registry } from './proxies';
+import { endpointPort } from '../common/names';
 import { requireHost } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -18,14 +19,18 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
   await requireHost(host);
   const steps = hostSteps(host);
   let pid: number | null;
+  let hostPort: number | null = null;
   try {
-    pid = (await steps.prepareService({ spec, generation: 1, start: true })).pid;
-    await steps.healthCheck({ port: spec.port });
+    const prepared = await steps.prepareService({ spec, generation: 1, start: true });
+    pid = prepared.pid;
+    hostPort = prepared.hostPort;
+    await steps.healthCheck({ port: hostPort ?? spec.port });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     throw refuse(`service "${spec.name}" did not become healthy on ${host}: ${messageOf(err)}`);
   }
-  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString() };
+  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString(), ...(hostPort ? { hostPort } : {}) };
   await registry.putPlacement(placement);
-  return { service: spec.name, host, pid, endpoint: spec.port ? `127.0.0.1:${spec.port}` : null };
+  const port = endpointPort(placement);
+  return { service: spec.name, host, pid, endpoint: port ? `127.0.0.1:${port}` : null };
 }

@@ -4,3 +4,4 @@ export { deployService } from './deploy';
 export { inspectServices, serviceLogs, removeService, listHosts } from './manage';
 export { serviceEntity, migrateUpdate, migrateSignal, placementQuery, historyQuery, pendingQuery } from './entity';
 export { evacuateHost, scheduledMigration } from './evacuate';
+export { distributeImage, listImages } from './images';

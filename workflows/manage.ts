@@ -1,5 +1,6 @@
 // Small workflows behind `fastmig status`, `fastmig logs` and `fastmig remove`.
-import { ServiceRef, DaemonStatus, HostRecord } from '../common/schemas';
+import { ServiceRef, DaemonStatus, HostRecord, Runtime } from '../common/schemas';
+import { endpointPort } from '../common/names';
 import { hostSteps, registry } from './proxies';
 import { requirePlacement } from './preflight';
 import { validate } from './errors';
@@ -12,6 +13,8 @@ export interface ServiceView {
   host: string;
   state: DaemonStatus['state'] | 'absent' | 'unreachable';
   pid: number | null;
+  runtime: Runtime;
+  image: string | null;
   endpoint: string | null;
   generation: number;
   command: string[];
@@ -36,7 +39,9 @@ export async function inspectServices(raw: { service?: string }): Promise<Servic
         host: p.host,
         state: !reachable ? 'unreachable' : st ? st.state : 'absent',
         pid: st?.pid ?? null,
-        endpoint: p.spec.port ? `127.0.0.1:${p.spec.port}` : null,
+        runtime: p.spec.runtime,
+        image: p.spec.image ?? null,
+        endpoint: endpointPort(p) ? `127.0.0.1:${endpointPort(p)}` : null,
         generation: p.generation,
         command: p.spec.command,
         lastCheckpoint: st?.lastCheckpoint ?? null,

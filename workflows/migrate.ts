@@ -5,6 +5,7 @@ import { defineQuery, setHandler, upsertSearchAttributes, uuid4, workflowInfo } 
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { MigrateInput, MigrationProgress, MigrationReport, PhaseName } from '../common/schemas';
 import { hostSteps, metrics, registry } from './proxies';
+import { endpointPort } from '../common/names';
 import { requireHost, requirePlacement } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -65,7 +66,15 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     await metrics.recordMigration(r).catch(() => undefined);
     return r;
   };
-  const prepareTarget = () => phase('prepareTarget', () => target.prepareService({ spec: placement.spec, generation, start: false }));
+  /** Where the target answers on its host's loopback (a container publishes its own port). */
+  let targetPort = placement.spec.port;
+  const prepareTarget = () =>
+    phase('prepareTarget', async () => {
+      const prepared = await target.prepareService({ spec: placement.spec, generation, start: false, preferredHostPort: placement.hostPort });
+      targetPort = prepared.hostPort ?? placement.spec.port;
+      progress.targetPort = targetPort;
+    });
+  const sourcePort = endpointPort(placement);
 
   if (mode === 'warm') {
     try {
@@ -91,9 +100,10 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     if (mode === 'cold') await prepareTarget();
     await phase('download', () => target.downloadImage({ service, checkpointId }));
     await phase('restore', () => target.restoreService({ service, generation, checkpointId }));
-    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: placement.spec.port }));
+    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: targetPort }));
+    const hostPort = placement.spec.runtime === 'docker' ? targetPort : undefined;
     await phase('cutover', () =>
-      registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
+      registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, hostPort, updatedAt: new Date().toISOString() }),
     );
     await phase('cleanup', () => source.removeService({ service, generation: placement.generation }));
     return report(true, 'migrated', { downtimeMs: healthyAt - frozenAt, imageBytes });
@@ -104,7 +114,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
         // The target goes first, so two live instances never coexist.
         await target.removeService({ service, generation });
         await source.restoreService({ service, generation: placement.generation, checkpointId });
-        return (await source.healthCheck({ port: placement.spec.port })).healthyAt;
+        return (await source.healthCheck({ port: sourcePort })).healthyAt;
       });
       return report(false, 'rolled-back', { downtimeMs: resumedAt - frozenAt, imageBytes, error: why });
     } catch (rollbackErr) {

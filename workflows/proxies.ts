@@ -4,11 +4,12 @@ import { proxyActivities, RetryPolicy } from '@temporalio/workflow';
 import type { DaemonActivities } from '../activities/daemon';
 import type { ImageStoreActivities } from '../activities/image-store';
 import type { ProbeActivities } from '../activities/probe';
+import type { EngineImageActivities } from '../activities/runtime-docker';
 import type { RegistryActivities } from '../activities/registry';
 import type { MetricsActivities } from '../activities/metrics';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 
-type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities;
+type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities & EngineImageActivities;
 
 const retry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 };
 
@@ -41,6 +42,8 @@ export function hostSteps(host: string) {
     restoreService: freeze.restoreService,
     uploadImage: heavy.uploadImage,
     downloadImage: heavy.downloadImage,
+    putImage: heavy.putImage,
+    listImages: quick.listImages,
   };
 }
 

@@ -1,0 +1,174 @@
+// The container runtime: the adapter to this host's own container engine (its dockerd socket
+// only). A service runs as a container of its unmodified image whose PID 1 is the fastmig daemon,
+// started from read-only mounts: the node bundle, the CRIU bundle and the daemon's code. The
+// service directory is bind-mounted, so the agent reaches the daemon's socket as for a process.
+import fs from 'fs';
+import path from 'path';
+import net from 'net';
+import execa from 'execa';
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import type { Client } from 'minio';
+import { REPO_ROOT, paths } from '../common/config';
+import type { HostImage, ImageTransfer } from '../common/schemas';
+import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
+import type { ServiceRuntime } from './runtime';
+
+const APP = '/fastmig/app';
+const CRIU_MOUNT = '/fastmig/criu';
+const SERVICE_MOUNT = '/fastmig/svc';
+const LOADER = `${BUNDLE_MOUNT}/node/lib/ld-linux-x86-64.so.2`;
+/** What CRIU needs inside a container here; never --privileged (it fails without CAP_SYS_RESOURCE). */
+const CRIU_PRIVILEGES = ['--cap-add', 'SYS_ADMIN', '--cap-add', 'SYS_PTRACE', '--cap-add', 'NET_ADMIN', '--cap-add', 'SYS_TIME', '--security-opt', 'seccomp=unconfined'];
+
+/** A port of 127.0.0.1 free on this machine: `wanted` if it is free, else any. */
+async function freeLoopbackPort(wanted?: number): Promise<number> {
+  if (wanted) {
+    try {
+      return await bindOnce(wanted);
+    } catch {
+      /* taken (e.g. by the source container on this same machine): any free port */
+    }
+  }
+  return bindOnce(0);
+}
+
+function bindOnce(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Named after host and service: engines may be shared (docker-compose), names must not clash. */
+export const containerName = (host: string, service: string) => `fastmig-${host}-${service}`;
+
+/** Where fastmig's code is as the engine sees it (the same path unless the agent itself runs in a container). */
+const appDir = () => process.env.FASTMIG_APP_DIR || REPO_ROOT;
+
+/** Runs the docker CLI against this host's engine only. */
+export function engine(host: string, home: string) {
+  const socket = paths.dockerSocket(host, home);
+  return (args: string[], opts: execa.Options = {}) => execa('docker', ['-H', `unix://${socket}`, ...args], { reject: false, ...opts });
+}
+
+function oneLine(r: execa.ExecaReturnBase<string>): string {
+  return (r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' ');
+}
+
+interface ImageConfig {
+  Entrypoint: string[] | null;
+  Cmd: string[] | null;
+  Env: string[] | null;
+  WorkingDir: string;
+}
+
+export function dockerRuntime(ctx: { host: string; home: string; criuPath: string }): ServiceRuntime {
+  const docker = engine(ctx.host, ctx.home);
+
+  return {
+    async configure(spec, base) {
+      const r = await docker(['image', 'inspect', '--format', '{{json .Config}}', spec.image!]);
+      if (r.exitCode !== 0) {
+        throw ApplicationFailure.nonRetryable(`image ${spec.image} is not on ${ctx.host}: put it on every host with \`fastmig image import\` or \`fastmig image load\``, 'NoImage');
+      }
+      const cfg = JSON.parse(r.stdout) as ImageConfig;
+      const command = spec.command.length ? spec.command : [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+      if (!command.length) throw ApplicationFailure.nonRetryable(`image ${spec.image} has no Entrypoint or Cmd: give the command after "--"`, 'NoCommand');
+      const imageEnv = Object.fromEntries((cfg.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      return {
+        ...base,
+        spec: { ...spec, command, env: { ...imageEnv, ...spec.env }, cwd: spec.cwd ?? (cfg.WorkingDir || '/') },
+        criuPath: `${BUNDLE_MOUNT}/bin/criu`,
+        tools: BUNDLE_TOOLS,
+        container: true,
+      };
+    },
+
+    async launch(service, dir, mode, spec, preferredHostPort) {
+      const bundle = paths.bundleDir();
+      if (!fs.existsSync(path.join(bundle, 'node', 'node'))) throw ApplicationFailure.nonRetryable(`no runtime bundle at ${bundle}: run scripts/install-tools.sh`, 'NoBundle');
+      const criuRoot = path.join(path.dirname(fs.realpathSync(ctx.criuPath)), 'root');
+      if (!fs.existsSync(path.join(criuRoot, 'usr', 'sbin', 'criu'))) {
+        throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
+      }
+      await docker(['rm', '-f', containerName(ctx.host, service)]);
+      const r = await docker([
+        'run', '-d', '--name', containerName(ctx.host, service),
+        '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
+        ...CRIU_PRIVILEGES,
+        '-v', `${bundle}:${BUNDLE_MOUNT}:ro`,
+        '-v', `${criuRoot}:${CRIU_MOUNT}:ro`,
+        '-v', `${path.join(appDir(), 'dist')}:${APP}/dist:ro`,
+        '-v', `${path.join(appDir(), 'node_modules')}:${APP}/node_modules:ro`,
+        '-v', `${path.join(appDir(), 'package.json')}:${APP}/package.json:ro`,
+        '-v', `${dir}:${SERVICE_MOUNT}`,
+        // Published on loopback only: on the service's previous port when that is free here (hosts on
+        // separate machines), else on any port free on this machine (the source still holds its own;
+        // and two engines here would both hand out the first port of the same range).
+        ...(spec.port ? ['-p', `127.0.0.1:${await freeLoopbackPort(preferredHostPort)}:${spec.port}`] : []),
+        '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
+        '--entrypoint', LOADER,
+        spec.image!,
+        '--library-path', `${BUNDLE_MOUNT}/node/lib`, `${BUNDLE_MOUNT}/node/node`, `${APP}/dist/daemon/main.js`, SERVICE_MOUNT, mode,
+      ]);
+      if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`container of ${service} did not start on ${ctx.host}: ${oneLine(r)}`, 'ContainerStart');
+    },
+
+    async hostPort(service, spec) {
+      if (!spec.port) return null;
+      const r = await docker(['port', containerName(ctx.host, service), `${spec.port}/tcp`]);
+      const m = /127\.0\.0\.1:(\d+)/.exec(r.stdout);
+      if (!m) throw ApplicationFailure.nonRetryable(`container of ${service} publishes no port for ${spec.port}: ${oneLine(r)}`, 'NoPort');
+      return Number(m[1]);
+    },
+
+    async remove(service) {
+      await docker(['rm', '-f', containerName(ctx.host, service)]);
+    },
+
+    async daemonLogTail(service) {
+      const r = await docker(['logs', '--tail', '3', containerName(ctx.host, service)]);
+      return `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
+    },
+  };
+}
+
+/** Host activities that put images into this host's engine and list them. */
+export function createEngineImageActivities(ctx: { host: string; home: string; s3: Client; bucket: string }) {
+  const docker = engine(ctx.host, ctx.home);
+  return {
+    /** Streams an uploaded file from the image store into `docker import` or `docker load`. */
+    async putImage(req: ImageTransfer): Promise<{ host: string; image: string }> {
+      const args = req.kind === 'import' ? ['import', ...req.changes.flatMap((c) => ['--change', c]), '-', req.name!] : ['load', '-q'];
+      const child = docker(args, { stdin: 'pipe' });
+      const source = await ctx.s3.getObject(ctx.bucket, req.key);
+      source.on('data', () => heartbeat());
+      // A broken download must not leave docker waiting for the rest of its input.
+      source.on('error', () => child.kill());
+      source.pipe(child.stdin!);
+      const r = await child;
+      if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`docker ${req.kind} failed on ${ctx.host}: ${oneLine(r)}`, 'ImageFailed');
+      const loaded = /Loaded image(?: ID)?: (\S+)/.exec(r.stdout);
+      return { host: ctx.host, image: req.name ?? loaded?.[1] ?? r.stdout.trim() };
+    },
+
+    async listImages(): Promise<HostImage[]> {
+      const ids = await docker(['images', '-q', '--no-trunc']);
+      if (ids.exitCode !== 0) throw ApplicationFailure.nonRetryable(`the container engine of ${ctx.host} does not answer: ${oneLine(ids)}`, 'NoEngine');
+      const unique = [...new Set(ids.stdout.split('\n').filter(Boolean))];
+      if (!unique.length) return [];
+      const r = await docker(['image', 'inspect', '--format', '{{json .}}', ...unique]);
+      const out: HostImage[] = [];
+      for (const line of r.stdout.split('\n').filter(Boolean)) {
+        const img = JSON.parse(line) as { Id: string; RepoTags: string[] | null; Size: number };
+        for (const name of img.RepoTags?.length ? img.RepoTags : ['<none>']) out.push({ host: ctx.host, name, id: img.Id.replace('sha256:', '').slice(0, 12), sizeBytes: img.Size });
+      }
+      return out.sort((a, b) => a.name.localeCompare(b.name));
+    },
+  };
+}
+export type EngineImageActivities = ReturnType<typeof createEngineImageActivities>;

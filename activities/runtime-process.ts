@@ -1,0 +1,55 @@
+// The process runtime: the daemon is a detached Node process on the host itself.
+import fs from 'fs';
+import path from 'path';
+import { spawn } from 'child_process';
+import { REPO_ROOT } from '../common/config';
+import { daemonFiles } from '../daemon/files';
+import type { ServiceRuntime } from './runtime';
+
+const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
+
+export function processRuntime(criuPath: string): ServiceRuntime {
+  return {
+    async configure(_spec, base) {
+      return { ...base, criuPath };
+    },
+
+    async launch(_service, dir, mode) {
+      const f = daemonFiles(dir);
+      const out = fs.openSync(f.daemonLog, 'a');
+      const child = spawn(process.execPath, [DAEMON_MAIN, dir, mode], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: { PATH: process.env.PATH, FASTMIG_LOG_LEVEL: process.env.FASTMIG_LOG_LEVEL },
+      });
+      child.unref();
+      fs.closeSync(out);
+    },
+
+    async hostPort() {
+      return null;
+    },
+
+    async remove(_service, dir) {
+      const f = daemonFiles(dir);
+      const pid = fs.existsSync(f.pid) ? Number(fs.readFileSync(f.pid, 'utf8')) : 0;
+      const deadline = Date.now() + 10_000;
+      while (pid && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+    },
+
+    async daemonLogTail(_service, dir) {
+      const f = daemonFiles(dir);
+      return fs.existsSync(f.daemonLog) ? fs.readFileSync(f.daemonLog, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

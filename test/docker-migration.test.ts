@@ -1,0 +1,64 @@
+// The demo key-value service in a Debian (glibc) container: hostA → hostB warm and back cold,
+// every key and the counter intact, the source container gone, reached only via 127.0.0.1.
+import { ops } from '../cli/ops';
+import { startProbe } from '../demo/probe';
+import { requestCount, verifyKeys, writeKeys } from '../demo/kv-client';
+import { removeQuietly, serviceDirExists } from './helpers';
+import { DEBIAN_IMAGE, KV_CMD, containerInit, containersOf, deployContainer, endpointPort, ensureImages } from './docker-helpers';
+
+const SERVICE = 'test-docker-kv';
+let port: number;
+
+beforeAll(async () => {
+  await removeQuietly(SERVICE);
+  await ensureImages();
+  port = await deployContainer(SERVICE, 'hostA', DEBIAN_IMAGE, [], KV_CMD);
+  await writeKeys(port, 1000);
+});
+afterAll(() => removeQuietly(SERVICE));
+
+test('deploy runs the daemon as PID 1 of a container of the unmodified image, published on loopback', async () => {
+  const [view] = await ops.inspect(SERVICE);
+  expect(view).toMatchObject({ host: 'hostA', runtime: 'docker', image: DEBIAN_IMAGE, state: 'running', endpoint: `127.0.0.1:${port}` });
+  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-hostA-${SERVICE} running`]);
+  expect(await containersOf('hostB', SERVICE)).toEqual([]);
+  // PID 1 of the container: the bundle's loader running node with the fastmig daemon.
+  const init = await containerInit('hostA', SERVICE);
+  expect(init[0]).toBe('/fastmig/bundle/node/lib/ld-linux-x86-64.so.2');
+  expect(init).toContain('/fastmig/app/dist/daemon/main.js');
+});
+
+test('warm migration hostA → hostB keeps every key and the counter; the source container is gone', async () => {
+  const before = await requestCount(port);
+  let target = 0;
+  const probe = startProbe(() => (target ? [port, target] : [port]), 5);
+  const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' }, (p) => (target = p.targetPort ?? target));
+  const probed = await probe.stop();
+  expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostA', to: 'hostB', mode: 'warm' });
+  const order = Object.keys(report.phases);
+  expect(order.indexOf('prepareTarget')).toBeLessThan(order.indexOf('checkpoint'));
+  expect(probed.ok).toBeGreaterThan(0);
+
+  const newPort = await endpointPort(SERVICE);
+  expect(await verifyKeys(newPort, 1000)).toBe(1000);
+  expect(await requestCount(newPort)).toBeGreaterThan(before);
+  const [view] = await ops.inspect(SERVICE);
+  expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2 });
+  expect(await containersOf('hostA', SERVICE)).toEqual([]);
+  expect(await containersOf('hostB', SERVICE)).toEqual([`fastmig-hostB-${SERVICE} running`]);
+  expect(serviceDirExists('hostA', SERVICE)).toBe(false);
+  port = newPort;
+});
+
+test('cold migration hostB → hostA creates the target only after the checkpoint and keeps the state', async () => {
+  const report = await ops.migrate({ service: SERVICE, to: 'hostA', mode: 'cold' });
+  expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA', mode: 'cold' });
+  const order = Object.keys(report.phases);
+  expect(order.indexOf('prepareTarget')).toBeGreaterThan(order.indexOf('checkpoint'));
+  const newPort = await endpointPort(SERVICE);
+  expect(await verifyKeys(newPort, 1000)).toBe(1000);
+  const [view] = await ops.inspect(SERVICE);
+  expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 3 });
+  expect(await containersOf('hostB', SERVICE)).toEqual([]);
+  expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-hostA-${SERVICE} running`]);
+});
