@@ -40,6 +40,33 @@ export const ImageRef = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._\/-]{0,127}(?::[A-Za-z0-9._-]{1,128})?$/, 'an image is name[:tag] of a-z, 0-9, ".", "_", "/", "-"');
 
+export const RestartAction = z.enum(['standby', 'scratch', 'restore']);
+export type RestartAction = z.infer<typeof RestartAction>;
+
+/** A rule matches an exit by code or by signal; a rule with neither matches every exit. */
+export const RestartRule = z
+  .object({
+    exitCodes: z.array(z.number().int().min(0).max(255)).optional(),
+    signals: z.array(z.string().regex(/^SIG[A-Z0-9]{2,8}$/, 'signals are named like SIGTERM')).optional(),
+    action: RestartAction,
+  })
+  .strict();
+
+/** What the daemon does when the service ends on its own (not stopped, not checkpointed). */
+export const RestartPolicy = z
+  .object({
+    rules: z.array(RestartRule).max(32).default([]),
+    /** The action when no rule matches. */
+    otherwise: RestartAction.default('standby'),
+    maxRestarts: z.number().int().min(0).max(1000).default(5),
+    /** Delay before the n-th restart: backoffMs × 2^(n-1), at most 30 s. */
+    backoffMs: z.number().int().min(0).max(60_000).default(500),
+    /** Optional command that prints the action (standby, scratch or restore); wins over the rules. */
+    hook: z.string().min(1).optional(),
+  })
+  .strict();
+export type RestartPolicy = z.infer<typeof RestartPolicy>;
+
 export const ServiceSpec = z
   .object({
     name: ServiceName,
@@ -56,6 +83,7 @@ export const ServiceSpec = z
     hooks: Hooks.default({}),
     /** Encrypt this service's images at rest (AES-256-GCM with the cluster's image key). */
     encryptImages: z.boolean().default(false),
+    restart: RestartPolicy.default({}),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -163,6 +191,14 @@ export interface ExitRecord {
   reason: string;
 }
 
+export interface RestartDecision {
+  at: string;
+  exit: ExitRecord;
+  action: RestartAction;
+  reason: string;
+  delayMs: number;
+}
+
 export interface DaemonStatus {
   service: string;
   host: string;
@@ -174,6 +210,8 @@ export interface DaemonStatus {
   lastRestore: { id: string; at: string; restoreMs: number } | null;
   lastExit: ExitRecord | null;
   restarts: number;
+  /** The restart policy's recent decisions, newest last. */
+  decisions: RestartDecision[];
 }
 
 export interface CheckpointResult {

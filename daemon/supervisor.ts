@@ -4,8 +4,9 @@ import fs from 'fs';
 import path from 'path';
 import { spawn, ChildProcess } from 'child_process';
 import execa from 'execa';
-import type { CheckpointResult, DaemonStatus, ExitRecord, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
+import type { CheckpointResult, DaemonStatus, ExitRecord, RestartDecision, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
+import { decide } from './restart-policy';
 import { criuDump, criuErrors, criuRestoreArgs, ImageSidecar, SIDECAR } from './criu';
 import { HOST_TOOLS, Tools } from './tools';
 import { EXIT_MARKER, childrenOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf } from './process-tree';
@@ -33,6 +34,8 @@ export class Supervisor {
   private lastCheckpoint: DaemonStatus['lastCheckpoint'] = null;
   private lastRestore: DaemonStatus['lastRestore'] = null;
   private restarts = 0;
+  private decisions: RestartDecision[] = [];
+  private restartTimer: NodeJS.Timeout | null = null;
   private exitCode: number | null = null;
   /** Last results, so a retried request for the same checkpoint is answered, not redone. */
   private lastCheckpointResult: CheckpointResult | null = null;
@@ -62,6 +65,7 @@ export class Supervisor {
       lastRestore: this.lastRestore,
       lastExit: this.lastExit,
       restarts: this.restarts,
+      decisions: this.decisions,
     };
   }
 
@@ -230,8 +234,36 @@ export class Supervisor {
         this.state = 'exited';
         this.initPid = null;
         this.o.log.warn({ lastExit: this.lastExit }, 'service ended');
+        void this.applyRestartPolicy(this.lastExit);
       }
     });
+  }
+
+  /** Runs the restart policy after the service ended on its own; the daemon itself stays. */
+  private async applyRestartPolicy(exit: ExitRecord): Promise<void> {
+    const ck = this.lastCheckpoint;
+    const hasCheckpoint = !!ck && fs.existsSync(path.join(this.imageDir(ck.id), SIDECAR));
+    const d = await decide(this.o.spec.restart, exit, this.restarts, hasCheckpoint, {
+      PATH: BASE_PATH,
+      ...this.o.spec.env,
+      FASTMIG_SERVICE: this.o.spec.name,
+      FASTMIG_HOST: this.o.host,
+    });
+    this.decisions.push({ at: new Date().toISOString(), exit, ...d });
+    if (this.decisions.length > 20) this.decisions.shift();
+    this.o.log.info({ decision: d.action, reason: d.reason, delayMs: d.delayMs, restarts: this.restarts }, 'restart policy decided');
+    if (this.state !== 'exited') return;
+    if (d.action === 'standby') {
+      this.state = 'standby';
+      return;
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.state !== 'exited') return; // stopped, removed or restored meanwhile
+      this.restarts++;
+      const run = d.action === 'restore' ? this.restore(ck!.id) : this.start();
+      run.catch((err) => this.o.log.error({ err: err instanceof Error ? err.message : String(err), action: d.action }, 'restart failed'));
+    }, d.delayMs);
   }
 
   private onOutput(d: Buffer): void {
@@ -277,6 +309,8 @@ export class Supervisor {
   }
 
   async shutdown(): Promise<void> {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.state = this.state === 'exited' ? 'standby' : this.state;
     await this.stop(3000);
     this.logFile.end();
   }

@@ -4,49 +4,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import http from 'http';
-import { spawn, ChildProcess } from 'child_process';
-import { REPO_ROOT, loadConfig } from '../common/config';
-import { callDaemon } from '../daemon/client';
-import { daemonFiles, DaemonConfig } from '../daemon/files';
-import type { DaemonStatus, ServiceSpec } from '../common/schemas';
-
-const DAEMON = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
-const TOKEN = 'a'.repeat(64);
-const daemons: ChildProcess[] = [];
-const dirs: string[] = [];
-
-async function startDaemon(spec: Partial<ServiceSpec> & { command: string[] }, mode: 'standby' | 'scratch' = 'scratch') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fmd-'));
-  dirs.push(dir);
-  const f = daemonFiles(dir);
-  fs.mkdirSync(f.images);
-  const conf: DaemonConfig = {
-    spec: { name: 'dtest', runtime: 'process', cwd: '/', env: {}, hooks: {}, ...spec } as ServiceSpec,
-    host: 'hostT',
-    criuPath: loadConfig().criuPath,
-    generation: 1,
-  };
-  fs.writeFileSync(f.config, JSON.stringify(conf));
-  fs.writeFileSync(f.token, TOKEN);
-  const child = spawn(process.execPath, [DAEMON, dir, mode], { stdio: 'ignore' });
-  daemons.push(child);
-  const call = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => callDaemon<T>(f.socket, TOKEN, method, route, body);
-  await until(async () => fs.existsSync(f.socket) && (await call<DaemonStatus>('GET', '/status')).state !== 'starting');
-  return { dir, f, call, child };
-}
-
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await cond()) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('condition not reached in time');
-}
+import type { DaemonStatus } from '../common/schemas';
+import { TOKEN, startDaemon, stopDaemons, until } from './daemon-harness';
 
 function rawRequest(socket: string, method: string, route: string, headers: Record<string, string>, body?: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -61,17 +20,16 @@ function rawRequest(socket: string, method: string, route: string, headers: Reco
   });
 }
 
-afterAll(async () => {
-  for (const d of daemons) d.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+afterAll(stopDaemons);
 });
 
 test('a service that exits is recorded with its exit code, and its output is kept', async () => {
   const d = await startDaemon({ command: ['sh', '-c', 'echo hello from the service; exit 3'] });
-  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'exited');
+  // the default restart policy leaves the daemon in standby after an exit
+  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'standby');
   const st = await d.call<DaemonStatus>('GET', '/status');
   expect(st.lastExit).toMatchObject({ code: 3, signal: null });
+  expect(st.decisions.at(-1)).toMatchObject({ action: 'standby' });
   const { lines } = await d.call<{ lines: string[] }>('GET', '/logs?lines=10');
   expect(lines).toContain('hello from the service');
   expect(fs.readFileSync(d.f.serviceLog, 'utf8')).toMatch(/hello from the service/);
@@ -85,7 +43,7 @@ test('a service killed by a signal is recorded with that signal', async () => {
   const child = Number(fs.readFileSync(`/proc/${st.pid}/task/${st.pid}/children`, 'utf8').trim());
   expect(fs.readlinkSync(`/proc/${child}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
   process.kill(child, 'SIGTERM');
-  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'exited');
+  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).lastExit !== null);
   expect((await d.call<DaemonStatus>('GET', '/status')).lastExit).toMatchObject({ code: null, signal: 'SIGTERM' });
 });
 

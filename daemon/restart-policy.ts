@@ -1,0 +1,54 @@
+// The restart policy: after the service ends on its own, choose standby, a start from scratch or a
+// restore from the last local checkpoint, by exit code or signal, with a restart limit, backoff and
+// an optional decision hook. Pure but for the hook, so the rules are easy to read and test.
+import execa from 'execa';
+import { RestartAction, type ExitRecord, type RestartPolicy } from '../common/schemas';
+
+export interface Decision {
+  action: RestartAction;
+  reason: string;
+  delayMs: number;
+}
+
+export function decideByRules(policy: RestartPolicy, exit: ExitRecord, restarts: number, hasCheckpoint: boolean): Decision {
+  const delayMs = Math.min(policy.backoffMs * 2 ** restarts, 30_000);
+  if (restarts >= policy.maxRestarts) {
+    return { action: 'standby', reason: `restart limit ${policy.maxRestarts} reached`, delayMs: 0 };
+  }
+  const i = policy.rules.findIndex(
+    (r) =>
+      (!r.exitCodes && !r.signals) ||
+      (exit.code !== null && r.exitCodes?.includes(exit.code)) ||
+      (exit.signal !== null && r.signals?.includes(exit.signal)),
+  );
+  let action = i >= 0 ? policy.rules[i].action : policy.otherwise;
+  let reason = i >= 0 ? `rule ${i + 1} matched ${exit.reason}` : `no rule matched ${exit.reason}: the policy says ${action}`;
+  if (action === 'restore' && !hasCheckpoint) {
+    action = 'scratch';
+    reason += '; no checkpoint on this host, starting from scratch instead';
+  }
+  return { action, reason, delayMs: action === 'standby' ? 0 : delayMs };
+}
+
+/** Asks the policy's hook; falls back to the rules when it fails or answers something else. */
+export async function decide(policy: RestartPolicy, exit: ExitRecord, restarts: number, hasCheckpoint: boolean, env: Record<string, string>): Promise<Decision> {
+  const byRules = decideByRules(policy, exit, restarts, hasCheckpoint);
+  if (!policy.hook || byRules.reason.startsWith('restart limit')) return byRules;
+  const r = await execa('sh', ['-c', policy.hook], {
+    reject: false,
+    timeout: 10_000,
+    extendEnv: false,
+    env: {
+      ...env,
+      FASTMIG_EXIT_CODE: exit.code === null ? '' : String(exit.code),
+      FASTMIG_EXIT_SIGNAL: exit.signal ?? '',
+      FASTMIG_RESTARTS: String(restarts),
+    },
+  });
+  const answer = RestartAction.safeParse(r.stdout.trim());
+  if (r.exitCode !== 0 || !answer.success) {
+    return { ...byRules, reason: `the restart hook answered ${JSON.stringify(r.stdout.trim().slice(0, 40))} (exit ${r.exitCode}), not standby/scratch/restore; ${byRules.reason}` };
+  }
+  if (answer.data === 'restore' && !hasCheckpoint) return { action: 'scratch', reason: 'the restart hook chose restore, but no checkpoint is on this host', delayMs: byRules.delayMs };
+  return { action: answer.data, reason: `the restart hook chose ${answer.data} after ${exit.reason}`, delayMs: answer.data === 'standby' ? 0 : byRules.delayMs };
+}

@@ -1,0 +1,53 @@
+// Starts real daemons in temporary service folders, for tests that drive one directly.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { spawn, ChildProcess } from 'child_process';
+import { REPO_ROOT, loadConfig } from '../common/config';
+import { callDaemon } from '../daemon/client';
+import { daemonFiles, DaemonConfig } from '../daemon/files';
+import { ServiceSpec, type ServiceSpecInput, type DaemonStatus } from '../common/schemas';
+
+const DAEMON = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
+export const TOKEN = 'a'.repeat(64);
+const daemons: ChildProcess[] = [];
+const dirs: string[] = [];
+
+export async function startDaemon(spec: Partial<ServiceSpecInput> & { command: string[] }, mode: 'standby' | 'scratch' = 'scratch') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fmd-'));
+  dirs.push(dir);
+  const f = daemonFiles(dir);
+  fs.mkdirSync(f.images);
+  const conf: DaemonConfig = {
+    spec: ServiceSpec.parse({ name: 'dtest', cwd: '/', ...spec }),
+    host: 'hostT',
+    criuPath: loadConfig().criuPath,
+    generation: 1,
+  };
+  fs.writeFileSync(f.config, JSON.stringify(conf));
+  fs.writeFileSync(f.token, TOKEN);
+  const child = spawn(process.execPath, [DAEMON, dir, mode], { stdio: 'ignore' });
+  daemons.push(child);
+  const call = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => callDaemon<T>(f.socket, TOKEN, method, route, body);
+  await until(async () => fs.existsSync(f.socket) && (await call<DaemonStatus>('GET', '/status')).state !== 'starting');
+  return { dir, f, call, child, status: () => call<DaemonStatus>('GET', '/status') };
+}
+
+export async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await cond()) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('condition not reached in time');
+}
+
+export async function stopDaemons(): Promise<void> {
+  for (const d of daemons) d.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+}
