@@ -1,6 +1,7 @@
 // Host activities that adapt to the per-service daemon: create it, drive it through its unix-socket
 // API, stop and remove it. They run on the host agent of the host they act on.
 import fs from 'fs';
+import path from 'path';
 import crypto from 'crypto';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
 import { paths } from '../common/config';
@@ -153,6 +154,15 @@ export function createDaemonActivities(ctx: HostContext) {
       await runtime.remove(req.service, dir);
       fs.rmSync(dir, { recursive: true, force: true });
       return { removed: true };
+    },
+
+    /** Deletes this host's local checkpoint folders of a service except the one named. */
+    async pruneLocalImages(req: { service: string; generation: number; keepId: string }): Promise<{ deleted: number }> {
+      requireOwned(req.service, req.generation);
+      const dir = filesOf(req.service).images;
+      const doomed = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n !== req.keepId) : [];
+      for (const n of doomed) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+      return { deleted: doomed.length };
     },
 
     async ping(): Promise<{ host: string; pid: number }> {

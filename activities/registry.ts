@@ -38,6 +38,22 @@ export function createRegistryActivities(s3: Client, bucket: string) {
     async deleteUpload(key: string): Promise<void> {
       await s3.removeObject(bucket, key);
     },
+    /** Keeps the newest `keep` images of a service (by manifest time) and deletes the others. */
+    async pruneImages(req: { service: string; keep: number }): Promise<{ kept: string[]; deleted: string[] }> {
+      const names = await listKeys(s3, bucket, keys.imagePrefix(req.service));
+      const ids = [...new Set(names.map((n) => n.slice(keys.imagePrefix(req.service).length).split('/')[0]))];
+      const dated: { id: string; at: string }[] = [];
+      for (const id of ids) {
+        const m = await readJson<{ createdAt: string }>(s3, bucket, keys.imageManifest(req.service, id));
+        dated.push({ id, at: m?.createdAt ?? '' });
+      }
+      dated.sort((a, b) => b.at.localeCompare(a.at));
+      const kept = dated.slice(0, req.keep).map((d) => d.id);
+      const deleted = dated.slice(req.keep).map((d) => d.id);
+      const doomed = names.filter((n) => deleted.some((id) => n.startsWith(`${keys.imagePrefix(req.service)}${id}/`)));
+      if (doomed.length) await s3.removeObjects(bucket, doomed);
+      return { kept, deleted };
+    },
     async deleteImages(service: string): Promise<{ deleted: number }> {
       const names = await listKeys(s3, bucket, keys.imagePrefix(service));
       if (names.length) await s3.removeObjects(bucket, names);

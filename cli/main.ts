@@ -14,7 +14,8 @@ Usage:
   fastmig stack down                         stop everything the stack started (data stays on disk)
   fastmig stack status [--json]
   fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
-                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] -- <command...>
+                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] [--restart '<json policy>']
+                 [--checkpoint-every <seconds> [--checkpoint-keep N]] -- <command...>
   fastmig deploy <service> --host <host> --runtime docker --image <image> [--port <p>] [-- <command...>]
   fastmig image import <name> <rootfs.tar> [--change 'CMD ["sh"]']...   put an image into every host's engine
   fastmig image load <archive.tar>                                       (a \`docker save\` archive)
@@ -43,6 +44,14 @@ function valid<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string):
   const r = schema.safeParse(value);
   if (!r.success) throw new UserError(`${what}: ${describeZodError(r.error)}`);
   return r.data;
+}
+
+function jsonFlag(p: Parsed, name: string): unknown {
+  try {
+    return JSON.parse(String(p.flags[name]));
+  } catch {
+    throw new UserError(`--${name} takes JSON, e.g. --restart '{"rules":[{"exitCodes":[1],"action":"scratch"}],"maxRestarts":3}'`);
+  }
 }
 
 function one(p: Parsed, what: string): string {
@@ -103,6 +112,8 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
       port: p.flags.port !== undefined ? p.number('port') : undefined,
       hooks: { preRestore: p.flags['pre-restore'] || undefined, postCheckpoint: p.flags['post-checkpoint'] || undefined },
       encryptImages: !!p.flags.encrypt,
+      ...(p.flags.restart !== undefined ? { restart: jsonFlag(p, 'restart') } : {}),
+      ...(p.flags['checkpoint-every'] !== undefined ? { checkpoint: { everySeconds: p.number('checkpoint-every'), keep: p.flags['checkpoint-keep'] !== undefined ? p.number('checkpoint-keep') : undefined } } : {}),
     }, 'service spec');
     const host = valid(HostName, String(p.flags.host), '--host');
     const r = await ops.deploy({ spec, host });
@@ -241,7 +252,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
 
 const FLAGS: Record<string, string[]> = {
   stack: ['hosts', 'json'],
-  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'runtime', 'image', 'json'],
+  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'runtime', 'image', 'restart', 'checkpoint-every', 'checkpoint-keep', 'json'],
   image: ['change', 'json'],
   migrate: ['to', 'mode', 'json'],
   status: ['json'],

@@ -84,6 +84,11 @@ export const ServiceSpec = z
     /** Encrypt this service's images at rest (AES-256-GCM with the cluster's image key). */
     encryptImages: z.boolean().default(false),
     restart: RestartPolicy.default({}),
+    /** Periodic checkpoints taken while the service keeps running, the newest `keep` kept in S3. */
+    checkpoint: z
+      .object({ everySeconds: z.number().int().min(5).max(86_400), keep: z.number().int().min(1).max(100).default(3) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

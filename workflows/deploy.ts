@@ -1,7 +1,8 @@
 // deployService: run a new service under a daemon on one host and record where it runs.
+import { startChild, ParentClosePolicy } from '@temporalio/workflow';
 import { DeployInput, Placement } from '../common/schemas';
 import { hostSteps, registry } from './proxies';
-import { endpointPort } from '../common/names';
+import { endpointPort, entityWorkflowId } from '../common/names';
 import { requireHost } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -31,6 +32,13 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
   }
   const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString(), ...(hostPort ? { hostPort } : {}) };
   await registry.putPlacement(placement);
+  // The service's entity serializes its migrations and takes its periodic checkpoints.
+  await startChild('serviceEntity', {
+    workflowId: entityWorkflowId(spec.name),
+    args: [{ service: spec.name }],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  }).catch(() => undefined); // already running
+
   const port = endpointPort(placement);
   return { service: spec.name, host, pid, endpoint: port ? `127.0.0.1:${port}` : null };
 }

@@ -15,7 +15,8 @@ import {
 import { MigrateInput, MigrationMode, MigrationReport, ServiceName, HostName } from '../common/schemas';
 import { z } from 'zod';
 import { runMigration } from './run-migration';
-import { validate } from './errors';
+import { messageOf, validate } from './errors';
+import { periodicCheckpoint } from './periodic-checkpoint';
 import { registry } from './proxies';
 
 export const MigrateRequest = z.object({ to: HostName, mode: MigrationMode.default('warm') }).strict();
@@ -27,7 +28,7 @@ export const placementQuery = defineQuery<{ service: string; host: string | null
 export const historyQuery = defineQuery<MigrationReport[]>('history');
 /** Sent when the service is removed: the entity finishes its queue and ends. */
 export const retireSignal = defineSignal('retire');
-export const pendingQuery = defineQuery<{ running: string | null; queued: number }>('pending');
+export const pendingQuery = defineQuery<{ running: string | null; queued: number; lastPeriodicCheckpoint: string | null }>('pending');
 
 export interface EntityState {
   service: string;
@@ -46,6 +47,7 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
   const queue: { id: number; input: MigrateInput }[] = [];
   const done = new Map<number, MigrationReport>();
   let running: string | null = null;
+  let lastPeriodic: string | null = null;
   let next = 0;
 
   const enqueue = (req: MigrateRequest) => {
@@ -72,25 +74,31 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
   setHandler(retireSignal, () => void (retired = true));
   setHandler(placementQuery, () => ({ service, host, generation }));
   setHandler(historyQuery, () => history);
-  setHandler(pendingQuery, () => ({ running, queued: queue.length }));
+  setHandler(pendingQuery, () => ({ running, queued: queue.length, lastPeriodicCheckpoint: lastPeriodic }));
 
   // Handlers are registered before the first await, so an update-with-start finds them.
-  if (host === null) {
-    const p = await registry.getPlacement(service);
-    host = p?.host ?? null;
-    generation = p?.generation ?? null;
-  }
+  let placement = await registry.getPlacement(service);
+  host = placement?.host ?? null;
+  generation = placement?.generation ?? null;
   for (;;) {
-    await condition(() => queue.length > 0 || retired || workflowInfo().continueAsNewSuggested);
+    const every = placement?.spec.checkpoint?.everySeconds;
+    const wake = () => queue.length > 0 || retired || workflowInfo().continueAsNewSuggested;
+    const woken = every ? await condition(wake, every * 1000) : (await condition(wake), true);
+    if (!woken && placement && !retired) {
+      // Periodic checkpoint; a failure (service down, moved meanwhile) waits for the next period.
+      lastPeriodic = await periodicCheckpoint(placement).catch((err) => `failed: ${messageOf(err)}`);
+      placement = await registry.getPlacement(service);
+      continue;
+    }
     if (!queue.length) break;
     const { id, input } = queue.shift()!;
     running = `${input.to} (${input.mode})`;
     const report = await runMigration(input);
     running = null;
     // Re-read the placement: other paths (evacuation, schedules, direct starts) move services too.
-    const p = await registry.getPlacement(service);
-    host = p?.host ?? null;
-    generation = p?.generation ?? null;
+    placement = await registry.getPlacement(service);
+    host = placement?.host ?? null;
+    generation = placement?.generation ?? null;
     history.push(report);
     if (history.length > HISTORY_KEPT) history.splice(0, history.length - HISTORY_KEPT);
     done.set(id, report);

@@ -21,6 +21,7 @@ export interface ServiceView {
   lastCheckpoint: DaemonStatus['lastCheckpoint'];
   lastExit: DaemonStatus['lastExit'];
   restarts: number;
+  lastDecision: DaemonStatus['decisions'][number] | null;
 }
 
 export async function inspectServices(raw: { service?: string }): Promise<ServiceView[]> {
@@ -47,6 +48,7 @@ export async function inspectServices(raw: { service?: string }): Promise<Servic
         lastCheckpoint: st?.lastCheckpoint ?? null,
         lastExit: st?.lastExit ?? null,
         restarts: st?.restarts ?? 0,
+        lastDecision: st?.decisions?.at(-1) ?? null,
       };
     }),
   );

@@ -37,6 +37,7 @@ export function hostSteps(host: string) {
     serviceLogs: quick.serviceLogs,
     stopService: quick.stopService,
     removeService: quick.removeService,
+    pruneLocalImages: quick.pruneLocalImages,
     healthCheck: quick.healthCheck,
     checkpointService: freeze.checkpointService,
     restoreService: freeze.restoreService,
