@@ -17,6 +17,8 @@ export interface HostContext {
   host: string;
   home: string;
   criuPath: string;
+  /** Daemons stop their service when this agent's lease is older (fencing for failover). */
+  leaseSeconds?: number;
 }
 
 export interface PrepareRequest {
@@ -99,7 +101,7 @@ export function createDaemonActivities(ctx: HostContext) {
       const dir = dirOf(service);
       const f = daemonFiles(dir);
       fs.mkdirSync(f.images, { recursive: true, mode: 0o700 });
-      const conf = await runtime.configure(req.spec, { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation });
+      const conf = await runtime.configure(req.spec, { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
       fs.rmSync(f.socket, { force: true });

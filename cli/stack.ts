@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
 import { spawn, execFileSync } from 'child_process';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Client as S3 } from 'minio';
 import { REPO_ROOT, StackFile, fastmigHome, paths, readEnvFile, readStackFile, loadConfig } from '../common/config';
@@ -189,8 +189,26 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
   } finally {
     await conn.close();
   }
+  await ensureHostMonitor(stack);
   say(`stack up: hosts ${hosts.join(', ')}; Temporal UI at ${stack.uiUrl}`);
   return stack;
+}
+
+/** Starts the cluster's host monitor (failover) unless it runs already. */
+async function ensureHostMonitor(stack: StackFile): Promise<void> {
+  const conn = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    const client = new Client({ connection: conn, namespace: stack.namespace });
+    const cfg = loadConfig();
+    await client.workflow.start('hostMonitor', {
+      taskQueue: ORCHESTRATOR_QUEUE,
+      workflowId: 'host-monitor',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [{ pingEverySeconds: 5, failoverAfterSeconds: cfg.failoverAfterSeconds }],
+    });
+  } finally {
+    await conn.close();
+  }
 }
 
 /** Registers fastmig's search attributes (a workflow upserting an unknown one would be stuck). */

@@ -36,6 +36,10 @@ export interface Config {
   /** Encrypts images at rest when a service asks for it or encryptAllImages is set. */
   imageKey: Buffer | null;
   encryptAllImages: boolean;
+  /** A daemon fences its service after this long without its host agent. */
+  leaseSeconds: number;
+  /** The host monitor fails a host over after this long without an answer (> leaseSeconds). */
+  failoverAfterSeconds: number;
 }
 
 export function fastmigHome(): string {
@@ -105,6 +109,8 @@ export function loadConfig(): Config {
     clusterKey: parseKey(env('FASTMIG_CLUSTER_KEY'), 'FASTMIG_CLUSTER_KEY'),
     imageKey: parseKey(env('FASTMIG_IMAGE_KEY'), 'FASTMIG_IMAGE_KEY'),
     encryptAllImages: env('FASTMIG_ENCRYPT_IMAGES') === '1',
+    leaseSeconds: Number(env('FASTMIG_LEASE_SECONDS') || 20),
+    failoverAfterSeconds: Number(env('FASTMIG_FAILOVER_AFTER_SECONDS') || 30),
     hosts: (env('FASTMIG_HOSTS') || stack?.hosts?.join(',') || 'hostA,hostB').split(',').filter(Boolean),
   };
 }

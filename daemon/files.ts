@@ -12,7 +12,12 @@ export interface DaemonConfig {
   tools?: Tools;
   /** true inside a container: restores may land in another network namespace (another IP). */
   container?: boolean;
+  /** Fencing: stop the service when the agent's lease is older than this (absent: never). */
+  leaseSeconds?: number;
 }
+
+/** How often a host agent renews the lease of each of its services. */
+export const LEASE_RENEW_MS = 2000;
 
 export function daemonFiles(dir: string) {
   return {
@@ -23,5 +28,7 @@ export function daemonFiles(dir: string) {
     daemonLog: path.join(dir, 'daemon.log'),
     serviceLog: path.join(dir, 'service.log'),
     images: path.join(dir, 'images'),
+    /** Touched by the host agent; a stale lease means the host may have been failed over. */
+    lease: path.join(dir, 'lease'),
   };
 }

@@ -28,6 +28,7 @@ async function main() {
   fs.writeFileSync(files.pid, String(process.pid));
   log.info({ mode }, 'daemon up');
 
+  if (conf.leaseSeconds) sup.watchLease(files.lease, conf.leaseSeconds);
   if (mode === 'scratch') await sup.start();
   else if (mode === 'restore' && checkpointId) await sup.restore(checkpointId);
 

@@ -191,6 +191,28 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Fencing: the service is stopped when its host agent has not renewed the lease for too long,
+   * because by then the orchestrator may have restored it on another host.
+   */
+  watchLease(file: string, ttlSeconds: number): NodeJS.Timeout {
+    return setInterval(() => {
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (!st || this.state !== 'running') return;
+      const ageS = (Date.now() - st.mtimeMs) / 1000;
+      if (ageS <= ttlSeconds) return;
+      this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the host agent is silent, the service may run elsewhere now');
+      this.decisions.push({
+        at: new Date().toISOString(),
+        exit: { at: new Date().toISOString(), code: null, signal: 'SIGKILL', reason: `fenced after ${Math.round(ageS)} s without the host agent` },
+        action: 'standby',
+        reason: 'lease expired: stopped so that only one instance can serve',
+        delayMs: 0,
+      });
+      void this.stop(0);
+    }, 1000);
+  }
+
   /** Stops the service (SIGTERM, then SIGKILL after the grace period); the daemon stays in standby. */
   stop(graceMs: number): Promise<DaemonStatus> {
     return this.exclusive(async () => {

@@ -7,6 +7,8 @@ import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
 import { ensureBucket, s3Client, writeJson } from '../common/s3';
 import { createDaemonActivities } from '../activities/daemon';
+import { createRegistryActivities } from '../activities/registry';
+import { fenceStaleInstances, renewLeases } from './host-lease';
 import { createImageStoreActivities } from '../activities/image-store';
 import { probeActivities } from '../activities/probe';
 import { createEngineImageActivities } from '../activities/runtime-docker';
@@ -22,6 +24,12 @@ async function main() {
   const taskQueue = hostQueue(host);
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString() };
   await ensureBucket(s3, cfg.s3.bucket);
+  // Fencing first: nothing stale may serve once this agent is back.
+  const daemons = createDaemonActivities({ host, home: cfg.home, criuPath: cfg.criuPath, leaseSeconds: cfg.leaseSeconds });
+  const registry = createRegistryActivities(s3, cfg.s3.bucket);
+  await fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log);
+  renewLeases(host, cfg.home);
+  // Registered only now: a host that is listed has no stale instance left.
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
   const metrics = new Registry();
   if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));
@@ -31,7 +39,7 @@ async function main() {
     namespace: cfg.namespace,
     taskQueue,
     activities: {
-      ...createDaemonActivities({ host, home: cfg.home, criuPath: cfg.criuPath }),
+      ...daemons,
       ...createImageStoreActivities({
         host,
         home: cfg.home,

@@ -5,3 +5,4 @@ export { inspectServices, serviceLogs, removeService, listHosts } from './manage
 export { serviceEntity, migrateUpdate, migrateSignal, placementQuery, historyQuery, pendingQuery } from './entity';
 export { evacuateHost, scheduledMigration } from './evacuate';
 export { distributeImage, listImages } from './images';
+export { hostMonitor, failoverService } from './failover';

@@ -19,6 +19,8 @@ export interface ServiceView {
   generation: number;
   command: string[];
   lastCheckpoint: DaemonStatus['lastCheckpoint'];
+  /** The newest checkpoint in the image store (what a failover restores). */
+  storedCheckpoint: string | null;
   lastExit: DaemonStatus['lastExit'];
   restarts: number;
   lastDecision: DaemonStatus['decisions'][number] | null;
@@ -46,6 +48,7 @@ export async function inspectServices(raw: { service?: string }): Promise<Servic
         generation: p.generation,
         command: p.spec.command,
         lastCheckpoint: st?.lastCheckpoint ?? null,
+        storedCheckpoint: p.lastCheckpoint ?? null,
         lastExit: st?.lastExit ?? null,
         restarts: st?.restarts ?? 0,
         lastDecision: st?.decisions?.at(-1) ?? null,

@@ -1,0 +1,63 @@
+// Fencing on the host agent's side. While the agent lives it renews each service's lease, so its
+// daemons keep serving; when it starts, it removes any local instance that the placement registry
+// no longer gives to this host (the service was failed over while the agent was away).
+import fs from 'fs';
+import path from 'path';
+import { paths } from '../common/config';
+import { daemonFiles, DaemonConfig, LEASE_RENEW_MS } from '../daemon/files';
+import type { Placement } from '../common/schemas';
+import type { Logger } from '../common/log';
+
+function serviceDirs(host: string, home: string): string[] {
+  const root = paths.hostDir(host, home);
+  return fs.existsSync(root) ? fs.readdirSync(root).map((n) => path.join(root, n)).filter((d) => fs.existsSync(daemonFiles(d).config)) : [];
+}
+
+export function renewLeases(host: string, home: string): NodeJS.Timeout {
+  const renew = () => {
+    const now = new Date();
+    for (const dir of serviceDirs(host, home)) {
+      try {
+        fs.writeFileSync(daemonFiles(dir).lease, '');
+        fs.utimesSync(daemonFiles(dir).lease, now, now);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+  };
+  renew();
+  return setInterval(renew, LEASE_RENEW_MS);
+}
+
+/** Local instances the registry gave to another host or to a newer generation. */
+export async function staleInstances(host: string, home: string, placementOf: (service: string) => Promise<Placement | null>) {
+  const stale: { service: string; generation: number; why: string }[] = [];
+  for (const dir of serviceDirs(host, home)) {
+    const conf = JSON.parse(fs.readFileSync(daemonFiles(dir).config, 'utf8')) as DaemonConfig;
+    const p = await placementOf(conf.spec.name);
+    const why = !p
+      ? 'the service no longer exists'
+      : p.host !== host && p.generation > conf.generation
+        ? `it now runs on ${p.host} (generation ${p.generation})`
+        : p.host === host && p.generation > conf.generation
+          ? `generation ${p.generation} replaced this generation ${conf.generation}`
+          : null;
+    if (why) stale.push({ service: conf.spec.name, generation: conf.generation, why });
+  }
+  return stale;
+}
+
+export async function fenceStaleInstances(
+  host: string,
+  home: string,
+  placementOf: (service: string) => Promise<Placement | null>,
+  remove: (req: { service: string; generation: number }) => Promise<unknown>,
+  log: Logger,
+): Promise<number> {
+  const stale = await staleInstances(host, home, placementOf);
+  for (const s of stale) {
+    log.warn({ service: s.service, generation: s.generation, why: s.why }, 'removing a stale instance before serving');
+    await remove({ service: s.service, generation: s.generation });
+  }
+  return stale.length;
+}
