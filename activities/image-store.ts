@@ -81,7 +81,10 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       fs.rmSync(tmp, { recursive: true, force: true });
       fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
       const m = meter();
-      const tar = execa('tar', ['-C', tmp, '-xf', '-'], { stdin: 'pipe', stderr: 'pipe' });
+      // --ignore-zeros: tar reads to the end of its input. Without it tar may exit at the end-of-archive
+      // blocks while the record padding is still being written, and the pipeline fails with
+      // "Premature close" (seen intermittently, and on all three attempts for some archives).
+      const tar = execa('tar', ['-C', tmp, '--ignore-zeros', '-xf', '-'], { stdin: 'pipe', stderr: 'pipe' });
       const source = await ctx.s3.getObject(ctx.bucket, manifest.archive.key);
       await Promise.all([pipeline(source, m.stream, zlib.createGunzip(), tar.stdin!), tar]);
       const digest = m.digest();
