@@ -39,8 +39,10 @@ test('a service killed by a signal is recorded with that signal', async () => {
   const d = await startDaemon({ command: ['sleep', '300'] });
   const st = await d.call<DaemonStatus>('GET', '/status');
   expect(st.state).toBe('running');
-  // the service runs as PID 1's child in its own PID namespace; st.pid is that namespace's init
-  const child = Number(fs.readFileSync(`/proc/${st.pid}/task/${st.pid}/children`, 'utf8').trim());
+  // the service runs as PID 1's child in its own PID namespace; st.pid is that namespace's init,
+  // which may not have forked the service yet when the daemon reports running
+  let child = 0;
+  await until(() => (child = Number(fs.readFileSync(`/proc/${st.pid}/task/${st.pid}/children`, 'utf8').trim().split(/\s+/)[0] || 0)) > 0);
   expect(fs.readlinkSync(`/proc/${child}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
   process.kill(child, 'SIGTERM');
   await until(async () => (await d.call<DaemonStatus>('GET', '/status')).lastExit !== null);
