@@ -158,7 +158,7 @@ test('secrets never appear in a migration\'s Temporal history', async () => {
 test('secret fields are redacted in structured logs', () => {
   const lines: string[] = [];
   const log = createLogger({ role: 'test' }, { write: (s: string) => lines.push(s) } as any);
-  log.info({ token: 'tok-123', s3: { secretKey: 'sk-456', accessKey: 'ak-789' }, headers: { authorization: 'Bearer x' } }, 'hello');
+  log.error({ token: 'tok-123', s3: { secretKey: 'sk-456', accessKey: 'ak-789' }, headers: { authorization: 'Bearer x' } }, 'hello');
   const out = lines.join('');
   expect(out).toContain('hello');
   for (const s of ['tok-123', 'sk-456', 'ak-789', 'Bearer x']) expect(out).not.toContain(s);
