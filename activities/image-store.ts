@@ -81,7 +81,9 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       fs.rmSync(tmp, { recursive: true, force: true });
       fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
       const m = meter();
-      const tar = execa('tar', ['-C', tmp, '-xf', '-'], { stdin: 'pipe', stderr: 'pipe' });
+      // tar stops reading at the end-of-archive blocks; `cat` drains the gzip trailer and padding
+      // after it, so the stream is never cut short (which failed the download now and then).
+      const tar = execa('sh', ['-c', 'tar -C "$1" -xf - && exec cat >/dev/null', 'fastmig-untar', tmp], { stdin: 'pipe', stderr: 'pipe' });
       const source = await ctx.s3.getObject(ctx.bucket, manifest.archive.key);
       await Promise.all([pipeline(source, m.stream, zlib.createGunzip(), tar.stdin!), tar]);
       const digest = m.digest();
