@@ -24,14 +24,22 @@ export interface CriuRun {
 }
 
 /** A bare service tree, shaped like the daemon's (own PID namespace, session leader), stdio on /dev/null. */
-export async function startBareTree(port: number, fillMiB: number, procs = 1): Promise<{ init: number; wrapper: ChildProcess }> {
+export interface BareTree {
+  init: number;
+  wrapper: ChildProcess;
+  /** Resolves when the whole tree is gone (unshare exits after its namespace's last process). */
+  gone: Promise<void>;
+}
+
+export async function startBareTree(port: number, fillMiB: number, procs = 1): Promise<BareTree> {
   const init = `"$@"`;
   const wrapper = spawn('unshare', ['--pid', '--fork', 'setsid', 'sh', '-c', init, 'bench-init', process.execPath, BENCH_SERVICE,
     '--port', String(port), '--fill-mib', String(fillMiB), '--procs', String(procs)], { stdio: 'ignore', cwd: '/' });
+  const gone = new Promise<void>((r) => wrapper.once('exit', () => r()));
   let pid = 0;
   await until('bare tree start', async () => !!(pid = childrenOf(wrapper.pid!)[0] ?? 0), 5000);
   await until('bare service answering', () => answers(port), 60_000, 20);
-  return { init: pid, wrapper };
+  return { init: pid, wrapper, gone };
 }
 
 function imageBytes(dir: string): number {
@@ -62,33 +70,45 @@ function errorLines(file: string): string {
   }
 }
 
-function killTree(pidfile: string): void {
-  const pid = Number(fs.readFileSync(pidfile, 'utf8').trim());
-  if (pid) signal(pid, 'SIGKILL');
+/** Destroys every TCP socket bound to the local port (listening and accepted ones). */
+async function freePortOf(port: number): Promise<void> {
+  const filter = `sport = :${port}`;
+  await execa('ss', ['-K', '-t', '-a', filter], { reject: false });
+  await until('lazy: source sockets closed', async () => (await execa('ss', ['-H', '-t', '-a', filter])).stdout.trim() === '', 5000, 2);
+}
+
+/** Kills whatever a run left: the source tree (if a dump failed) and the restored tree. */
+function cleanup(tree: BareTree, pidfile: string, dirs: string[]): void {
+  signal(tree.init, 'SIGKILL');
+  const restored = fs.existsSync(pidfile) ? Number(fs.readFileSync(pidfile, 'utf8').trim()) : 0;
+  if (restored) signal(restored, 'SIGKILL');
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
 /** Floor: criu dump, then criu restore of the same images, same host, tmpfs. */
 export async function floorRun(bin: string, fillMiB: number, procs = 1): Promise<CriuRun> {
   const port = await freePort();
-  const { init } = await startBareTree(port, fillMiB, procs);
+  const tree = await startBareTree(port, fillMiB, procs);
   const dir = freshDir(`floor-${port}`);
-  const probe = startProbe(port, 5);
-  await sleep(30);
-  const t0 = Date.now();
-  await criu(bin, ['dump', '-t', String(init), ...TCP, '--skip-in-flight'], dir, 'dump.log');
-  const t1 = Date.now();
   const pidfile = path.join(dir, 'restore.pid');
-  await criu(bin, ['restore', '-d', ...TCP, '--pidfile', pidfile], dir, 'restore.log');
-  const t2 = Date.now();
-  await until('floor: restored service answering', () => answers(port), 10_000, 1);
-  const t3 = Date.now();
-  await sleep(30);
-  const p = await probe.stop();
-  await checkState(port, 'floor');
-  const bytes = imageBytes(dir);
-  killTree(pidfile);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { downtimeMs: p.maxGapMs, freezeToResumeMs: t3 - t0, dumpMs: t1 - t0, restoreMs: t2 - t1, imageBytes: bytes };
+  const probe = startProbe(port, 5);
+  try {
+    await sleep(30);
+    const t0 = Date.now();
+    await criu(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight'], dir, 'dump.log');
+    const t1 = Date.now();
+    await criu(bin, ['restore', '-d', ...TCP, '--pidfile', pidfile], dir, 'restore.log');
+    const t2 = Date.now();
+    await until('floor: restored service answering', () => answers(port), 10_000, 1);
+    const t3 = Date.now();
+    await sleep(30);
+    const p = await probe.stop();
+    await checkState(port, 'floor');
+    return { downtimeMs: p.maxGapMs, freezeToResumeMs: t3 - t0, dumpMs: t1 - t0, restoreMs: t2 - t1, imageBytes: imageBytes(dir) };
+  } finally {
+    await probe.stop();
+    cleanup(tree, pidfile, [dir]);
+  }
 }
 
 /** Lets CRIU build the big pipes a lazy dump needs (no CAP_SYS_RESOURCE here). Returns false if it cannot. */
@@ -129,36 +149,41 @@ function startReady(bin: string, args: string[], dir: string, log: string): Prom
 export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
   const port = await freePort();
   const pagePort = await freePort();
-  const { init } = await startBareTree(port, fillMiB);
+  const tree = await startBareTree(port, fillMiB);
   const src = freshDir(`lazy-src-${port}`);
   const dst = freshDir(`lazy-dst-${port}`);
-  const probe = startProbe(port, 5);
-  await sleep(30);
-  const t0 = Date.now();
-  const dump = await startReady(bin, ['dump', '-t', String(init), ...TCP, '--skip-in-flight', '--lazy-pages', '--address', '127.0.0.1', '--port', String(pagePort)], src, 'dump.log');
-  const t1 = Date.now();
-  // The dumped tree stays frozen while its pages are served, holding the service's port; on one
-  // host that port must be free for the restore, so the source tree is killed now. Its pages stay
-  // valid: CRIU holds them in its page pipes (the digest check below proves every byte arrived).
-  signal(init, 'SIGKILL');
-  for (const f of fs.readdirSync(src)) if (!f.endsWith('.log')) fs.copyFileSync(path.join(src, f), path.join(dst, f));
-  const lazy = await startReady(bin, ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(pagePort)], dst, 'lazy.log');
-  const t2 = Date.now();
   const pidfile = path.join(dst, 'restore.pid');
-  await criu(bin, ['restore', '-d', ...TCP, '--lazy-pages', '--pidfile', pidfile], dst, 'restore.log');
-  const t3 = Date.now();
-  await until('lazy: restored service answering', () => answers(port), 20_000, 1);
-  const t4 = Date.now();
-  const code = await Promise.race([dump.exited, sleep(120_000).then(() => -2)]);
-  const t5 = Date.now();
-  await lazy.exited.catch(() => undefined);
-  await sleep(30);
-  const p = await probe.stop();
-  if (code !== 0) throw new Error(`lazy dump ended with ${code}: ${errorLines(path.join(src, 'dump.log'))}`);
-  await checkState(port, 'lazy');
-  const bytes = imageBytes(dst);
-  killTree(pidfile);
-  fs.rmSync(src, { recursive: true, force: true });
-  fs.rmSync(dst, { recursive: true, force: true });
-  return { downtimeMs: p.maxGapMs, freezeToResumeMs: t4 - t0, dumpMs: t1 - t0, restoreMs: t3 - t2, pagesDoneMs: t5 - t0, imageBytes: bytes };
+  const probe = startProbe(port, 5);
+  const started: ChildProcess[] = [];
+  try {
+    await sleep(30);
+    const t0 = Date.now();
+    const dump = await startReady(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight', '--lazy-pages', '--address', '127.0.0.1', '--port', String(pagePort)], src, 'dump.log');
+    started.push(dump.child);
+    const t1 = Date.now();
+    // The dumped tree stays frozen (and so holds the service's port) until its last page was
+    // served. Between two hosts that is harmless; on one host the restore must bind the same
+    // port, so the source's TCP sockets on it are destroyed (ss -K) while it stays frozen.
+    await freePortOf(port);
+    for (const f of fs.readdirSync(src)) if (!f.endsWith('.log')) fs.copyFileSync(path.join(src, f), path.join(dst, f));
+    const lazy = await startReady(bin, ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(pagePort)], dst, 'lazy.log');
+    started.push(lazy.child);
+    const t2 = Date.now();
+    await criu(bin, ['restore', '-d', ...TCP, '--lazy-pages', '--pidfile', pidfile], dst, 'restore.log');
+    const t3 = Date.now();
+    await until('lazy: restored service answering', () => answers(port), 20_000, 1);
+    const t4 = Date.now();
+    const code = await Promise.race([dump.exited, sleep(120_000).then(() => -2)]);
+    const t5 = Date.now();
+    await Promise.race([lazy.exited, sleep(10_000)]);
+    await sleep(30);
+    const p = await probe.stop();
+    if (code !== 0) throw new Error(`lazy dump ended with ${code}: ${errorLines(path.join(src, 'dump.log'))}`);
+    await checkState(port, 'lazy');
+    return { downtimeMs: p.maxGapMs, freezeToResumeMs: t4 - t0, dumpMs: t1 - t0, restoreMs: t3 - t2, pagesDoneMs: t5 - t0, imageBytes: imageBytes(dst) };
+  } finally {
+    await probe.stop();
+    for (const c of started) if (c.exitCode === null) signal(c.pid!, 'SIGKILL');
+    cleanup(tree, pidfile, [src, dst]);
+  }
 }

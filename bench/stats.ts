@@ -1,4 +1,5 @@
 // Small helpers shared by the benchmark: statistics over repeated runs, waiting, HTTP checks.
+import http from 'http';
 import { httpText } from '../demo/probe';
 
 export interface Spread {
@@ -40,14 +41,22 @@ export async function answers(port: number, path = '/health'): Promise<boolean> 
   }
 }
 
-/** The digest the service computed when it filled its data, and one it recomputes now. */
-export async function digests(port: number): Promise<{ filled: string; now: string }> {
-  const info = JSON.parse((await httpText(port, 'GET', '/info')).text) as { digest: string };
-  const now = (await httpText(port, 'GET', '/digest')).text;
-  return { filled: info.digest, now };
+/** GET with a long limit: recomputing the digest of 1 GiB (pulling pages lazily, too) takes seconds. */
+function slowGet(port: number, path: string, timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
 }
 
+/** Fails unless the data the service filled at start is still byte for byte the same. */
 export async function checkState(port: number, what: string): Promise<void> {
-  const d = await digests(port);
-  if (d.filled !== d.now) throw new Error(`${what}: the service's data changed (${d.filled.slice(0, 8)} != ${d.now.slice(0, 8)})`);
+  const filled = (JSON.parse(await slowGet(port, '/info')) as { digest: string }).digest;
+  const now = await slowGet(port, '/digest');
+  if (filled !== now) throw new Error(`${what}: the service's data changed (${filled.slice(0, 8)} != ${now.slice(0, 8)})`);
 }
