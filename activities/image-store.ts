@@ -1,5 +1,6 @@
-// Host activities that adapt to the image store (S3): pack a checkpoint into one compressed
-// stream with a manifest, and fetch and verify one before a restore.
+// Host activities that adapt to the image store (S3): pack a checkpoint into one tar stream
+// (gzip-compressed when FASTMIG_IMAGE_COMPRESSION=gzip) with a manifest, and fetch and verify one
+// before a restore.
 import fs from 'fs';
 import path from 'path';
 import zlib from 'zlib';
@@ -51,11 +52,12 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         const data = fs.readFileSync(path.join(dir, name));
         return { name, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') };
       });
-      const archiveKey = keys.imageArchive(req.service, req.checkpointId);
+      const gzip = process.env.FASTMIG_IMAGE_COMPRESSION === 'gzip';
+      const archiveKey = keys.imageArchive(req.service, req.checkpointId, gzip);
       const tar = execa('tar', ['-C', dir, '-cf', '-', '--', ...names], { stdout: 'pipe', stderr: 'pipe', buffer: false });
       const m = meter();
       const body = new PassThrough();
-      const packing = pipeline(tar.stdout!, zlib.createGzip({ level: 1 }), m.stream, body);
+      const packing = gzip ? pipeline(tar.stdout!, zlib.createGzip({ level: 1 }), m.stream, body) : pipeline(tar.stdout!, m.stream, body);
       await Promise.all([ctx.s3.putObject(ctx.bucket, archiveKey, body), packing, tar]);
       const manifest: ImageManifest = {
         format: 'fastmig-image/1',
@@ -63,7 +65,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         checkpointId: req.checkpointId,
         sourceHost: ctx.host,
         createdAt: new Date().toISOString(),
-        compression: 'gzip',
+        compression: gzip ? 'gzip' : 'none',
         files,
         rawBytes: files.reduce((n, f) => n + f.size, 0),
         archive: { key: archiveKey, bytes: m.bytes(), sha256: m.digest() },
@@ -81,11 +83,12 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       fs.rmSync(tmp, { recursive: true, force: true });
       fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
       const m = meter();
-      // tar stops reading at the end-of-archive blocks; `cat` drains the gzip trailer and padding
+      // tar stops reading at the end-of-archive blocks; `cat` drains any trailer and padding
       // after it, so the stream is never cut short (which failed the download now and then).
       const tar = execa('sh', ['-c', 'tar -C "$1" -xf - && exec cat >/dev/null', 'fastmig-untar', tmp], { stdin: 'pipe', stderr: 'pipe' });
       const source = await ctx.s3.getObject(ctx.bucket, manifest.archive.key);
-      await Promise.all([pipeline(source, m.stream, zlib.createGunzip(), tar.stdin!), tar]);
+      const unpacking = manifest.compression === 'gzip' ? pipeline(source, m.stream, zlib.createGunzip(), tar.stdin!) : pipeline(source, m.stream, tar.stdin!);
+      await Promise.all([unpacking, tar]);
       const digest = m.digest();
       if (digest !== manifest.archive.sha256) {
         fs.rmSync(tmp, { recursive: true, force: true });

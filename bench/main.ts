@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, ratios: {}, notes: [] };
 
   const wasUp = (await stackStatus())?.up ?? false;
-  if (!wasUp) await stackUp(undefined, say);
+  await stackUp(undefined, say); // reuses what runs; restarts agents built from older code
   const criu = loadConfig().criuPath;
   const direct = directDriver();
   const lazyOk = allowLazyPipes();

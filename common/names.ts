@@ -20,6 +20,6 @@ export const keys = {
   host: (host: string) => `registry/hosts/${host}.json`,
   hostsPrefix: 'registry/hosts/',
   imagePrefix: (service: string) => `images/${service}/`,
-  imageArchive: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/image.tar.gz`,
+  imageArchive: (service: string, checkpointId: string, gzip = false) => `images/${service}/${checkpointId}/image.tar${gzip ? '.gz' : ''}`,
   imageManifest: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/manifest.json`,
 };

@@ -182,7 +182,8 @@ export interface ImageManifest {
   checkpointId: string;
   sourceHost: string;
   createdAt: string;
-  compression: 'gzip';
+  /** none by default (gzip costs far more CPU time than it saves on a fast link); gzip on request. */
+  compression: 'gzip' | 'none';
   files: ManifestFile[];
   /** Sum of file sizes before packing. */
   rawBytes: number;
