@@ -12,7 +12,15 @@ import { writeReport } from './report';
 
 export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
-export type Figures = { downtimeMs: Spread; freezeToResumeMs: Spread; totalMs: Spread; restoreMs?: Spread; pagesDoneMs?: Spread };
+export type Figures = {
+  downtimeMs: Spread;
+  freezeToResumeMs: Spread;
+  totalMs: Spread;
+  restoreMs?: Spread;
+  pagesDoneMs?: Spread;
+  /** Temporal runs: median milliseconds of each workflow phase. */
+  phases?: Record<string, number>;
+};
 
 export interface Results {
   quick: boolean;
@@ -38,6 +46,10 @@ function figures(runs: (MigRun | CriuRun)[]): Figures {
   const f: Figures = { downtimeMs: pick('downtimeMs'), freezeToResumeMs: pick('freezeToResumeMs'), totalMs: pick('totalMs') };
   if (runs.some((r) => r.restoreMs !== undefined)) f.restoreMs = pick('restoreMs');
   if (runs.some((r) => (r as CriuRun).pagesDoneMs !== undefined)) f.pagesDoneMs = pick('pagesDoneMs');
+  const phased = runs.map((r) => (r as MigRun).phases).filter((p): p is Record<string, number> => !!p);
+  if (phased.length) {
+    f.phases = Object.fromEntries(Object.keys(phased[0]).map((k) => [k, spread(phased.map((p) => p[k] ?? 0)).median]));
+  }
   return f;
 }
 
@@ -79,8 +91,8 @@ async function main(): Promise<void> {
       if (size === sizes[0]) {
         say('daemon cost (memory, idle CPU) and throughput with wrk…');
         r.daemon = await daemonCost(svc, direct, quick ? 3000 : 10_000);
-        const secs = quick ? 3 : 5;
-        const tp = await throughput(svc, size, quick ? 2 : 3, secs);
+        const secs = quick ? 2 : 3;
+        const tp = await throughput(svc, size, quick ? 3 : 5, secs);
         r.throughput = { bare: spread(tp.bare), daemon: spread(tp.daemon), seconds: secs };
       }
       await ops.remove(svc.name);

@@ -85,6 +85,12 @@ export function writeReport(r: Results): void {
       L.push(`| ${s} MiB | ${MODE_LABEL[m]} | ${ms(f.downtimeMs)} | ${ms(f.freezeToResumeMs)} | ${ms(f.totalMs)} | ${ms(f.restoreMs)} | ${ms(f.pagesDoneMs)} |`);
     }
   }
+  L.push('', 'Where the time of the Temporal-driven migrations goes (median ms per workflow phase):', '');
+  for (const s of sizes) {
+    for (const [m, f] of Object.entries(r.sizes[s]) as [Mode | 'direct', Figures][]) {
+      if (f.phases) L.push(`- ${s} MiB ${m}: ${Object.entries(f.phases).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
+  }
   L.push('', '## Multi-process services (warm migration driven directly, no extra state)', '', '| processes | CRIU restore step | downtime (probe) |', '| --- | --- | --- |');
   for (const [n, p] of Object.entries(r.procs)) L.push(`| ${n} | ${ms(p.restoreMs)} | ${ms(p.downtimeMs)} |`);
   if (r.daemon) {
