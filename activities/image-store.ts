@@ -48,10 +48,9 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       const dir = imageDir(req.service, req.checkpointId);
       if (!fs.existsSync(dir)) throw ApplicationFailure.nonRetryable(`no checkpoint ${req.checkpointId} of ${req.service} on ${ctx.host}`, 'NoImage');
       const names = fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
-      const files = names.map((name) => {
-        const data = fs.readFileSync(path.join(dir, name));
-        return { name, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') };
-      });
+      // Sizes only: the archive's sha256 (computed as it streams) already covers every byte, and a
+      // separate hashing pass read the whole image once more while the service was frozen.
+      const files = names.map((name) => ({ name, size: fs.statSync(path.join(dir, name)).size }));
       const gzip = process.env.FASTMIG_IMAGE_COMPRESSION === 'gzip';
       const archiveKey = keys.imageArchive(req.service, req.checkpointId, gzip);
       const tar = execa('tar', ['-C', dir, '-cf', '-', '--', ...names], { stdout: 'pipe', stderr: 'pipe', buffer: false });

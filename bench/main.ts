@@ -131,8 +131,8 @@ async function main(): Promise<void> {
     concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
   };
   r.notes.push(`wall time of the benchmark: ${Math.round((Date.now() - t0) / 1000)} s`);
-  writeReport(r);
-  say(`done in ${Math.round((Date.now() - t0) / 1000)} s; wrote docs/benchmarks.md`);
+  const md = writeReport(r);
+  say(`done in ${Math.round((Date.now() - t0) / 1000)} s; wrote ${md}`);
   if (json) process.stdout.write(`${JSON.stringify(r.ratios)}\n`);
   else process.stdout.write(`${JSON.stringify(r.ratios, null, 2)}\n`);
 }

@@ -1,6 +1,7 @@
 // Writes the benchmark's results: docs/benchmarks.json (everything), docs/benchmarks-downtime.png
 // (gnuplot) and docs/benchmarks.md (tables, plot, then the hand-written analysis that follows the
-// marker line in the previous docs/benchmarks.md, kept as it is).
+// marker line in the previous docs/benchmarks.md, kept as it is). A --quick run writes the same
+// under docs/benchmarks-quick.* and leaves the full run's files alone.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -10,8 +11,7 @@ import type { Figures, Mode, Results } from './main';
 import type { Spread } from './stats';
 
 const DOCS = path.join(REPO_ROOT, 'docs');
-const MD = path.join(DOCS, 'benchmarks.md');
-const PNG = 'benchmarks-downtime.png';
+const base = (r: Results) => (r.quick ? 'benchmarks-quick' : 'benchmarks');
 export const ANALYSIS_MARKER = '<!-- analysis: kept across runs -->';
 
 const ms = (s?: Spread) => (s && s.n ? `${s.median} (${s.min}–${s.max})` : '–');
@@ -25,6 +25,7 @@ const MODE_LABEL: Record<Mode | 'direct', string> = {
 };
 
 function plot(r: Results): string | null {
+  const PNG = `${base(r)}-downtime.png`;
   const modes: Mode[] = ['floor', 'lazy', 'warm', 'cold', 'restart'];
   const sizes = Object.keys(r.sizes).map(Number).sort((a, b) => a - b);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmig-plot-'));
@@ -61,11 +62,14 @@ function plot(r: Results): string | null {
   }
 }
 
-export function writeReport(r: Results): void {
-  fs.writeFileSync(path.join(DOCS, 'benchmarks.json'), JSON.stringify(r, null, 2) + '\n');
+export function writeReport(r: Results): string {
+  const MD = path.join(DOCS, `${base(r)}.md`);
+  fs.writeFileSync(path.join(DOCS, `${base(r)}.json`), JSON.stringify(r, null, 2) + '\n');
   const png = plot(r);
   const previous = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8') : '';
-  const analysis = previous.includes(ANALYSIS_MARKER) ? previous.slice(previous.indexOf(ANALYSIS_MARKER)) : `${ANALYSIS_MARKER}\n`;
+  const analysis = r.quick
+    ? 'How it is measured and what limits each ratio: see [benchmarks.md](benchmarks.md).'
+    : previous.includes(ANALYSIS_MARKER) ? previous.slice(previous.indexOf(ANALYSIS_MARKER)) : `${ANALYSIS_MARKER}\n`;
   const sizes = Object.keys(r.sizes).map(Number).sort((a, b) => a - b);
   const L: string[] = [];
   L.push('# fastmig benchmarks', '');
@@ -108,4 +112,5 @@ export function writeReport(r: Results): void {
   if (r.notes.length) L.push('', '## Notes from this run', '', ...r.notes.map((n) => `- ${n}`));
   L.push('', analysis.trimEnd(), '');
   fs.writeFileSync(MD, L.join('\n'));
+  return path.relative(REPO_ROOT, MD);
 }

@@ -173,7 +173,8 @@ export const StopRequest = z.object({ graceMs: z.number().int().min(0).max(60_00
 export interface ManifestFile {
   name: string;
   size: number;
-  sha256: string;
+  /** Written by older versions only; the archive's sha256 covers every file. */
+  sha256?: string;
 }
 
 export interface ImageManifest {
