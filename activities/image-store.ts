@@ -1,5 +1,6 @@
-// Host activities that adapt to the image store (S3): pack a checkpoint into one compressed
-// stream with a manifest, and fetch and verify one before a restore.
+// Host activities that adapt to the image store (S3): pack a checkpoint into one tar stream
+// (gzip-compressed when FASTMIG_IMAGE_COMPRESSION=gzip) with a manifest, and fetch and verify one
+// before a restore.
 import fs from 'fs';
 import path from 'path';
 import zlib from 'zlib';
@@ -51,18 +52,18 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       const dir = imageDir(req.service, req.checkpointId);
       if (!fs.existsSync(dir)) throw ApplicationFailure.nonRetryable(`no checkpoint ${req.checkpointId} of ${req.service} on ${ctx.host}`, 'NoImage');
       const names = fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
-      const files = names.map((name) => {
-        const data = fs.readFileSync(path.join(dir, name));
-        return { name, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') };
-      });
-      const archiveKey = keys.imageArchive(req.service, req.checkpointId);
+      // Sizes only: the archive's sha256 (computed as it streams) already covers every byte, and a
+      // separate hashing pass read the whole image once more while the service was frozen.
+      const files = names.map((name) => ({ name, size: fs.statSync(path.join(dir, name)).size }));
+      const gzip = process.env.FASTMIG_IMAGE_COMPRESSION === 'gzip';
+      const archiveKey = keys.imageArchive(req.service, req.checkpointId, gzip);
       const encrypt = !!(req.encrypt || ctx.encryptAll);
       if (encrypt && !ctx.imageKey) throw ApplicationFailure.nonRetryable('image encryption is on but FASTMIG_IMAGE_KEY is not configured', 'NoImageKey');
       const iv = crypto.randomBytes(12);
       const cipher = encrypt ? crypto.createCipheriv('aes-256-gcm', ctx.imageKey!, iv) : null;
       const m = meter();
       const body = new PassThrough();
-      const stages = [packFiles(dir, names), zlib.createGzip({ level: 1 }), ...(cipher ? [cipher] : []), m.stream, body] as const;
+      const stages = [packFiles(dir, names), ...(gzip ? [zlib.createGzip({ level: 1 })] : []), ...(cipher ? [cipher] : []), m.stream, body];
       const packing = pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
       await Promise.all([ctx.s3.putObject(ctx.bucket, archiveKey, body), packing]);
       const unsigned: Omit<ImageManifest, 'signature'> = {
@@ -71,7 +72,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         checkpointId: req.checkpointId,
         sourceHost: ctx.host,
         createdAt: new Date().toISOString(),
-        compression: 'gzip',
+        compression: gzip ? 'gzip' : 'none',
         files,
         rawBytes: files.reduce((n, f) => n + f.size, 0),
         archive: { key: archiveKey, bytes: m.bytes(), sha256: m.digest() },
@@ -90,7 +91,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       if (!manifestSignatureValid(manifest, ctx.clusterKey)) {
         throw ApplicationFailure.nonRetryable(`${name} is refused: its manifest signature does not match this cluster's key (tampered, or signed by another cluster)`, 'BadSignature');
       }
-      if (manifest.service !== req.service || manifest.checkpointId !== req.checkpointId || manifest.archive.key !== keys.imageArchive(req.service, req.checkpointId)) {
+      if (manifest.service !== req.service || manifest.checkpointId !== req.checkpointId || manifest.archive.key !== keys.imageArchive(req.service, req.checkpointId, manifest.compression === 'gzip')) {
         throw ApplicationFailure.nonRetryable(`${name} is refused: its manifest describes another image`, 'BadSignature');
       }
       if (manifest.encryption && !ctx.imageKey) throw ApplicationFailure.nonRetryable(`${name} is encrypted but FASTMIG_IMAGE_KEY is not configured here`, 'NoImageKey');
@@ -106,7 +107,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       const source = await ctx.s3.getObject(ctx.bucket, manifest.archive.key);
       const decipher = manifest.encryption ? crypto.createDecipheriv('aes-256-gcm', ctx.imageKey!, Buffer.from(manifest.encryption.iv, 'hex')) : null;
       decipher?.setAuthTag(Buffer.from(manifest.encryption!.tag, 'hex'));
-      const stages = [source, m.stream, ...(decipher ? [decipher] : []), zlib.createGunzip(), unpackTo(tmp)];
+      const stages = [source, m.stream, ...(decipher ? [decipher] : []), ...(manifest.compression === 'gzip' ? [zlib.createGunzip()] : []), unpackTo(tmp)];
       try {
         await pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
       } catch (err) {

@@ -30,7 +30,7 @@ export const keys = {
   host: (host: string) => `registry/hosts/${host}.json`,
   hostsPrefix: 'registry/hosts/',
   imagePrefix: (service: string) => `images/${service}/`,
-  imageArchive: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/image.tar.gz`,
+  imageArchive: (service: string, checkpointId: string, gzip = false) => `images/${service}/${checkpointId}/image.tar${gzip ? '.gz' : ''}`,
   imageManifest: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/manifest.json`,
   /** A container image file uploaded once by the CLI and pulled by every host's agent. */
   upload: (id: string) => `uploads/${id}`,

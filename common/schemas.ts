@@ -275,7 +275,8 @@ export type ImageTransfer = z.infer<typeof ImageTransfer>;
 export interface ManifestFile {
   name: string;
   size: number;
-  sha256: string;
+  /** Written by older versions only; the archive's sha256 covers every file. */
+  sha256?: string;
 }
 
 export interface ImageManifest {
@@ -284,7 +285,8 @@ export interface ImageManifest {
   checkpointId: string;
   sourceHost: string;
   createdAt: string;
-  compression: 'gzip';
+  /** none by default (gzip costs far more CPU time than it saves on a fast link); gzip on request. */
+  compression: 'gzip' | 'none';
   files: ManifestFile[];
   /** Sum of file sizes before packing. */
   rawBytes: number;

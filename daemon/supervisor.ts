@@ -23,6 +23,7 @@ export interface SupervisorOptions {
 }
 
 const LOG_RING = 2000;
+const DUMP_ATTEMPTS = 3;
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class Supervisor {
@@ -125,12 +126,23 @@ export class Supervisor {
       fs.writeFileSync(path.join(dir, SIDECAR), JSON.stringify(sidecar));
       this.state = 'checkpointing';
       const frozenAt = Date.now();
-      try {
-        await criuDump(this.o.criuPath, pid, dir, leaveRunning, this.o.container);
-      } catch (err) {
-        // CRIU resumes the tree when a dump fails, so the service is still running.
-        this.state = isAlive(pid) ? 'running' : 'exited';
-        throw err;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await criuDump(this.o.criuPath, pid, dir, leaveRunning, this.o.container);
+          break;
+        } catch (err) {
+          // CRIU resumes the tree when a dump fails, so the service is still running. Several
+          // dumps at once on one host fail now and then (the parasite's reply comes back empty),
+          // so a failed dump of a live tree is tried again, from a clean folder, twice at most.
+          if (attempt < DUMP_ATTEMPTS && isAlive(pid)) {
+            this.o.log.warn({ checkpointId, attempt, err: err instanceof Error ? err.message : String(err) }, 'dump failed, trying again');
+            for (const f of fs.readdirSync(dir)) if (f !== SIDECAR) fs.rmSync(path.join(dir, f), { force: true });
+            await new Promise((r) => setTimeout(r, 100 * attempt));
+            continue;
+          }
+          this.state = isAlive(pid) ? 'running' : 'exited';
+          throw err;
+        }
       }
       const dumpMs = Date.now() - frozenAt;
       if (leaveRunning) this.state = 'running';

@@ -1,0 +1,57 @@
+// The warm migration's steps driven directly from the benchmark process, without Temporal: the same
+// activity functions the host agents run, called in order inside a mock activity context.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { loadConfig } from '../common/config';
+import { s3Client } from '../common/s3';
+import { createDaemonActivities } from '../activities/daemon';
+import { createImageStoreActivities } from '../activities/image-store';
+import { createRegistryActivities } from '../activities/registry';
+import { probeActivities } from '../activities/probe';
+import type { RestoreResult } from '../common/schemas';
+
+export function directDriver() {
+  const cfg = loadConfig();
+  const s3 = s3Client(cfg);
+  const env = new MockActivityEnvironment();
+  const registry = createRegistryActivities(s3, cfg.s3.bucket);
+  const host = (h: string) => ({
+    ...createDaemonActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath }),
+    ...createImageStoreActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages }),
+    ...probeActivities,
+  });
+  const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A) => env.run(fn as any, ...args) as Promise<R>;
+
+  return {
+    host: (h: string) => {
+      const acts = host(h);
+      return new Proxy(acts, { get: (t, k: string) => (...a: unknown[]) => run((t as any)[k], ...a) }) as typeof acts;
+    },
+    registry,
+    /** Warm migration, step for step like workflows/migrate.ts (no rollback: a failure throws). */
+    async migrate(service: string, to: string): Promise<{ freezeToResumeMs: number; restore: RestoreResult }> {
+      const p = await registry.getPlacement(service);
+      if (!p) throw new Error(`unknown service ${service}`);
+      if (!(await registry.listHosts()).some((h) => h.host === to)) throw new Error(`unknown host ${to}`);
+      const source = this.host(p.host);
+      const target = this.host(to);
+      await target.ping();
+      const generation = p.generation + 1;
+      const checkpointId = `g${generation}-direct${Date.now().toString(36)}`;
+      const step = (s: string) => process.env.BENCH_TRACE && process.stderr.write(`direct: ${s}\n`);
+      step("prepare");
+      await target.prepareService({ spec: p.spec, generation, start: false });
+      const { frozenAt } = await source.checkpointService({ service, generation: p.generation, checkpointId });
+      step("upload");
+      await source.uploadImage({ service, checkpointId });
+      step("download");
+      await target.downloadImage({ service, checkpointId });
+      step("restore");
+      const restore = await target.restoreService({ service, generation, checkpointId });
+      const { healthyAt } = await target.healthCheck({ port: p.spec.port });
+      await registry.putPlacement({ ...p, host: to, generation, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() });
+      await source.removeService({ service, generation: p.generation });
+      return { freezeToResumeMs: healthyAt - frozenAt, restore };
+    },
+  };
+}
+export type DirectDriver = ReturnType<typeof directDriver>;

@@ -1,0 +1,146 @@
+// `npm run bench [-- --quick] [--json] [--runs N] [--sizes 16,256,1024]`: fastmig's performance
+// benchmark. Every figure is the median of several runs on the same service and state; the
+// closing line (with --json) holds the ratios. Writes docs/benchmarks.md and its plot.
+import { loadConfig } from '../common/config';
+import { ops } from '../cli/ops';
+import { stackDown, stackStatus, stackUp } from '../cli/stack';
+import { allowLazyPipes, cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
+import { directDriver } from './direct';
+import { concurrency, daemonCost, DaemonCost, deployBench, MigRun, migrateOnce, restartOnce, throughput } from './stack-runs';
+import { round, spread, Spread } from './stats';
+import { writeReport } from './report';
+
+export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
+export type Mode = (typeof MODES)[number];
+export type Figures = {
+  downtimeMs: Spread;
+  freezeToResumeMs: Spread;
+  totalMs: Spread;
+  restoreMs?: Spread;
+  pagesDoneMs?: Spread;
+  /** Temporal runs: median milliseconds of each workflow phase. */
+  phases?: Record<string, number>;
+};
+
+export interface Results {
+  quick: boolean;
+  runs: number;
+  startedAt: string;
+  cpus: number;
+  sizes: Record<string, Partial<Record<Mode | 'direct', Figures>>>;
+  procs: Record<string, { restoreMs: Spread; downtimeMs: Spread }>;
+  daemon?: DaemonCost;
+  throughput?: { bare: Spread; daemon: Spread; seconds: number };
+  concurrency?: { one: Spread; allMs: number; count: number };
+  ratios: Record<string, number | null>;
+  notes: string[];
+}
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+function figures(runs: (MigRun | CriuRun)[]): Figures {
+  const pick = (k: string) => spread(runs.map((r) => (r as any)[k]).filter((x) => typeof x === 'number'));
+  const f: Figures = { downtimeMs: pick('downtimeMs'), freezeToResumeMs: pick('freezeToResumeMs'), totalMs: pick('totalMs') };
+  if (runs.some((r) => r.restoreMs !== undefined)) f.restoreMs = pick('restoreMs');
+  if (runs.some((r) => (r as CriuRun).pagesDoneMs !== undefined)) f.pagesDoneMs = pick('pagesDoneMs');
+  const phased = runs.map((r) => (r as MigRun).phases).filter((p): p is Record<string, number> => !!p);
+  if (phased.length) {
+    f.phases = Object.fromEntries(Object.keys(phased[0]).map((k) => [k, spread(phased.map((p) => p[k] ?? 0)).median]));
+  }
+  return f;
+}
+
+const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b, 3) : null);
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const json = process.argv.includes('--json');
+  const runs = Number(option('runs') ?? (quick ? 3 : 5));
+  const sizes = (option('sizes') ?? (quick ? '16,256' : '16,256,1024')).split(',').map(Number);
+  const procsList = [1, 2, 4, 8, 16];
+  const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+  const t0 = Date.now();
+  const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, ratios: {}, notes: [] };
+
+  const wasUp = (await stackStatus())?.up ?? false;
+  await stackUp(undefined, say); // reuses what runs; restarts agents built from older code
+  const criu = loadConfig().criuPath;
+  const direct = directDriver();
+  const lazyOk = allowLazyPipes();
+  if (!lazyOk) r.notes.push('lazy: could not lift the pipe limits (/proc/sys/fs/pipe-user-pages-soft), lazy runs skipped');
+  try {
+    for (const size of sizes) {
+      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], lazy: [], restart: [], direct: [] };
+      say(`${size} MiB: floor${lazyOk ? ' and lazy' : ''} (CRIU level, tmpfs)…`);
+      for (let i = 0; i < runs; i++) {
+        per.floor.push(await floorRun(criu, size));
+        if (lazyOk) per.lazy.push(await lazyRun(criu, size));
+      }
+      say(`${size} MiB: deploying the bench service…`);
+      const svc = await deployBench(`bench-${size}`, 'hostA', size);
+      for (let i = 0; i < runs; i++) {
+        say(`${size} MiB: migrations, run ${i + 1}/${runs}`);
+        per.warm.push(await migrateOnce(svc, 'warm', direct));
+        per.cold.push(await migrateOnce(svc, 'cold', direct));
+        if (size === sizes[0]) per.direct.push(await migrateOnce(svc, 'direct', direct));
+      }
+      for (let i = 0; i < runs; i++) per.restart.push(await restartOnce(svc, direct));
+      if (size === sizes[0]) {
+        say('daemon cost (memory, idle CPU) and throughput with wrk…');
+        r.daemon = await daemonCost(svc, direct, quick ? 3000 : 10_000);
+        const secs = quick ? 2 : 3;
+        const tp = await throughput(svc, size, quick ? 3 : 5, secs);
+        r.throughput = { bare: spread(tp.bare), daemon: spread(tp.daemon), seconds: secs };
+      }
+      await ops.remove(svc.name);
+      r.sizes[size] = Object.fromEntries(Object.entries(per).filter(([, v]) => v.length).map(([k, v]) => [k, figures(v)]));
+    }
+
+    say(`multi-process services: ${procsList.join(', ')} processes…`);
+    for (const n of procsList) {
+      const svc = await deployBench(`bench-p${n}`, 'hostA', 0, n);
+      const got: MigRun[] = [];
+      for (let i = 0; i < runs; i++) got.push(await migrateOnce(svc, 'direct', direct));
+      await ops.remove(svc.name);
+      r.procs[n] = { restoreMs: spread(got.map((g) => g.restoreMs!)), downtimeMs: spread(got.map((g) => g.downtimeMs)) };
+    }
+
+    say('20 concurrent migrations vs one…');
+    const c = await concurrency(20, sizes[0], quick ? 2 : 3);
+    r.concurrency = { one: spread(c.oneMs), allMs: c.allMs, count: c.count };
+  } finally {
+    cleanTmpfs();
+    if (!wasUp) await stackDown(say);
+  }
+
+  const s0 = r.sizes[sizes[0]];
+  const lazySize = [...sizes].reverse().find((s) => r.sizes[s]?.lazy);
+  const med = (f?: Figures) => f?.downtimeMs.median;
+  r.ratios = {
+    warmOverFloor: ratio(med(s0.warm), med(s0.floor)),
+    coldOverWarm: ratio(med(s0.cold), med(s0.warm)),
+    warmOverLazy: lazySize ? ratio(med(r.sizes[lazySize].warm), med(r.sizes[lazySize].lazy)) : null,
+    lazySizeMiB: lazySize ?? null,
+    restore16Over1: ratio(r.procs[16]?.restoreMs.median, r.procs[1]?.restoreMs.median),
+    temporalOverDirect: ratio(s0.warm?.totalMs.median, s0.direct?.totalMs.median),
+    daemonPrivateMiB: r.daemon ? round(r.daemon.daemonPrivateMiB, 2) : null,
+    throughputUnderDaemon: r.throughput ? ratio(r.throughput.daemon.median, r.throughput.bare.median) : null,
+    concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
+  };
+  r.notes.push(`wall time of the benchmark: ${Math.round((Date.now() - t0) / 1000)} s`);
+  const md = writeReport(r);
+  say(`done in ${Math.round((Date.now() - t0) / 1000)} s; wrote ${md}`);
+  if (json) process.stdout.write(`${JSON.stringify(r.ratios)}\n`);
+  else process.stdout.write(`${JSON.stringify(r.ratios, null, 2)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack || err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,172 @@
+// Measurements through fastmig itself: migrations (Temporal or direct), restarts, the daemon's
+// memory and CPU, throughput with and without the daemon, and concurrent migrations.
+import fs from 'fs';
+import { spawn } from 'child_process';
+import execa from 'execa';
+import { ops } from '../cli/ops';
+import { childrenOf, signal } from '../daemon/process-tree';
+import { freePort, startProbe } from '../demo/probe';
+import { BENCH_SERVICE } from './criu-level';
+import type { DirectDriver } from './direct';
+import { answers, checkState, sleep, until } from './stats';
+
+export const HOSTS = ['hostA', 'hostB'] as const;
+export const otherHost = (h: string) => (h === 'hostA' ? 'hostB' : 'hostA');
+
+export interface Deployed {
+  name: string;
+  port: number;
+  host: string;
+}
+
+export async function deployBench(name: string, host: string, fillMiB: number, procs = 1): Promise<Deployed> {
+  if ((await ops.inspect()).some((v) => v.service === name)) await ops.remove(name);
+  const port = await freePort();
+  const command = [process.execPath, BENCH_SERVICE, '--port', String(port), '--fill-mib', String(fillMiB), '--procs', String(procs)];
+  await ops.deploy({ host, spec: { name, runtime: 'process', command, cwd: '/', env: {}, port, hooks: {} } });
+  await until(`${name} answering after deploy`, () => answers(port), 120_000, 20);
+  return { name, port, host };
+}
+
+export interface MigRun {
+  downtimeMs: number; // longest gap seen by the 5 ms probe
+  freezeToResumeMs: number; // freeze on the source until the target accepted a connection
+  totalMs: number; // wall time of the whole migration as the caller sees it
+  restoreMs?: number;
+  phases?: Record<string, number>;
+}
+
+/** One migration of `svc` to the other host, with a probe running; checks the data afterwards. */
+export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct', direct: DirectDriver): Promise<MigRun> {
+  const to = otherHost(svc.host);
+  const probe = startProbe(svc.port, 5);
+  await sleep(30);
+  const t0 = Date.now();
+  let out: Omit<MigRun, 'downtimeMs' | 'totalMs'>;
+  if (how === 'direct') {
+    const r = await direct.migrate(svc.name, to);
+    out = { freezeToResumeMs: r.freezeToResumeMs, restoreMs: r.restore.restoreMs };
+  } else {
+    const r = await ops.migrate({ service: svc.name, to, mode: how });
+    if (!r.ok) throw new Error(`${how} migration of ${svc.name} ${r.outcome}: ${r.error}`);
+    out = { freezeToResumeMs: r.downtimeMs, phases: r.phases as Record<string, number>, restoreMs: r.phases.restore };
+  }
+  const totalMs = Date.now() - t0;
+  await until(`${svc.name} answering after migration`, () => answers(svc.port), 10_000, 1);
+  await sleep(30);
+  const p = await probe.stop();
+  svc.host = to;
+  await checkState(svc.port, `${how} migration`);
+  return { downtimeMs: p.maxGapMs, totalMs, ...out };
+}
+
+/** Restart: stop the service and start its command from scratch under the same daemon; state is lost. */
+export async function restartOnce(svc: Deployed, direct: DirectDriver): Promise<MigRun> {
+  const placement = await direct.registry.getPlacement(svc.name);
+  const h = direct.host(svc.host);
+  const probe = startProbe(svc.port, 5);
+  await sleep(30);
+  const t0 = Date.now();
+  await h.stopService({ service: svc.name, generation: placement!.generation });
+  await h.prepareService({ spec: placement!.spec, generation: placement!.generation, start: true });
+  await until(`${svc.name} answering after restart`, () => answers(svc.port), 120_000, 1);
+  const t1 = Date.now();
+  await sleep(30);
+  const p = await probe.stop();
+  return { downtimeMs: p.maxGapMs, freezeToResumeMs: t1 - t0, totalMs: t1 - t0 };
+}
+
+function privateKiB(pid: number): number {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return kb('Private_Clean') + kb('Private_Dirty');
+}
+
+function cpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14 and 15)
+}
+
+const comm = (pid: number) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+
+export interface DaemonCost {
+  daemonPrivateMiB: number;
+  /** The wrapper sh, unshare and the cat that relays output: per-service processes outside the tree. */
+  helpersPrivateMiB: number;
+  idleCpuPct: number;
+  idleWindowMs: number;
+}
+
+export async function daemonCost(svc: Deployed, direct: DirectDriver, windowMs: number): Promise<DaemonCost> {
+  const st = await direct.host(svc.host).serviceStatus({ service: svc.name });
+  if (!st) throw new Error(`no daemon for ${svc.name}`);
+  const daemon = st.daemonPid;
+  const helpers: number[] = [];
+  for (const w of childrenOf(daemon).filter((p) => comm(p) === 'sh')) {
+    helpers.push(w);
+    for (const c of childrenOf(w)) if (['unshare', 'cat'].includes(comm(c))) helpers.push(c);
+  }
+  const c0 = cpuTicks(daemon);
+  await sleep(windowMs);
+  const c1 = cpuTicks(daemon);
+  const hz = 100;
+  return {
+    daemonPrivateMiB: privateKiB(daemon) / 1024,
+    helpersPrivateMiB: helpers.reduce((n, p) => n + privateKiB(p), 0) / 1024,
+    idleCpuPct: ((c1 - c0) / hz / (windowMs / 1000)) * 100,
+    idleWindowMs: windowMs,
+  };
+}
+
+async function wrk(port: number, seconds: number): Promise<number> {
+  const r = await execa('wrk', ['-t1', '-c8', `-d${seconds}s`, `http://127.0.0.1:${port}/health`], { timeout: (seconds + 30) * 1000 });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`wrk printed no rate: ${r.stdout.slice(0, 200)}`);
+  return Number(m[1]);
+}
+
+/** Requests/s of the same service bare (plain `node service.js`) and under its daemon, alternated. */
+export async function throughput(svc: Deployed, fillMiB: number, rounds: number, seconds: number): Promise<{ bare: number[]; daemon: number[] }> {
+  const port = await freePort();
+  const bare = spawn(process.execPath, [BENCH_SERVICE, '--port', String(port), '--fill-mib', String(fillMiB)], { stdio: 'ignore' });
+  try {
+    await until('bare service answering', () => answers(port), 60_000, 20);
+    const out = { bare: [] as number[], daemon: [] as number[] };
+    for (let i = 0; i < rounds; i++) {
+      // Alternate which goes first, so neither always gets the machine in the same state.
+      if (i % 2 === 0) out.bare.push(await wrk(port, seconds));
+      out.daemon.push(await wrk(svc.port, seconds));
+      if (i % 2 === 1) out.bare.push(await wrk(port, seconds));
+    }
+    return out;
+  } finally {
+    signal(bare.pid!, 'SIGKILL');
+  }
+}
+
+/** Wall time of one warm migration vs 20 at once, each service holding `fillMiB`. */
+export async function concurrency(count: number, fillMiB: number, singles: number): Promise<{ oneMs: number[]; allMs: number; count: number }> {
+  const names = Array.from({ length: count }, (_, i) => `bench-c${String(i).padStart(2, '0')}`);
+  const svcs = await Promise.all(names.map((n) => deployBench(n, 'hostA', fillMiB)));
+  try {
+    const oneMs: number[] = [];
+    for (let i = 0; i < singles; i++) {
+      const s = svcs[0];
+      const t0 = Date.now();
+      const r = await ops.migrate({ service: s.name, to: otherHost(s.host), mode: 'warm' });
+      if (!r.ok) throw new Error(`single migration ${r.outcome}: ${r.error}`);
+      oneMs.push(Date.now() - t0);
+      s.host = otherHost(s.host);
+    }
+    const t0 = Date.now();
+    const reports = await Promise.all(svcs.map((s) => ops.migrate({ service: s.name, to: otherHost(s.host), mode: 'warm' })));
+    const allMs = Date.now() - t0;
+    const bad = reports.filter((r) => !r.ok);
+    if (bad.length) throw new Error(`${bad.length} of ${count} concurrent migrations failed: ${bad[0].error}`);
+    for (const s of svcs) await checkState(s.port, 'concurrent migration');
+    return { oneMs, allMs, count };
+  } finally {
+    await Promise.all(names.map((n) => ops.remove(n).catch(() => undefined)));
+  }
+}
