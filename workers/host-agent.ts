@@ -13,6 +13,7 @@ import { createImageStoreActivities } from '../activities/image-store';
 import { probeActivities } from '../activities/probe';
 import { createEngineImageActivities } from '../activities/runtime-docker';
 import { activityLogInterceptor, connectWorker } from './connect';
+import { tracingPlugins } from './tracing';
 import { Registry, serveMetrics } from '../common/metrics';
 
 async function main() {
@@ -53,6 +54,7 @@ async function main() {
       ...createEngineImageActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
     },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },
+    plugins: tracingPlugins(`host-agent-${host}`),
   });
   log.info({ taskQueue }, 'host agent polling');
   await worker.run();

@@ -6,6 +6,7 @@ import { ORCHESTRATOR_QUEUE } from '../common/names';
 import { s3Client } from '../common/s3';
 import { createRegistryActivities } from '../activities/registry';
 import { activityLogInterceptor, connectWorker } from './connect';
+import { tracingPlugins } from './tracing';
 import { createMetricsActivities } from '../activities/metrics';
 import { Registry, serveMetrics } from '../common/metrics';
 
@@ -22,6 +23,7 @@ async function main() {
     workflowsPath: require.resolve('../workflows'),
     activities: { ...createRegistryActivities(s3Client(cfg), cfg.s3.bucket), ...createMetricsActivities(metrics) },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },
+    plugins: tracingPlugins('orchestrator'),
   });
   log.info({ taskQueue: ORCHESTRATOR_QUEUE }, 'orchestrator worker polling');
   await worker.run();
