@@ -15,13 +15,41 @@ export function tcpConnects(port: number, host = '127.0.0.1', timeoutMs = 500): 
   });
 }
 
+/**
+ * Connects and keeps the connection for settleMs: a port published by a container engine's proxy
+ * accepts at once and only then resets the connection when nothing listens behind it yet.
+ */
+function connectsAndStays(port: number, settleMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let at = 0;
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok ? at : null);
+    };
+    s.setTimeout(500, () => done(false));
+    s.once('connect', () => {
+      at = Date.now();
+      s.setTimeout(0);
+      if (!settleMs) return done(true);
+      const t = setTimeout(() => done(true), settleMs);
+      s.once('close', () => {
+        clearTimeout(t);
+        done(false);
+      });
+    });
+    s.once('error', () => done(false));
+  });
+}
+
 export const probeActivities = {
   /** Waits until the service accepts TCP connections; returns when (epoch ms) it first did. */
-  async healthCheck(req: { port?: number; timeoutMs?: number }): Promise<{ healthyAt: number }> {
+  async healthCheck(req: { port?: number; timeoutMs?: number; proxied?: boolean }): Promise<{ healthyAt: number }> {
     if (!req.port) return { healthyAt: Date.now() };
     const deadline = Date.now() + (req.timeoutMs ?? 20_000);
     while (Date.now() < deadline) {
-      if (await tcpConnects(req.port)) return { healthyAt: Date.now() };
+      const at = await connectsAndStays(req.port, req.proxied ? 150 : 0);
+      if (at) return { healthyAt: at };
       heartbeat();
       await new Promise((r) => setTimeout(r, 2));
     }

@@ -69,6 +69,18 @@ interface ImageConfig {
 export function dockerRuntime(ctx: { host: string; home: string; criuPath: string }): ServiceRuntime {
   const docker = engine(ctx.host, ctx.home);
 
+  /** Ownership: a container of that name must carry our labels, or it is not ours to remove. */
+  async function removeOwned(service: string): Promise<void> {
+    const name = containerName(ctx.host, service);
+    const r = await docker(['container', 'inspect', '--format', '{{json .Config.Labels}}', name]);
+    if (r.exitCode !== 0) return; // no such container
+    const labels = (JSON.parse(r.stdout || 'null') ?? {}) as Record<string, string>;
+    if (labels['fastmig.service'] !== service || labels['fastmig.host'] !== ctx.host) {
+      throw ApplicationFailure.nonRetryable(`refusing to touch container ${name} on ${ctx.host}: it was not created by fastmig`, 'NotOwned');
+    }
+    await docker(['rm', '-f', name]);
+  }
+
   return {
     async configure(spec, base) {
       const r = await docker(['image', 'inspect', '--format', '{{json .Config}}', spec.image!]);
@@ -95,7 +107,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       if (!fs.existsSync(path.join(criuRoot, 'usr', 'sbin', 'criu'))) {
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
-      await docker(['rm', '-f', containerName(ctx.host, service)]);
+      await removeOwned(service);
       const r = await docker([
         'run', '-d', '--name', containerName(ctx.host, service),
         '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
@@ -127,7 +139,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
     },
 
     async remove(service) {
-      await docker(['rm', '-f', containerName(ctx.host, service)]);
+      await removeOwned(service);
     },
 
     async daemonLogTail(service) {

@@ -25,7 +25,7 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
     const prepared = await steps.prepareService({ spec, generation: 1, start: true });
     pid = prepared.pid;
     hostPort = prepared.hostPort;
-    await steps.healthCheck({ port: hostPort ?? spec.port });
+    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker' });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     throw refuse(`service "${spec.name}" did not become healthy on ${host}: ${messageOf(err)}`);

@@ -113,7 +113,7 @@ export async function failoverService(raw: FailoverInput): Promise<FailoverRepor
         await target.downloadImage({ service, checkpointId: p.lastCheckpoint });
         await target.restoreService({ service, generation, checkpointId: p.lastCheckpoint });
       }
-      await target.healthCheck({ port: prepared.hostPort ?? p.spec.port });
+      await target.healthCheck({ port: prepared.hostPort ?? p.spec.port, proxied: p.spec.runtime === 'docker' });
       const hostPort = p.spec.runtime === 'docker' ? (prepared.hostPort ?? undefined) : undefined;
       await registry.putPlacement({ ...p, host: to, generation, hostPort, updatedAt: new Date().toISOString() });
       return p.lastCheckpoint

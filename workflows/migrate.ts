@@ -100,7 +100,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     if (mode === 'cold') await prepareTarget();
     await phase('download', () => target.downloadImage({ service, checkpointId }));
     await phase('restore', () => target.restoreService({ service, generation, checkpointId }));
-    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: targetPort }));
+    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: targetPort, proxied: placement.spec.runtime === 'docker' }));
     const hostPort = placement.spec.runtime === 'docker' ? targetPort : undefined;
     await phase('cutover', () =>
       registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, hostPort, updatedAt: new Date().toISOString() }),
@@ -114,7 +114,7 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
         // The target goes first, so two live instances never coexist.
         await target.removeService({ service, generation });
         await source.restoreService({ service, generation: placement.generation, checkpointId });
-        return (await source.healthCheck({ port: sourcePort })).healthyAt;
+        return (await source.healthCheck({ port: sourcePort, proxied: placement.spec.runtime === 'docker' })).healthyAt;
       });
       return report(false, 'rolled-back', { downtimeMs: resumedAt - frozenAt, imageBytes, error: why });
     } catch (rollbackErr) {
