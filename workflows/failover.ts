@@ -3,11 +3,10 @@
 // its latest checkpoint on a healthy host by failoverService. The registry's generation is bumped
 // before the restore, and daemons on the lost host stop themselves once their lease expires
 // (failoverAfterSeconds > leaseSeconds), so two instances never serve together.
-import { continueAsNew, executeChild, ParentClosePolicy, sleep, workflowInfo, defineQuery, setHandler } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { continueAsNew, sleep, workflowInfo, defineQuery, setHandler } from '@temporalio/workflow';
+import { underMigrationId } from './run-migration';
 import { z } from 'zod';
 import { HostName, ServiceName } from '../common/schemas';
-import { migrateWorkflowId } from '../common/names';
 import { hostSteps, registry } from './proxies';
 import { messageOf, validate } from './errors';
 
@@ -81,16 +80,10 @@ function rotate<T>(xs: T[], k: number): T[] {
 
 /** Runs failoverService under the service's one migration id, so it never overlaps a migration. */
 async function runFailover(input: FailoverInput): Promise<FailoverReport> {
-  for (;;) {
-    try {
-      return await executeChild(failoverService, { workflowId: migrateWorkflowId(input.service), args: [input], parentClosePolicy: ParentClosePolicy.ABANDON });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        await sleep('2s');
-        continue;
-      }
-      return { service: input.service, from: input.from, to: null, outcome: 'failed', reason: messageOf(err) };
-    }
+  try {
+    return await underMigrationId<FailoverReport>(input.service, 'failoverService', [input]);
+  } catch (err) {
+    return { service: input.service, from: input.from, to: null, outcome: 'failed', reason: messageOf(err) };
   }
 }
 
