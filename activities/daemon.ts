@@ -9,6 +9,7 @@ import type { CheckpointResult, DaemonStatus, PreparedService, RestoreResult, Ru
 import { callDaemon } from '../daemon/client';
 import { daemonFiles, DaemonConfig } from '../daemon/files';
 import { translate } from './errors';
+import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
 import { processRuntime } from './runtime-process';
 import { dockerRuntime } from './runtime-docker';
@@ -89,6 +90,7 @@ export function createDaemonActivities(ctx: HostContext) {
 
   return {
     async prepareService(req: PrepareRequest): Promise<PreparedService> {
+      await faultPoint('prepare');
       const service = req.spec.name;
       const runtime = runtimes[req.spec.runtime];
       const prepared = async (st: DaemonStatus): Promise<PreparedService> => ({ ...st, hostPort: await runtime.hostPort(service, req.spec) });
@@ -121,13 +123,15 @@ export function createDaemonActivities(ctx: HostContext) {
     },
 
     async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
+      await faultPoint('checkpoint');
       requireOwned(req.service, req.generation);
-      return call(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning });
+      return whileHeartbeating(call(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning }));
     },
 
     async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
+      await faultPoint('restore');
       requireOwned(req.service, req.generation);
-      return call(req.service, 'POST', '/restore', { checkpointId: req.checkpointId });
+      return whileHeartbeating(call(req.service, 'POST', '/restore', { checkpointId: req.checkpointId }));
     },
 
     async stopService(req: { service: string; generation: number }): Promise<DaemonStatus> {
@@ -171,6 +175,16 @@ export function createDaemonActivities(ctx: HostContext) {
       return { host: ctx.host, pid: process.pid };
     },
   };
+}
+
+/** Heartbeats while a daemon works, so a host agent that dies meanwhile is noticed in seconds. */
+async function whileHeartbeating<T>(work: Promise<T>): Promise<T> {
+  const beat = setInterval(() => heartbeat(), 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 export type DaemonActivities = ReturnType<typeof createDaemonActivities>;

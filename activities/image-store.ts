@@ -15,6 +15,7 @@ import { keys } from '../common/names';
 import type { ImageManifest } from '../common/schemas';
 import { readJson, writeJson } from '../common/s3';
 import { manifestSignatureValid, signManifest } from '../common/integrity';
+import { faultPoint } from '../common/faults';
 
 /** Files CRIU or the daemon write that are not part of the image. */
 const NOT_IMAGE = /^(restore\.|criu\.out$)/;
@@ -49,6 +50,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
 
   return {
     async uploadImage(req: { service: string; checkpointId: string; encrypt?: boolean }): Promise<{ bytes: number; rawBytes: number; encrypted: boolean }> {
+      await faultPoint('upload');
       const dir = imageDir(req.service, req.checkpointId);
       if (!fs.existsSync(dir)) throw ApplicationFailure.nonRetryable(`no checkpoint ${req.checkpointId} of ${req.service} on ${ctx.host}`, 'NoImage');
       const names = fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
@@ -85,6 +87,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
 
     /** Fetches an image into this host's service directory; refuses one whose digest does not match. */
     async downloadImage(req: { service: string; checkpointId: string }): Promise<{ bytes: number }> {
+      await faultPoint('download');
       const manifest = await readJson<ImageManifest>(ctx.s3, ctx.bucket, keys.imageManifest(req.service, req.checkpointId));
       if (!manifest) throw ApplicationFailure.nonRetryable(`image ${req.checkpointId} of ${req.service} is not in the image store`, 'NoImage');
       const name = `image ${req.checkpointId} of ${req.service}`;

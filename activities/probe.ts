@@ -1,6 +1,7 @@
 // Host activity that adapts to the service itself: a TCP health probe on the loopback address.
 import net from 'net';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { faultPoint } from '../common/faults';
 
 export function tcpConnects(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
@@ -45,6 +46,7 @@ function connectsAndStays(port: number, settleMs: number): Promise<number | null
 export const probeActivities = {
   /** Waits until the service accepts TCP connections; returns when (epoch ms) it first did. */
   async healthCheck(req: { port?: number; timeoutMs?: number; proxied?: boolean }): Promise<{ healthyAt: number }> {
+    await faultPoint('verify');
     if (!req.port) return { healthyAt: Date.now() };
     const deadline = Date.now() + (req.timeoutMs ?? 20_000);
     while (Date.now() < deadline) {

@@ -14,7 +14,7 @@ Usage:
   fastmig stack down                         stop everything the stack started (data stays on disk)
   fastmig stack status [--json]
   fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
-                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] [--restart '<json policy>']
+                 [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] [--restart '<json policy>'] [--memory-limit <MiB>]
                  [--checkpoint-every <seconds> [--checkpoint-keep N]] -- <command...>
   fastmig deploy <service> --host <host> --runtime docker --image <image> [--port <p>] [-- <command...>]
   fastmig image import <name> <rootfs.tar> [--change 'CMD ["sh"]']...   put an image into every host's engine
@@ -112,6 +112,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
       port: p.flags.port !== undefined ? p.number('port') : undefined,
       hooks: { preRestore: p.flags['pre-restore'] || undefined, postCheckpoint: p.flags['post-checkpoint'] || undefined },
       encryptImages: !!p.flags.encrypt,
+      ...(p.flags['memory-limit'] !== undefined ? { memoryLimitMiB: p.number('memory-limit') } : {}),
       ...(p.flags.restart !== undefined ? { restart: jsonFlag(p, 'restart') } : {}),
       ...(p.flags['checkpoint-every'] !== undefined ? { checkpoint: { everySeconds: p.number('checkpoint-every'), keep: p.flags['checkpoint-keep'] !== undefined ? p.number('checkpoint-keep') : undefined } } : {}),
     }, 'service spec');
@@ -252,7 +253,7 @@ const commands: Record<string, (p: Parsed) => Promise<number>> = {
 
 const FLAGS: Record<string, string[]> = {
   stack: ['hosts', 'json'],
-  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'runtime', 'image', 'restart', 'checkpoint-every', 'checkpoint-keep', 'json'],
+  deploy: ['host', 'port', 'cwd', 'env', 'pre-restore', 'post-checkpoint', 'encrypt', 'runtime', 'image', 'restart', 'checkpoint-every', 'checkpoint-keep', 'memory-limit', 'json'],
   image: ['change', 'json'],
   migrate: ['to', 'mode', 'json'],
   status: ['json'],

@@ -84,6 +84,8 @@ export const ServiceSpec = z
     /** Encrypt this service's images at rest (AES-256-GCM with the cluster's image key). */
     encryptImages: z.boolean().default(false),
     restart: RestartPolicy.default({}),
+    /** The daemon kills the service (SIGKILL) when its processes' resident memory exceeds this; the restart policy then decides. */
+    memoryLimitMiB: z.number().int().min(8).max(1_048_576).optional(),
     /** Periodic checkpoints taken while the service keeps running, the newest `keep` kept in S3. */
     checkpoint: z
       .object({ everySeconds: z.number().int().min(5).max(86_400), keep: z.number().int().min(1).max(100).default(3) })

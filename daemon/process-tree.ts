@@ -61,6 +61,23 @@ export async function findNamespaceInit(wrapperPid: number, timeoutMs = 5000): P
   throw new Error('the service process did not start within 5 s');
 }
 
+/** Resident memory of a process and all its descendants, in bytes. */
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      continue; // exited meanwhile
+    }
+    todo.push(...childrenOf(p));
+  }
+  return total;
+}
+
 export function isAlive(pid: number | null): boolean {
   if (!pid) return false;
   try {

@@ -9,7 +9,7 @@ import type { Logger } from '../common/log';
 import { decide } from './restart-policy';
 import { criuDump, criuErrors, criuRestoreArgs, ImageSidecar, SIDECAR } from './criu';
 import { HOST_TOOLS, Tools } from './tools';
-import { EXIT_MARKER, childrenOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf } from './process-tree';
+import { EXIT_MARKER, childrenOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf, treeRssBytes } from './process-tree';
 
 export interface SupervisorOptions {
   spec: ServiceSpec;
@@ -38,6 +38,9 @@ export class Supervisor {
   private decisions: RestartDecision[] = [];
   private restartTimer: NodeJS.Timeout | null = null;
   private exitCode: number | null = null;
+  /** Why the daemon itself killed the service (e.g. its memory limit), for the exit record. */
+  private killReason: string | null = null;
+  private memoryWatch: NodeJS.Timeout | null = null;
   /** Last results, so a retried request for the same checkpoint is answered, not redone. */
   private lastCheckpointResult: CheckpointResult | null = null;
   private lastRestoreResult: RestoreResult | null = null;
@@ -52,6 +55,17 @@ export class Supervisor {
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
     this.logFile = fs.createWriteStream(path.join(o.dir, 'service.log'), { flags: 'a' });
+    if (o.spec.memoryLimitMiB) this.memoryWatch = setInterval(() => this.enforceMemoryLimit(o.spec.memoryLimitMiB!), 200);
+  }
+
+  /** Kills a running service whose processes hold more resident memory than its limit. */
+  private enforceMemoryLimit(limitMiB: number): void {
+    if (this.state !== 'running' || !this.initPid || this.killReason) return;
+    const rssMiB = treeRssBytes(this.initPid) / 2 ** 20;
+    if (rssMiB <= limitMiB) return;
+    this.killReason = `memory limit of ${limitMiB} MiB exceeded (${Math.round(rssMiB)} MiB resident)`;
+    this.o.log.warn({ rssMiB: Math.round(rssMiB), limitMiB }, 'memory limit exceeded: killing the service');
+    signal(this.initPid, 'SIGKILL');
   }
 
   status(): DaemonStatus {
@@ -263,8 +277,9 @@ export class Supervisor {
           at: new Date().toISOString(),
           code: sig ? null : code,
           signal: sig ?? (code === null ? 'SIGKILL' : null),
-          reason: code === null ? 'the process tree was killed' : sig ? `killed by ${sig}` : `exited with code ${code}`,
+          reason: this.killReason ?? (code === null ? 'the process tree was killed' : sig ? `killed by ${sig}` : `exited with code ${code}`),
         };
+        this.killReason = null;
         this.state = 'exited';
         this.initPid = null;
         this.o.log.warn({ lastExit: this.lastExit }, 'service ended');
@@ -275,7 +290,9 @@ export class Supervisor {
 
   /** Runs the restart policy after the service ended on its own; the daemon itself stays. */
   private async applyRestartPolicy(exit: ExitRecord): Promise<void> {
-    const ck = this.lastCheckpoint;
+    // The newest consistent state on this host: its last checkpoint, or the image it was restored
+    // from (a migrated service has no checkpoint of its own here yet).
+    const ck = newest(this.lastCheckpoint, this.lastRestore);
     const hasCheckpoint = !!ck && fs.existsSync(path.join(this.imageDir(ck.id), SIDECAR));
     const d = await decide(this.o.spec.restart, exit, this.restarts, hasCheckpoint, {
       PATH: BASE_PATH,
@@ -344,10 +361,16 @@ export class Supervisor {
 
   async shutdown(): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.memoryWatch) clearInterval(this.memoryWatch);
     this.state = this.state === 'exited' ? 'standby' : this.state;
     await this.stop(3000);
     this.logFile.end();
   }
+}
+
+function newest(a: { id: string; at: string } | null, b: { id: string; at: string } | null): { id: string; at: string } | null {
+  if (!a || !b) return a ?? b;
+  return Date.parse(b.at) > Date.parse(a.at) ? b : a;
 }
 
 function signalName(n: number): string {

@@ -2,6 +2,7 @@
 // All state lives in process memory, so only a real checkpoint/restore can carry it to another host.
 // `--listen <addr>` (default 127.0.0.1); in a container 0.0.0.0, so the engine's published port reaches it.
 //   GET /health · GET /count · GET /kv/<key> · PUT /kv/<key> (body = value) · POST /bulk ({key: value, …}) · GET /size
+// For demonstrating faults: POST /grow (body = MiB to allocate and keep) · POST /exit (body = exit code).
 import http from 'http';
 
 const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
@@ -11,6 +12,7 @@ if (!port) {
 }
 const listenAt = process.argv.includes('--listen') ? process.argv[process.argv.indexOf('--listen') + 1] : '127.0.0.1';
 const store = new Map<string, string>();
+const ballast: Buffer[] = [];
 let requests = 0;
 
 function body(req: http.IncomingMessage): Promise<string> {
@@ -37,6 +39,19 @@ const server = http.createServer(async (req, res) => {
       const entries = Object.entries(JSON.parse(await body(req)) as Record<string, string>);
       for (const [k, v] of entries) store.set(k, String(v));
       return reply(200, String(entries.length));
+    }
+    if (url === '/grow' && req.method === 'POST') {
+      const mib = Number(await body(req));
+      if (!Number.isInteger(mib) || mib < 1 || mib > 4096) return reply(400, 'the body must be a whole number of MiB, 1-4096');
+      for (let i = 0; i < mib; i++) ballast.push(Buffer.alloc(2 ** 20, 1));
+      return reply(200, String(ballast.length));
+    }
+    if (url === '/exit' && req.method === 'POST') {
+      const code = Number(await body(req));
+      if (!Number.isInteger(code) || code < 0 || code > 255) return reply(400, 'the body must be an exit code, 0-255');
+      reply(200, 'exiting');
+      setTimeout(() => process.exit(code), 10);
+      return;
     }
     if (url.startsWith('/kv/')) {
       const key = decodeURIComponent(url.slice(4));

@@ -28,6 +28,8 @@ export function hostSteps(host: string) {
     taskQueue: queue,
     scheduleToStartTimeout: '10s',
     startToCloseTimeout: '3m',
+    // The host agent heartbeats while its daemon works: a dead agent is noticed in 10 s, not 3 min.
+    heartbeatTimeout: '10s',
     retry: { ...retry, maximumAttempts: 2 },
   });
   return {
