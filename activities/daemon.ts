@@ -90,7 +90,7 @@ export function createDaemonActivities(ctx: HostContext) {
 
   return {
     async prepareService(req: PrepareRequest): Promise<PreparedService> {
-      await faultPoint('prepare');
+      await faultPoint('prepare', req.spec.name);
       const service = req.spec.name;
       const runtime = runtimes[req.spec.runtime];
       const prepared = async (st: DaemonStatus): Promise<PreparedService> => ({ ...st, hostPort: await runtime.hostPort(service, req.spec) });
@@ -123,13 +123,13 @@ export function createDaemonActivities(ctx: HostContext) {
     },
 
     async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
-      await faultPoint('checkpoint');
+      await faultPoint('checkpoint', req.checkpointId);
       requireOwned(req.service, req.generation);
       return whileHeartbeating(call(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning }));
     },
 
     async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
-      await faultPoint('restore');
+      await faultPoint('restore', req.checkpointId);
       requireOwned(req.service, req.generation);
       return whileHeartbeating(call(req.service, 'POST', '/restore', { checkpointId: req.checkpointId }));
     },

@@ -50,7 +50,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
 
   return {
     async uploadImage(req: { service: string; checkpointId: string; encrypt?: boolean }): Promise<{ bytes: number; rawBytes: number; encrypted: boolean }> {
-      await faultPoint('upload');
+      await faultPoint('upload', req.checkpointId);
       const dir = imageDir(req.service, req.checkpointId);
       if (!fs.existsSync(dir)) throw ApplicationFailure.nonRetryable(`no checkpoint ${req.checkpointId} of ${req.service} on ${ctx.host}`, 'NoImage');
       const names = fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
@@ -87,7 +87,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
 
     /** Fetches an image into this host's service directory; refuses one whose digest does not match. */
     async downloadImage(req: { service: string; checkpointId: string }): Promise<{ bytes: number }> {
-      await faultPoint('download');
+      await faultPoint('download', req.checkpointId);
       const manifest = await readJson<ImageManifest>(ctx.s3, ctx.bucket, keys.imageManifest(req.service, req.checkpointId));
       if (!manifest) throw ApplicationFailure.nonRetryable(`image ${req.checkpointId} of ${req.service} is not in the image store`, 'NoImage');
       const name = `image ${req.checkpointId} of ${req.service}`;
@@ -114,6 +114,10 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       try {
         await pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+          fs.rmSync(tmp, { recursive: true, force: true });
+          throw ApplicationFailure.nonRetryable(`no space left on ${ctx.host} to unpack ${name}`, 'NoSpace');
+        }
         throw corrupt(`it cannot be unpacked (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
       }
       const digest = m.digest();

@@ -46,7 +46,7 @@ function connectsAndStays(port: number, settleMs: number): Promise<number | null
 export const probeActivities = {
   /** Waits until the service accepts TCP connections; returns when (epoch ms) it first did. */
   async healthCheck(req: { port?: number; timeoutMs?: number; proxied?: boolean }): Promise<{ healthyAt: number }> {
-    await faultPoint('verify');
+    await faultPoint('verify', String(req.port ?? ''));
     if (!req.port) return { healthyAt: Date.now() };
     const deadline = Date.now() + (req.timeoutMs ?? 20_000);
     while (Date.now() < deadline) {

@@ -5,8 +5,13 @@ import { keys } from '../common/names';
 import { Placement, HostRecord, parseOrThrow } from '../common/schemas';
 import { listKeys, readJson, writeJson } from '../common/s3';
 
-export function createRegistryActivities(s3: Client, bucket: string) {
+/** leaseSeconds: how long a host's daemons keep serving without their agent (the cluster's setting). */
+export function createRegistryActivities(s3: Client, bucket: string, leaseSeconds = 20) {
   return {
+    /** How long to wait before a silent host's instances are surely fenced (lease plus a margin). */
+    async fencingSeconds(): Promise<number> {
+      return leaseSeconds + 3;
+    },
     async getPlacement(service: string): Promise<Placement | null> {
       const raw = await readJson<unknown>(s3, bucket, keys.placement(service));
       return raw ? parseOrThrow(Placement, raw, `placement record of ${service}`) : null;

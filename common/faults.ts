@@ -3,10 +3,13 @@
 // and no CLI flag, API field or workflow input reaches it.
 //
 // The file maps fault points to what happens there:
-//   { "upload": { "action": "pause" }, "restore": { "action": "fail", "times": 2 } }
+//   { "upload": { "action": "pause", "match": "^g" }, "restore": { "action": "fail", "times": 2 } }
 // pause: the step writes `<file>.<point>.reached` and waits until the test deletes it (at most
 //        two minutes), so the test can kill, stop or corrupt something at exactly that moment;
 // fail:  the step throws, `times` times (default: every time).
+// match: a regular expression the step's subject must match (the checkpoint id for checkpoint,
+//        upload, download and restore: migrations' start with "g", periodic ones with "p"; the
+//        service for prepare; the port for verify).
 // An entry is used up when it fires (a pause once, a fail after `times`), so retries run normally.
 import fs from 'fs';
 import { heartbeat } from '@temporalio/activity';
@@ -17,6 +20,7 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 interface FaultEntry {
   action: 'pause' | 'fail';
   times?: number;
+  match?: string;
 }
 
 const PAUSE_LIMIT_MS = 120_000;
@@ -44,12 +48,12 @@ function writeEntries(file: string, entries: Record<string, FaultEntry>): void {
 }
 
 /** Called at the start of a host step; does nothing unless a test armed this point. */
-export async function faultPoint(point: FaultPoint): Promise<void> {
+export async function faultPoint(point: FaultPoint, subject: string): Promise<void> {
   const file = faultsFile();
   if (!file) return;
   const entries = readEntries(file);
   const entry = entries[point];
-  if (!entry) return;
+  if (!entry || (entry.match && !new RegExp(entry.match).test(subject))) return;
   if (entry.action === 'fail') {
     const left = (entry.times ?? Infinity) - 1;
     if (left <= 0) delete entries[point];

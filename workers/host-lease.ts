@@ -13,6 +13,15 @@ function serviceDirs(host: string, home: string): string[] {
   return fs.existsSync(root) ? fs.readdirSync(root).map((n) => path.join(root, n)).filter((d) => fs.existsSync(daemonFiles(d).config)) : [];
 }
 
+function daemonAlive(dir: string): boolean {
+  try {
+    process.kill(Number(fs.readFileSync(daemonFiles(dir).pid, 'utf8').trim()), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function renewLeases(host: string, home: string): NodeJS.Timeout {
   const renew = () => {
     const now = new Date();
@@ -41,7 +50,9 @@ export async function staleInstances(host: string, home: string, placementOf: (s
         ? `it now runs on ${p.host} (generation ${p.generation})`
         : p.host === host && p.generation > conf.generation
           ? `generation ${p.generation} replaced this generation ${conf.generation}`
-          : null;
+          : p.host !== host && !daemonAlive(dir)
+            ? `it runs on ${p.host}; this copy of an aborted move has no daemon left`
+            : null;
     if (why) stale.push({ service: conf.spec.name, generation: conf.generation, why });
   }
   return stale;

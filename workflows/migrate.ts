@@ -1,7 +1,7 @@
 // migrateService: move a running service to another host, keeping its state.
 // preflight → (warm) prepare target → checkpoint → upload → (cold) prepare target → download →
 // restore → verify → cut over → clean up. Any failure after the freeze rolls back to the source.
-import { defineQuery, setHandler, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import { defineQuery, setHandler, sleep, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { MigrateInput, MigrationProgress, MigrationReport, PhaseName } from '../common/schemas';
 import { hostSteps, metrics, registry } from './proxies';
@@ -111,8 +111,9 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     const why = messageOf(err);
     try {
       const resumedAt = await phase('rollback', async () => {
-        // The target goes first, so two live instances never coexist.
-        await target.removeService({ service, generation });
+        // The target goes first, so two live instances never coexist. A target whose agent does not
+        // answer fences itself once its lease lapses: wait that long instead of giving up.
+        await target.removeService({ service, generation }).catch(async () => sleep((await registry.fencingSeconds()) * 1000));
         await source.restoreService({ service, generation: placement.generation, checkpointId });
         return (await source.healthCheck({ port: sourcePort, proxied: placement.spec.runtime === 'docker' })).healthyAt;
       });
