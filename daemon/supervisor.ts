@@ -55,6 +55,8 @@ export class Supervisor {
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
     this.logFile = fs.createWriteStream(path.join(o.dir, 'service.log'), { flags: 'a' });
+    // A full disk must not take the daemon down: the ring buffer still keeps the recent lines.
+    this.logFile.on('error', (err) => this.o.log.warn({ err: err.message }, 'service log file not writable'));
     if (o.spec.memoryLimitMiB) this.memoryWatch = setInterval(() => this.enforceMemoryLimit(o.spec.memoryLimitMiB!), 200);
   }
 

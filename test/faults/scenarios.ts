@@ -1,0 +1,426 @@
+// The fault matrix: each fault in each phase where it can strike. Normal-operation faults hit a
+// running service; the others hit a warm migration from faultA to faultB at the named step, by
+// pausing that step on its host (a fault point), doing the damage, and letting it go on.
+import { ops } from '../../cli/ops';
+import { keys } from '../../common/names';
+import { httpText } from '../../demo/probe';
+import type { FaultPoint } from '../../common/faults';
+import type { MigrationReport } from '../../common/schemas';
+import { kvProcesses } from '../helpers';
+import { FaultCluster, SOURCE, TARGET, sleep, until } from './cluster';
+import type { Expectation } from './survival';
+
+export type Phase = 'normal' | 'prepare' | 'checkpoint' | 'transfer' | 'restore' | 'verify';
+
+export interface Ctx {
+  cluster: FaultCluster;
+  service: string;
+  port: number;
+}
+
+export interface Scenario {
+  fault: string;
+  phase: Phase;
+  expect: Expectation;
+  /** Migration faults: the outcomes the workflow may end with (it must end, with a reason). */
+  outcomes?: MigrationReport['outcome'][];
+  /** In the quick subset that runs with the test suite. */
+  quick?: boolean;
+  run(ctx: Ctx): Promise<{ since: number; report?: MigrationReport }>;
+}
+
+/** The restart policy of every matrix service: SIGINT means stop; anything else, restore. */
+export const POLICY = { rules: [{ signals: ['SIGINT'], action: 'standby' as const }], otherwise: 'restore' as const, backoffMs: 200, maxRestarts: 20 };
+export const MEMORY_LIMIT_MIB = 160;
+
+function signalService(port: number, sig: NodeJS.Signals): void {
+  const pids = kvProcesses(port);
+  if (pids.length !== 1) throw new Error(`expected one instance to signal, found ${pids.length}`);
+  process.kill(pids[0], sig);
+}
+
+const grow = (port: number) => httpText(port, 'POST', '/grow', String(MEMORY_LIMIT_MIB + 64)).catch(() => null);
+const exitWithError = (port: number) => httpText(port, 'POST', '/exit', '3').catch(() => null);
+
+/** Waits until the daemon has recorded one more restart decision than `before`. */
+async function decided(ctx: Ctx, before: number, timeoutMs = 30_000) {
+  return until('a restart decision', async () => {
+    const v = (await ops.inspect(ctx.service))[0];
+    return v.lastDecision && v.restarts + (v.lastDecision.action === 'standby' ? 1 : 0) > before ? v : null;
+  }, timeoutMs);
+}
+
+function serviceFault(fault: string, inject: (ctx: Ctx) => Promise<unknown> | void, expect: Expectation, quick = false): Scenario {
+  return {
+    fault,
+    phase: 'normal',
+    expect,
+    quick,
+    async run(ctx) {
+      const before = (await ops.inspect(ctx.service))[0].restarts;
+      const since = Date.now();
+      await inject(ctx);
+      const v = await decided(ctx, before);
+      if (!v.lastDecision?.reason) throw new Error('the decision has no reason');
+      return { since };
+    },
+  };
+}
+
+interface MigrationFault {
+  fault: string;
+  phase: Phase;
+  /** Where the migration is held while the fault is done. */
+  at: { host: typeof SOURCE | typeof TARGET; point: FaultPoint };
+  /** Done while the step is held. */
+  inject(ctx: Ctx): Promise<void> | void;
+  /** Done after the step was let go (e.g. a service manager starting a killed process again). */
+  recover?(ctx: Ctx): Promise<void>;
+  outcomes: MigrationReport['outcome'][];
+  expect: Expectation;
+  quick?: boolean;
+}
+
+function migrationFault(m: MigrationFault): Scenario {
+  return {
+    fault: m.fault,
+    phase: m.phase,
+    expect: m.expect,
+    outcomes: m.outcomes,
+    quick: m.quick,
+    async run(ctx) {
+      const { cluster, service } = ctx;
+      // Migrations' checkpoint ids start with "g"; periodic checkpoints ("p…") pass untouched.
+      const match = m.at.point === 'prepare' ? `^${service}$` : m.at.point === 'verify' ? '' : '^g';
+      cluster.arm(m.at.host, m.at.point, { action: 'pause', match });
+      const running = ops.migrate({ service, to: TARGET, mode: 'warm' });
+      running.catch(() => undefined);
+      await cluster.reached(m.at.host, m.at.point);
+      const since = Date.now();
+      await m.inject(ctx);
+      cluster.release(m.at.host, m.at.point);
+      if (m.recover) await m.recover(ctx);
+      const report = await cluster.migrationReport(service, running, m.expect.boundS * 1000);
+      return { since, report };
+    },
+  };
+}
+
+/** A step that simply fails on a host, every time it is tried. */
+function failingStep(fault: string, phase: Phase, point: FaultPoint, quick = false): Scenario {
+  return {
+    fault,
+    phase,
+    expect: { state: 'running', data: 'live', boundS: 60 },
+    outcomes: ['rolled-back'],
+    quick,
+    async run(ctx) {
+      ctx.cluster.arm(TARGET, point, { action: 'fail', match: point === 'verify' ? '' : '^g' });
+      const since = Date.now();
+      const report = await ops.migrate({ service: ctx.service, to: TARGET, mode: 'warm' });
+      return { since, report };
+    },
+  };
+}
+
+const restartLater = (host: string, ms = 2000) => async (ctx: Ctx) => {
+  await sleep(ms);
+  await ctx.cluster.startAgent(host);
+};
+const stackBackLater = (ms = 2000) => async (ctx: Ctx) => {
+  await sleep(ms);
+  await ctx.cluster.restoreStack();
+};
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
+const byPolicy = (sig: NodeJS.Signals): Expectation['state'] => (sig === 'SIGINT' ? 'standby' : 'running');
+
+export const SCENARIOS: Scenario[] = [
+  // The service itself misbehaves while it runs: the restart policy decides, the daemon stays.
+  serviceFault('memory limit exceeded', (c) => grow(c.port), { state: 'running', data: 'checkpoint', boundS: 30 }, true),
+  serviceFault('service exits with an error', (c) => exitWithError(c.port), { state: 'running', data: 'checkpoint', boundS: 30 }),
+  ...SIGNALS.map((sig) => serviceFault(`${sig} to the service`, (c) => signalService(c.port, sig), { state: byPolicy(sig), data: 'checkpoint', boundS: 30 }, sig === 'SIGKILL')),
+
+  // Signals while the checkpoint is about to be taken: the dump fails or takes the restored tree.
+  ...SIGNALS.map((sig) =>
+    migrationFault({
+      fault: `${sig} to the service`,
+      phase: 'checkpoint',
+      at: { host: SOURCE, point: 'checkpoint' },
+      inject: async (c) => {
+        signalService(c.port, sig);
+        await sleep(1000); // the restart policy acts before the dump is let go
+      },
+      outcomes: ['migrated', 'failed'],
+      expect: { state: byPolicy(sig), data: 'checkpoint', boundS: 60 },
+    }),
+  ),
+  // The restored service dies on the target before it is verified.
+  ...SIGNALS.map((sig) =>
+    migrationFault({
+      fault: `${sig} to the service`,
+      phase: 'verify',
+      at: { host: TARGET, point: 'verify' },
+      inject: (c) => signalService(c.port, sig),
+      outcomes: sig === 'SIGINT' ? ['rolled-back'] : ['migrated'],
+      expect: { state: 'running', data: sig === 'SIGINT' ? 'live' : 'live', boundS: 90 },
+    }),
+  ),
+  migrationFault({
+    fault: 'memory limit exceeded',
+    phase: 'verify',
+    at: { host: TARGET, point: 'verify' },
+    inject: async (c) => void (await grow(c.port)),
+    outcomes: ['migrated'],
+    expect: { state: 'running', data: 'live', boundS: 60 },
+  }),
+  migrationFault({
+    fault: 'service exits with an error',
+    phase: 'verify',
+    at: { host: TARGET, point: 'verify' },
+    inject: async (c) => void (await exitWithError(c.port)),
+    outcomes: ['migrated'],
+    expect: { state: 'running', data: 'live', boundS: 60 },
+  }),
+
+  // Disk full while an image is written: on the source (dump) and on the target (unpacking).
+  migrationFault({
+    fault: 'disk full',
+    phase: 'checkpoint',
+    at: { host: SOURCE, point: 'checkpoint' },
+    inject: (c) => c.cluster.fillDisk(SOURCE),
+    recover: async (c) => {
+      await sleep(3000);
+      c.cluster.freeDisk(SOURCE);
+    },
+    outcomes: ['failed'],
+    expect: { state: 'running', data: 'live', boundS: 60 },
+    quick: true,
+  }),
+  migrationFault({
+    fault: 'disk full',
+    phase: 'transfer',
+    at: { host: TARGET, point: 'download' },
+    inject: (c) => c.cluster.fillDisk(TARGET),
+    recover: async (c) => {
+      await sleep(1500);
+      c.cluster.freeDisk(TARGET);
+    },
+    outcomes: ['rolled-back'],
+    expect: { state: 'running', data: 'live', boundS: 60 },
+  }),
+
+  // Corrupted images: in the store (transfer) and on the target's disk (restore).
+  migrationFault({
+    fault: 'corrupted image',
+    phase: 'transfer',
+    at: { host: TARGET, point: 'download' },
+    inject: (c) => corruptStoredImage(c),
+    outcomes: ['rolled-back'],
+    expect: { state: 'running', data: 'live', boundS: 60 },
+    quick: true,
+  }),
+  migrationFault({
+    fault: 'corrupted image',
+    phase: 'restore',
+    at: { host: TARGET, point: 'restore' },
+    inject: (c) => corruptLocalImage(c),
+    outcomes: ['rolled-back'],
+    expect: { state: 'running', data: 'live', boundS: 60 },
+  }),
+
+  // The image store goes away: while the service runs, during the upload, during the download.
+  {
+    fault: 'S3 unreachable',
+    phase: 'normal',
+    expect: { state: 'running', data: 'live', boundS: 60 },
+    async run(ctx) {
+      const since = Date.now();
+      await ctx.cluster.stopS3();
+      await sleep(8000); // at least one periodic checkpoint fails meanwhile
+      await ctx.cluster.restoreStack();
+      const before = (await ops.inspect(ctx.service))[0].storedCheckpoint;
+      await until('a periodic checkpoint stored after S3 returned', async () => (await ops.inspect(ctx.service))[0].storedCheckpoint !== before, 30_000, 500);
+      return { since };
+    },
+  },
+  migrationFault({
+    fault: 'S3 unreachable',
+    phase: 'transfer',
+    at: { host: SOURCE, point: 'upload' },
+    inject: (c) => c.cluster.stopS3(),
+    recover: stackBackLater(3000),
+    outcomes: ['rolled-back', 'migrated'],
+    expect: { state: 'running', data: 'live', boundS: 90 },
+    quick: true,
+  }),
+  migrationFault({
+    fault: 'S3 unreachable',
+    phase: 'restore',
+    at: { host: TARGET, point: 'download' },
+    inject: (c) => c.cluster.stopS3(),
+    recover: stackBackLater(3000),
+    outcomes: ['rolled-back', 'migrated'],
+    expect: { state: 'running', data: 'live', boundS: 90 },
+  }),
+
+  // Host agents die (their daemons and services live on) and are started again.
+  ...(
+    [
+      ['checkpoint', SOURCE, 'checkpoint'],
+      ['transfer', SOURCE, 'upload'],
+      ['restore', TARGET, 'restore'],
+    ] as const
+  ).map(([phase, host, point]) =>
+    migrationFault({
+      fault: 'source host agent killed',
+      phase,
+      at: { host, point },
+      inject: (c) => c.cluster.killAgent(SOURCE),
+      recover: restartLater(SOURCE),
+      outcomes: ['migrated', 'rolled-back'],
+      expect: { state: 'running', data: 'live', boundS: 120 },
+      quick: phase === 'checkpoint',
+    }),
+  ),
+  ...(
+    [
+      ['prepare', 'prepare'],
+      ['transfer', 'download'],
+      ['restore', 'restore'],
+      ['verify', 'verify'],
+    ] as const
+  ).map(([phase, point]) =>
+    migrationFault({
+      fault: 'target host agent killed',
+      phase,
+      at: { host: TARGET, point },
+      inject: (c) => c.cluster.killAgent(TARGET),
+      recover: restartLater(TARGET),
+      outcomes: ['migrated', 'rolled-back'],
+      expect: { state: 'running', data: 'live', boundS: 120 },
+      quick: phase === 'restore',
+    }),
+  ),
+
+  // The orchestrator worker dies; Temporal carries the migration on when it is back.
+  ...(
+    [
+      ['checkpoint', SOURCE, 'checkpoint'],
+      ['transfer', SOURCE, 'upload'],
+      ['restore', TARGET, 'restore'],
+      ['verify', TARGET, 'verify'],
+    ] as const
+  ).map(([phase, host, point]) =>
+    migrationFault({
+      fault: 'orchestrator worker killed',
+      phase,
+      at: { host, point },
+      inject: (c) => c.cluster.killOrchestrator(),
+      recover: stackBackLater(),
+      outcomes: ['migrated'],
+      expect: { state: 'running', data: 'live', boundS: 120 },
+      quick: phase === 'transfer',
+    }),
+  ),
+
+  // The Temporal server itself is restarted (its state is in a SQLite file).
+  ...(
+    [
+      ['checkpoint', SOURCE, 'checkpoint'],
+      ['transfer', SOURCE, 'upload'],
+      ['restore', TARGET, 'restore'],
+    ] as const
+  ).map(([phase, host, point]) =>
+    migrationFault({
+      fault: 'Temporal server restarted',
+      phase,
+      at: { host, point },
+      inject: (c) => c.cluster.killTemporal(),
+      recover: stackBackLater(1000),
+      outcomes: ['migrated', 'rolled-back'],
+      expect: { state: 'running', data: 'live', boundS: 150 },
+      quick: phase === 'restore',
+    }),
+  ),
+
+  failingStep('target restore fails', 'restore', 'restore', true),
+  failingStep('verification fails', 'verify', 'verify'),
+
+  // A whole host is lost: its agent, daemons and services die together and it stays away.
+  {
+    fault: 'whole host lost',
+    phase: 'normal',
+    expect: { state: 'running', data: 'checkpoint', boundS: 120 },
+    async run(ctx) {
+      const since = Date.now();
+      await ctx.cluster.killHost(SOURCE);
+      await until('the service restored on another host', async () => {
+        const v = (await ops.inspect(ctx.service))[0];
+        return v.host !== SOURCE && v.state === 'running';
+      }, 120_000, 500);
+      await ctx.cluster.startAgent(SOURCE); // it comes back and removes its stale copy
+      return { since };
+    },
+  },
+  migrationFault({
+    fault: 'whole host lost',
+    phase: 'transfer',
+    at: { host: SOURCE, point: 'upload' },
+    inject: (c) => c.cluster.killHost(SOURCE),
+    recover: async (c) => {
+      // Whatever the migration concludes, the host monitor restores the service elsewhere.
+      await until('the service restored on another host', async () => {
+        const v = (await ops.inspect(c.service))[0];
+        return v.host !== SOURCE && v.state === 'running';
+      }, 180_000, 500);
+      await c.cluster.startAgent(SOURCE);
+    },
+    outcomes: ['failed', 'rolled-back', 'migrated'],
+    expect: { state: 'running', data: 'checkpoint', boundS: 180 },
+  }),
+  migrationFault({
+    fault: 'whole host lost',
+    phase: 'restore',
+    at: { host: TARGET, point: 'restore' },
+    inject: (c) => c.cluster.killHost(TARGET),
+    recover: async (c) => {
+      await sleep(2000);
+      await c.cluster.startAgent(TARGET);
+    },
+    outcomes: ['rolled-back', 'migrated'],
+    expect: { state: 'running', data: 'live', boundS: 150 },
+  }),
+];
+
+async function corruptStoredImage(c: Ctx): Promise<void> {
+  const s3 = c.cluster.s3();
+  const { bucket } = (await import('../../common/config')).loadConfig().s3;
+  const prefix = keys.imagePrefix(c.service);
+  const objects: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const st = s3.listObjectsV2(bucket, prefix, true);
+    st.on('data', (o) => o.name && objects.push(o.name));
+    st.on('end', () => resolve());
+    st.on('error', reject);
+  });
+  const archive = objects.filter((k) => /\/g[^/]*\//.test(k) && !k.endsWith('.json')).sort().pop();
+  if (!archive) throw new Error(`no migration image of ${c.service} in the store (found ${objects.join(', ')})`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await s3.getObject(bucket, archive)) chunks.push(chunk as Buffer);
+  const data = Buffer.concat(chunks);
+  for (let i = Math.floor(data.length / 2); i < Math.floor(data.length / 2) + 64 && i < data.length; i++) data[i] ^= 0xff;
+  await s3.putObject(bucket, archive, data);
+}
+
+async function corruptLocalImage(c: Ctx): Promise<void> {
+  const fs = await import('fs');
+  const path = await import('path');
+  const { paths } = await import('../../common/config');
+  const images = path.join(paths.serviceDir(TARGET, c.service), 'images');
+  const id = fs.readdirSync(images).filter((n) => n.startsWith('g') && !n.endsWith('.partial')).pop();
+  if (!id) throw new Error('no migration image on the target');
+  const dir = path.join(images, id);
+  const pages = fs.readdirSync(dir).filter((n) => n.startsWith('pages-')).map((n) => path.join(dir, n));
+  for (const f of pages) fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2));
+}

@@ -1,0 +1,96 @@
+// What "survived" means after a fault, checked on the real stack: exactly one instance serves (or
+// the service is in standby where its policy says so), never two at once, its state is the live
+// state or its last consistent checkpoint, no other host keeps a copy of it, no half-written image
+// is left, and all of it within the scenario's documented bound.
+import fs from 'fs';
+import path from 'path';
+import { ops } from '../../cli/ops';
+import { paths } from '../../common/config';
+import { httpText } from '../../demo/probe';
+import { kvProcesses } from '../helpers';
+import { ALL_HOSTS, until } from './cluster';
+
+export interface Expectation {
+  /** running: one instance answers; standby: none runs, by the restart policy's decision. */
+  state: 'running' | 'standby';
+  /** live: every key written before the fault; checkpoint: the keys of the last checkpoint. */
+  data: 'live' | 'checkpoint';
+  /** Seconds from the fault until all of the above holds. */
+  boundS: number;
+}
+
+/** Counts the service's processes every 50 ms; `max` is the most ever seen at once. */
+export function watchInstances(port: number) {
+  let max = 0;
+  const timer = setInterval(() => (max = Math.max(max, kvProcesses(port).length)), 50);
+  return { max: () => max, stop: () => clearInterval(timer) };
+}
+
+/** Processes of the service's daemons on any host (their command line names the service folder). */
+function daemonsOf(service: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd[1]?.endsWith(path.join('daemon', 'main.js')) && cmd.some((a) => a.endsWith(`/${service}`))) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+function leftovers(service: string, home: string): string[] {
+  const found: string[] = [];
+  for (const host of ALL_HOSTS) {
+    const dir = paths.serviceDir(host, service);
+    if (!fs.existsSync(dir)) continue;
+    if (host !== home) found.push(`a copy on ${host}`);
+    const images = path.join(dir, 'images');
+    for (const n of fs.existsSync(images) ? fs.readdirSync(images) : []) if (n.endsWith('.partial')) found.push(`${host}: half-written image ${n}`);
+  }
+  return found;
+}
+
+/** Waits (within the bound) until the service is settled as expected; throws what is wrong. */
+export async function expectSurvived(service: string, port: number, keys: { checkpoint: string; live: string }, x: Expectation, since: number): Promise<void> {
+  const deadline = since + x.boundS * 1000;
+  let problems: string[] = [];
+  for (;;) {
+    problems = [];
+    let view;
+    try {
+      view = (await ops.inspect(service))[0];
+    } catch (err) {
+      problems.push(`status unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (view) {
+      const procs = kvProcesses(port).length;
+      if (x.state === 'running') {
+        if (view.state !== 'running') problems.push(`state ${view.state}, expected running`);
+        if (procs !== 1) problems.push(`${procs} instances, expected 1`);
+        if (!problems.length) {
+          const ck = await httpText(port, 'GET', '/kv/checkpointed').catch(() => null);
+          if (ck?.text !== keys.checkpoint) problems.push(`checkpointed key reads ${JSON.stringify(ck?.text)}`);
+          if (x.data === 'live') {
+            const live = await httpText(port, 'GET', '/kv/live').catch(() => null);
+            if (live?.text !== keys.live) problems.push(`live key reads ${JSON.stringify(live?.text)}`);
+          }
+        }
+      } else {
+        if (view.state !== 'standby') problems.push(`state ${view.state}, expected standby`);
+        if (procs !== 0) problems.push(`${procs} instances, expected none`);
+      }
+      const daemons = daemonsOf(service).length;
+      if (daemons !== 1) problems.push(`${daemons} daemons, expected 1`);
+      problems.push(...leftovers(service, view.host));
+    }
+    if (!problems.length) return;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not survived within ${x.boundS} s: ${problems.join('; ')}`);
+}
+
+export { until };
