@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import zlib from 'zlib';
 import crypto from 'crypto';
-import { PassThrough, Transform } from 'stream';
+import { Transform, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { packFiles, unpackTo } from '../common/tar';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
@@ -45,6 +45,67 @@ function meter(): { stream: Transform; digest: () => string; bytes: () => number
   return { stream, digest: () => hash.digest('hex'), bytes: () => n };
 }
 
+/** Parts of the archive: the last may be smaller; S3 wants at least 5 MiB for the others. */
+const PART_BYTES = 16 * 2 ** 20;
+
+interface UploadState {
+  key: string;
+  uploadId: string;
+  /** The encryption IV, kept so a resumed attempt produces the very same bytes. */
+  iv: string;
+  parts: { part: number; etag: string; bytes: number; sha256: string }[];
+}
+
+/** Beside the image folder, not inside it: the archive never contains its own upload state. */
+const uploadStateFile = (imageDir: string) => `${imageDir}.upload.json`;
+
+function loadUploadState(file: string, key: string): UploadState | null {
+  try {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as UploadState;
+    return s.key === key && s.uploadId ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveUploadState(file: string, state: UploadState): void {
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state), { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Cuts the stream into exact PART_BYTES parts and uploads those an earlier attempt did not. */
+function partUploader(s3: Client, bucket: string, state: UploadState, stateFile: string): Writable {
+  let chunks: Buffer[] = [];
+  let held = 0;
+  let part = 0;
+  const send = async (body: Buffer) => {
+    part++;
+    const sha256 = crypto.createHash('sha256').update(body).digest('hex');
+    if (state.parts.some((p) => p.part === part && p.sha256 === sha256)) return;
+    const r = await s3.uploadPart({ bucketName: bucket, objectName: state.key, uploadID: state.uploadId, partNumber: part, headers: {} }, body);
+    state.parts = [...state.parts.filter((p) => p.part !== part), { part, etag: r.etag, bytes: body.length, sha256 }];
+    saveUploadState(stateFile, state);
+  };
+  const take = (n: number): Buffer => {
+    const all = Buffer.concat(chunks, held);
+    chunks = n < all.length ? [all.subarray(n)] : [];
+    held = all.length - n;
+    return all.subarray(0, n);
+  };
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      held += chunk.length;
+      (async () => {
+        while (held >= PART_BYTES) await send(take(PART_BYTES));
+      })().then(() => cb(), cb);
+    },
+    final(cb) {
+      (held > 0 || part === 0 ? send(take(held)) : Promise.resolve()).then(() => cb(), cb);
+    },
+  });
+}
+
 export function createImageStoreActivities(ctx: ImageStoreContext) {
   const imageDir = (service: string, id: string) => path.join(paths.serviceDir(ctx.host, service, ctx.home), 'images', id);
 
@@ -61,13 +122,24 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       const archiveKey = keys.imageArchive(req.service, req.checkpointId, gzip);
       const encrypt = !!(req.encrypt || ctx.encryptAll);
       if (encrypt && !ctx.imageKey) throw ApplicationFailure.nonRetryable('image encryption is on but FASTMIG_IMAGE_KEY is not configured', 'NoImageKey');
-      const iv = crypto.randomBytes(12);
+      // An interrupted upload resumes: the archive is rebuilt byte for byte (same files, same IV)
+      // and the parts an earlier attempt stored are skipped.
+      const state = loadUploadState(uploadStateFile(dir), archiveKey) ?? { key: archiveKey, uploadId: '', iv: crypto.randomBytes(12).toString('hex'), parts: [] };
+      const iv = Buffer.from(state.iv, 'hex');
       const cipher = encrypt ? crypto.createCipheriv('aes-256-gcm', ctx.imageKey!, iv) : null;
       const m = meter();
-      const body = new PassThrough();
-      const stages = [packFiles(dir, names), ...(gzip ? [zlib.createGzip({ level: 1 })] : []), ...(cipher ? [cipher] : []), m.stream, body];
-      const packing = pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
-      await Promise.all([ctx.s3.putObject(ctx.bucket, archiveKey, body), packing]);
+      if (!state.uploadId) state.uploadId = await ctx.s3.initiateNewMultipartUpload(ctx.bucket, archiveKey, {});
+      saveUploadState(uploadStateFile(dir), state);
+      const stages = [packFiles(dir, names), ...(gzip ? [zlib.createGzip({ level: 1 })] : []), ...(cipher ? [cipher] : []), m.stream, partUploader(ctx.s3, ctx.bucket, state, uploadStateFile(dir))];
+      await pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
+      try {
+        await ctx.s3.completeMultipartUpload(ctx.bucket, archiveKey, state.uploadId, state.parts.sort((a, b) => a.part - b.part).map((p) => ({ part: p.part, etag: p.etag })));
+      } catch (err) {
+        // The store no longer knows this upload: the next attempt starts afresh.
+        fs.rmSync(uploadStateFile(dir), { force: true });
+        throw err;
+      }
+      fs.rmSync(uploadStateFile(dir), { force: true });
       const unsigned: Omit<ImageManifest, 'signature'> = {
         format: 'fastmig-image/1',
         service: req.service,

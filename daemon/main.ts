@@ -13,7 +13,17 @@ async function main() {
   const conf = JSON.parse(fs.readFileSync(files.config, 'utf8')) as DaemonConfig;
   const spec = parseOrThrow(ServiceSpec, conf.spec, 'service spec');
   const token = fs.readFileSync(files.token, 'utf8').trim();
-  const log = createLogger({ role: 'daemon', service: spec.name, host: conf.host });
+  // A full disk must not kill the daemon through its own log: a line that cannot be written is dropped.
+  const stdout = {
+    write(line: string) {
+      try {
+        fs.writeSync(1, line);
+      } catch {
+        /* no space (or no log file): the service matters more than this line */
+      }
+    },
+  };
+  const log = createLogger({ role: 'daemon', service: spec.name, host: conf.host }, stdout);
   const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log, tools: conf.tools, container: conf.container });
 
   fs.rmSync(files.socket, { force: true });
