@@ -10,8 +10,26 @@ export interface ImageSidecar {
   stdioPipe: string;
   service: string;
   sourceHost: string;
+  /** Sizes of CRIU's image files right after the dump: a restore refuses an image that differs. */
+  files?: Record<string, number>;
 }
 export const SIDECAR = 'fastmig.json';
+
+export function imageFileSizes(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of fs.readdirSync(dir)) if (n.endsWith('.img')) out[n] = fs.statSync(path.join(dir, n)).size;
+  return out;
+}
+
+/** What is wrong with an image folder compared with its dump, or null when nothing is. */
+export function imageDamage(dir: string, files: Record<string, number>): string | null {
+  const now = imageFileSizes(dir);
+  for (const [n, size] of Object.entries(files)) {
+    if (now[n] !== size) return `${n} has ${now[n] ?? 'no'} bytes, the dump wrote ${size}`;
+  }
+  const extra = Object.keys(now).filter((n) => !(n in files));
+  return extra.length ? `unexpected image files ${extra.join(', ')}` : null;
+}
 
 /** Established TCP connections are kept whole: every host here shares the service's address. */
 const TCP_FLAGS = ['--tcp-established'];

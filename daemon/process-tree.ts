@@ -61,19 +61,29 @@ export async function findNamespaceInit(wrapperPid: number, timeoutMs = 5000): P
   throw new Error('the service process did not start within 5 s');
 }
 
+/** Every process below pid (children first found, then theirs). */
+export function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length) {
+    for (const c of childrenOf(todo.pop()!)) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
 /** Resident memory of a process and all its descendants, in bytes. */
 export function treeRssBytes(pid: number): number {
   let total = 0;
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop()!;
+  for (const p of [pid, ...descendantsOf(pid)]) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
       if (m) total += Number(m[1]) * 1024;
     } catch {
-      continue; // exited meanwhile
+      /* exited meanwhile */
     }
-    todo.push(...childrenOf(p));
   }
   return total;
 }

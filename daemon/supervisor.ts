@@ -7,9 +7,9 @@ import execa from 'execa';
 import type { CheckpointResult, DaemonStatus, ExitRecord, RestartDecision, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
 import { decide } from './restart-policy';
-import { criuDump, criuErrors, criuRestoreArgs, ImageSidecar, SIDECAR } from './criu';
+import { criuDump, criuErrors, criuRestoreArgs, imageDamage, imageFileSizes, ImageSidecar, SIDECAR } from './criu';
 import { HOST_TOOLS, Tools } from './tools';
-import { EXIT_MARKER, childrenOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf, treeRssBytes } from './process-tree';
+import { EXIT_MARKER, childrenOf, descendantsOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf, treeRssBytes } from './process-tree';
 
 export interface SupervisorOptions {
   spec: ServiceSpec;
@@ -161,6 +161,7 @@ export class Supervisor {
         }
       }
       const dumpMs = Date.now() - frozenAt;
+      fs.writeFileSync(path.join(dir, SIDECAR), JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
       if (leaveRunning) this.state = 'running';
       else {
         this.state = 'checkpointed';
@@ -183,6 +184,9 @@ export class Supervisor {
       const sidecarFile = path.join(dir, SIDECAR);
       if (!fs.existsSync(sidecarFile)) throw new Error(`no checkpoint image ${checkpointId} on ${this.o.host}`);
       const sidecar = JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as ImageSidecar;
+      // CRIU may hang on a truncated image instead of failing: refuse one that is not as dumped.
+      const damage = sidecar.files ? imageDamage(dir, sidecar.files) : null;
+      if (damage) throw new Error(`checkpoint image ${checkpointId} on ${this.o.host} is damaged: ${damage}`);
       this.state = 'restoring';
       let hookMs = 0;
       try {
@@ -202,10 +206,13 @@ export class Supervisor {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.attach(child);
-      const ok = await waitFor(() => fs.existsSync(ready), () => this.child !== child, 120_000);
+      // Generous for the image's size, but bounded: a restore that hangs is ended.
+      const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
+      const ok = await waitFor(() => fs.existsSync(ready), () => this.child !== child, 30_000 + bytes / 20_000);
       if (!ok) {
         this.state = 'standby';
-        signal(child.pid!, 'SIGKILL');
+        // criu and whatever it restored so far go too, not just the shell that started it.
+        for (const p of [child.pid!, ...descendantsOf(child.pid!)]) signal(p, 'SIGKILL');
         throw new Error(`criu restore failed: ${criuErrors(path.join(dir, 'restore.log'))}`);
       }
       this.initPid = Number(fs.readFileSync(pidfile, 'utf8').trim());

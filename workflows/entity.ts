@@ -12,7 +12,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { MigrateInput, MigrationMode, MigrationReport, ServiceName, HostName } from '../common/schemas';
+import { MigrateInput, MigrationMode, MigrationReport, Placement, ServiceName, HostName } from '../common/schemas';
 import { z } from 'zod';
 import { runMigration } from './run-migration';
 import { messageOf, validate } from './errors';
@@ -77,7 +77,9 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
   setHandler(pendingQuery, () => ({ running, queued: queue.length, lastPeriodicCheckpoint: lastPeriodic }));
 
   // Handlers are registered before the first await, so an update-with-start finds them.
-  let placement = await registry.getPlacement(service);
+  // The registry lives in S3: while S3 is away the entity keeps what it knew and tries again later.
+  const reread = async (known: Placement | null) => registry.getPlacement(service).catch(() => known);
+  let placement = await reread(null);
   host = placement?.host ?? null;
   generation = placement?.generation ?? null;
   for (;;) {
@@ -87,7 +89,7 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
     if (!woken && placement && !retired) {
       // Periodic checkpoint; a failure (service down, moved meanwhile) waits for the next period.
       lastPeriodic = await periodicCheckpoint(placement).catch((err) => `failed: ${messageOf(err)}`);
-      placement = await registry.getPlacement(service);
+      placement = await reread(placement);
       continue;
     }
     if (!queue.length) break;
@@ -96,7 +98,7 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
     const report = await runMigration(input);
     running = null;
     // Re-read the placement: other paths (evacuation, schedules, direct starts) move services too.
-    placement = await registry.getPlacement(service);
+    placement = await reread(placement);
     host = placement?.host ?? null;
     generation = placement?.generation ?? null;
     history.push(report);

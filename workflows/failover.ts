@@ -48,7 +48,15 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
   setHandler(monitorQuery, () => ({ lastSeen, down: [...down], failovers }));
   let lastRound = Date.now();
   while (!workflowInfo().continueAsNewSuggested) {
-    const hosts = (await registry.listHosts()).map((h) => h.host);
+    // Without the registry (S3 away) nothing can be judged this round: a silent S3 is not a silent host.
+    const listed = await registry.listHosts().catch(() => null);
+    if (!listed) {
+      await sleep(o.pingEverySeconds * 1000);
+      lastRound = Date.now();
+      for (const h of Object.keys(lastSeen)) lastSeen[h] = lastRound;
+      continue;
+    }
+    const hosts = listed.map((h) => h.host);
     const alive = await Promise.all(hosts.map(answers));
     const now = Date.now();
     // If the monitor itself was stopped (the whole stack was down), silence is not the hosts' fault.
@@ -62,7 +70,7 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
       } else if (!down.has(host) && now - lastSeen[host] > o.failoverAfterSeconds * 1000) {
         down.add(host);
         const healthy = hosts.filter((h, j) => alive[j] && h !== host);
-        const placed = (await registry.listPlacements()).filter((p) => p.host === host);
+        const placed = (await registry.listPlacements().catch(() => [])).filter((p) => p.host === host);
         for (const [k, p] of placed.entries()) {
           failovers.push(await runFailover({ service: p.spec.name, from: host, candidates: rotate(healthy, k) }));
           if (failovers.length > 100) failovers.shift();

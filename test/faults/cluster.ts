@@ -12,7 +12,7 @@ import { loadConfig, paths, REPO_ROOT } from '../../common/config';
 import { hostQueue, keys, migrateWorkflowId } from '../../common/names';
 import { s3Client } from '../../common/s3';
 import { FaultPoint, reachedMarker } from '../../common/faults';
-import { childrenOf } from '../../daemon/process-tree';
+import { descendantsOf } from '../../daemon/process-tree';
 import { daemonFiles } from '../../daemon/files';
 import type { MigrationReport } from '../../common/schemas';
 
@@ -55,19 +55,6 @@ function pidFromFile(file: string): number | null {
   } catch {
     return null;
   }
-}
-
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop()!;
-    for (const c of childrenOf(p)) {
-      out.push(c);
-      todo.push(c);
-    }
-  }
-  return out;
 }
 
 function killAll(pids: number[]): void {
@@ -140,7 +127,7 @@ export class FaultCluster {
     const doomed: number[] = [];
     for (const svc of fs.existsSync(root) ? fs.readdirSync(root) : []) {
       const pid = pidFromFile(daemonFiles(path.join(root, svc)).pid);
-      if (pid) doomed.push(pid, ...descendants(pid));
+      if (pid) doomed.push(pid, ...descendantsOf(pid));
     }
     killAll(doomed);
   }
@@ -206,7 +193,7 @@ export class FaultCluster {
 
   async killTemporal(): Promise<void> {
     const pid = this.runPid('temporal');
-    if (pid) killAll([pid, ...descendants(pid)]);
+    if (pid) killAll([pid, ...descendantsOf(pid)]);
     await until('Temporal gone', () => !this.runPid('temporal'), 10_000, 50);
   }
 

@@ -5,7 +5,7 @@ import { ops } from '../../cli/ops';
 import { freePort, httpText } from '../../demo/probe';
 import { KV_SERVICE, removeQuietly } from '../helpers';
 import { FaultCluster, SOURCE, until } from './cluster';
-import { expectSurvived, watchInstances } from './survival';
+import { expectSurvived, expectWorkflowsAlive, watchInstances } from './survival';
 import { MEMORY_LIMIT_MIB, POLICY, SCENARIOS } from './scenarios';
 
 const full = process.env.FASTMIG_FAULT_MATRIX === 'full';
@@ -59,6 +59,7 @@ test.each(cases.map((c) => [`${c.s.fault} during ${c.s.phase} #${c.rep}`, c] as 
       if (!report!.ok) expect(report!.error).toBeTruthy();
     }
     await expectSurvived(service, port, keys, s.expect, since);
+    await expectWorkflowsAlive(service);
     expect(instances.max()).toBeLessThanOrEqual(1);
   } finally {
     instances.stop();

@@ -233,7 +233,7 @@ export const SCENARIOS: Scenario[] = [
   {
     fault: 'S3 unreachable',
     phase: 'normal',
-    expect: { state: 'running', data: 'live', boundS: 60 },
+    expect: { state: 'running', data: 'live', boundS: 90 },
     async run(ctx) {
       const since = Date.now();
       await ctx.cluster.stopS3();

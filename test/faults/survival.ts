@@ -5,10 +5,14 @@
 import fs from 'fs';
 import path from 'path';
 import { ops } from '../../cli/ops';
-import { paths } from '../../common/config';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig, paths } from '../../common/config';
+import { entityWorkflowId } from '../../common/names';
 import { httpText } from '../../demo/probe';
 import { kvProcesses } from '../helpers';
 import { ALL_HOSTS, until } from './cluster';
+
+const cfg = loadConfig();
 
 export interface Expectation {
   /** running: one instance answers; standby: none runs, by the restart policy's decision. */
@@ -86,11 +90,29 @@ export async function expectSurvived(service: string, port: number, keys: { chec
       if (daemons !== 1) problems.push(`${daemons} daemons, expected 1`);
       problems.push(...leftovers(service, view.host));
     }
-    if (!problems.length) return;
+    if (!problems.length) {
+      const took = (Date.now() - since) / 1000;
+      if (took > x.boundS) throw new Error(`survived, but after ${Math.round(took)} s: over the ${x.boundS} s bound`);
+      return;
+    }
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`not survived within ${x.boundS} s: ${problems.join('; ')}`);
+}
+
+/** The durable workflows a fault must not end: the service's entity and the host monitor. */
+export async function expectWorkflowsAlive(service: string): Promise<void> {
+  const conn = await Connection.connect({ address: cfg.temporalAddress });
+  try {
+    const client = new Client({ connection: conn, namespace: cfg.namespace });
+    for (const id of [entityWorkflowId(service), 'host-monitor']) {
+      const status = (await client.workflow.getHandle(id).describe()).status.name;
+      if (status !== 'RUNNING') throw new Error(`workflow ${id} is ${status}, expected RUNNING`);
+    }
+  } finally {
+    await conn.close();
+  }
 }
 
 export { until };
