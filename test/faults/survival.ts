@@ -45,6 +45,20 @@ function daemonsOf(service: string): number[] {
   return out;
 }
 
+function criuOf(service: string): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (/\/criu\0/.test(cmd) && cmd.includes(`/${service}/images/`)) out.push(cmd);
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
 function leftovers(service: string, home: string): string[] {
   const found: string[] = [];
   for (const host of ALL_HOSTS) {
@@ -52,8 +66,14 @@ function leftovers(service: string, home: string): string[] {
     if (!fs.existsSync(dir)) continue;
     if (host !== home) found.push(`a copy on ${host}`);
     const images = path.join(dir, 'images');
-    for (const n of fs.existsSync(images) ? fs.readdirSync(images) : []) if (n.endsWith('.partial')) found.push(`${host}: half-written image ${n}`);
+    for (const n of fs.existsSync(images) ? fs.readdirSync(images) : []) {
+      if (n.endsWith('.partial') || n.endsWith('.upload.json')) found.push(`${host}: temporary ${n}`);
+    }
   }
+  // A restored tree keeps its `criu restore` as parent on its host; any other criu is left over.
+  const criu = criuOf(service);
+  const stray = criu.filter((c) => !c.includes(`/hosts/${home}/${service}/`));
+  if (stray.length) found.push(`${stray.length} criu processes left on other hosts`);
   return found;
 }
 
