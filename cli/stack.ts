@@ -27,7 +27,8 @@ const METRICS_PORT = Number(process.env.FASTMIG_METRICS_PORT || 9464);
 
 type Say = (line: string) => void;
 
-function pidAlive(file: string): number | null {
+/** The pid recorded in a pid file, if that process is alive. */
+export function pidAlive(file: string): number | null {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
     process.kill(pid, 0);

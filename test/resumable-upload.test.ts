@@ -50,7 +50,7 @@ test.each([false, true])('an interrupted upload resumes where it stopped (encryp
 
   await expect(env().run(store.uploadImage, { service: SERVICE, checkpointId: id, encrypt })).rejects.toThrow(/injected/);
   expect(sent).toEqual([1, 2]);
-  const retried = await env().run(store.uploadImage, { service: SERVICE, checkpointId: id, encrypt });
+  const retried = (await env().run(store.uploadImage, { service: SERVICE, checkpointId: id, encrypt })) as { encrypted: boolean };
   expect(sent).toEqual([1, 2, 3]); // parts 1 and 2 were not sent again
   expect(retried.encrypted).toBe(encrypt);
   expect(fs.existsSync(`${dir}.upload.json`)).toBe(false);

@@ -8,6 +8,7 @@ import execa from 'execa';
 import { Client, Connection } from '@temporalio/client';
 import { ops } from '../../cli/ops';
 import { queuePollers } from '../../cli/temporal';
+import { pidAlive } from '../../cli/stack';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
 import { hostQueue, keys, migrateWorkflowId } from '../../common/names';
 import { s3Client } from '../../common/s3';
@@ -45,16 +46,6 @@ export async function until<T>(what: string, probe: () => Promise<T | false | nu
     await sleep(everyMs);
   }
   throw new Error(`${what}: not reached within ${Math.round(timeoutMs / 1000)} s${last ? ` (last error: ${last instanceof Error ? last.message : String(last)})` : ''}`);
-}
-
-function pidFromFile(file: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
 }
 
 function killAll(pids: number[]): void {
@@ -126,7 +117,7 @@ export class FaultCluster {
     const root = paths.hostDir(host);
     const doomed: number[] = [];
     for (const svc of fs.existsSync(root) ? fs.readdirSync(root) : []) {
-      const pid = pidFromFile(daemonFiles(path.join(root, svc)).pid);
+      const pid = pidAlive(daemonFiles(path.join(root, svc)).pid);
       if (pid) doomed.push(pid, ...descendantsOf(pid));
     }
     killAll(doomed);
@@ -183,7 +174,7 @@ export class FaultCluster {
   }
 
   private runPid(name: string): number | null {
-    return pidFromFile(path.join(paths.runDir(), `${name}.pid`));
+    return pidAlive(path.join(paths.runDir(), `${name}.pid`));
   }
 
   async killOrchestrator(): Promise<void> {

@@ -155,33 +155,24 @@ export const SCENARIOS: Scenario[] = [
       expect: { state: byPolicy(sig), data: 'checkpoint', boundS: 60 },
     }),
   ),
-  // The restored service dies on the target before it is verified.
-  ...SIGNALS.map((sig) =>
+  // The restored service dies on the target before it is verified: its policy restores it from
+  // the migration image, or (SIGINT: standby) the check fails and the migration rolls back.
+  ...(
+    [
+      ...SIGNALS.map((sig) => [`${sig} to the service`, (c: Ctx) => signalService(c.port, sig), sig === 'SIGINT' ? 'rolled-back' : 'migrated'] as const),
+      ['memory limit exceeded', (c: Ctx) => grow(c.port), 'migrated'] as const,
+      ['service exits with an error', (c: Ctx) => exitWithError(c.port), 'migrated'] as const,
+    ] as const
+  ).map(([fault, hurt, outcome]) =>
     migrationFault({
-      fault: `${sig} to the service`,
+      fault,
       phase: 'verify',
       at: { host: TARGET, point: 'verify' },
-      inject: (c) => signalService(c.port, sig),
-      outcomes: sig === 'SIGINT' ? ['rolled-back'] : ['migrated'],
-      expect: { state: 'running', data: sig === 'SIGINT' ? 'live' : 'live', boundS: 90 },
+      inject: async (c) => void (await hurt(c)),
+      outcomes: [outcome],
+      expect: { state: 'running', data: 'live', boundS: 90 },
     }),
   ),
-  migrationFault({
-    fault: 'memory limit exceeded',
-    phase: 'verify',
-    at: { host: TARGET, point: 'verify' },
-    inject: async (c) => void (await grow(c.port)),
-    outcomes: ['migrated'],
-    expect: { state: 'running', data: 'live', boundS: 60 },
-  }),
-  migrationFault({
-    fault: 'service exits with an error',
-    phase: 'verify',
-    at: { host: TARGET, point: 'verify' },
-    inject: async (c) => void (await exitWithError(c.port)),
-    outcomes: ['migrated'],
-    expect: { state: 'running', data: 'live', boundS: 60 },
-  }),
 
   // Disk full while an image is written: on the source (dump) and on the target (unpacking).
   migrationFault({
