@@ -138,6 +138,7 @@ export const PhaseName = z.enum([
   'preflight',
   'prepareTarget',
   'checkpoint',
+  'transfer',
   'upload',
   'download',
   'restore',
@@ -164,6 +165,8 @@ export interface MigrationReport {
   imageBytes: number;
   phases: Partial<Record<PhaseName, number>>;
   error?: string;
+  /** Things that went wrong without stopping the migration (e.g. the S3 copy of its image). */
+  warnings?: string[];
 }
 
 export interface MigrationProgress {
@@ -302,6 +305,8 @@ export interface HostRecord {
   taskQueue: string;
   pid: number;
   startedAt: string;
+  /** The agent's image endpoint for other agents (workers/image-peer.ts); absent: images go through S3 only. */
+  peerUrl?: string;
 }
 
 /** Formats a zod error as one line that names the field and what was expected. */
