@@ -125,7 +125,8 @@ export function createDaemonActivities(ctx: HostContext) {
 
     async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
       // Whatever the outcome, a target waiting for this image on the endpoint hears it at once
-      // (a failure sends it through the image store, or the workflow ends).
+      // (a failure sends it through the image store, or the workflow ends). Anything that can fail
+      // here (checks, injected faults) belongs inside the callback, so the waiting target hears it.
       return reportCheckpoint(req.service, req.checkpointId, async () => {
         requireOwned(req.service, req.generation);
         return call<CheckpointResult>(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning });
