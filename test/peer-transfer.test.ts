@@ -78,3 +78,21 @@ test('a cold migration also goes host to host', async () => {
   expect(report.phases).toHaveProperty('transfer');
   expect(await verifyKeys(port, 500)).toBe(500);
 });
+
+test('a service with encrypted images moves host to host too (the stream is encrypted under the image key)', async () => {
+  const name = 'test-peer-enc';
+  await removeQuietly(name);
+  const encPort = await deployKv(name, 'hostA', { encryptImages: true });
+  try {
+    await writeKeys(encPort, 200);
+    const report = await ops.migrate({ service: name, to: 'hostB', mode: 'warm' });
+    expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
+    expect(report.phases).toHaveProperty('transfer');
+    expect(report.phases).not.toHaveProperty('download');
+    expect(await verifyKeys(encPort, 200)).toBe(200);
+    const m = await readJson<ImageManifest>(s3, cfg.s3.bucket, keys.imageManifest(name, report.checkpointId!));
+    expect(m?.encryption?.alg).toBe('aes-256-gcm');
+  } finally {
+    await removeQuietly(name);
+  }
+});
