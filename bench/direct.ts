@@ -28,14 +28,17 @@ export function directDriver() {
       return new Proxy(acts, { get: (t, k: string) => (...a: unknown[]) => run((t as any)[k], ...a) }) as typeof acts;
     },
     registry,
-    /** Warm migration, step for step like workflows/migrate.ts (no rollback: a failure throws). */
+    /**
+     * Warm migration, step for step like workflows/migrate.ts (no rollback: a failure throws), except
+     * that the transfer is asked for after the checkpoint returned: the early request of the workflow
+     * relies on the source agent hearing of its own checkpoint, and here no agent runs it.
+     */
     async migrate(service: string, to: string): Promise<{ freezeToResumeMs: number; restore: RestoreResult }> {
-      const p = await registry.getPlacement(service);
-      if (!p) throw new Error(`unknown service ${service}`);
-      if (!(await registry.listHosts()).some((h) => h.host === to)) throw new Error(`unknown host ${to}`);
-      const source = this.host(p.host);
       const target = this.host(to);
-      await target.ping();
+      const [p, hosts] = await Promise.all([registry.getPlacement(service), registry.listHosts(), target.ping()]);
+      if (!p) throw new Error(`unknown service ${service}`);
+      if (!hosts.some((h) => h.host === to)) throw new Error(`unknown host ${to}`);
+      const source = this.host(p.host);
       const generation = p.generation + 1;
       const checkpointId = `g${generation}-direct${Date.now().toString(36)}`;
       const step = (s: string) => process.env.BENCH_TRACE && process.stderr.write(`direct: ${s}\n`);
@@ -48,11 +51,12 @@ export function directDriver() {
       const restore = arrived.restore;
       const { healthyAt } = arrived;
       const moved = { ...p, host: to, generation };
-      await registry.putPlacement({ ...moved, updatedAt: new Date().toISOString() });
-      step("upload");
-      await source.uploadImage({ service, checkpointId });
-      await registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() });
-      await source.removeService({ service, generation: p.generation });
+      step("cutover + upload");
+      await Promise.all([registry.putPlacement({ ...moved, updatedAt: new Date().toISOString() }), source.uploadImage({ service, checkpointId })]);
+      await Promise.all([
+        registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
+        source.removeService({ service, generation: p.generation }),
+      ]);
       return { freezeToResumeMs: healthyAt - frozenAt, restore };
     },
   };

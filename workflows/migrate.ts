@@ -139,23 +139,27 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
       reportSteps('download', arrived);
     }
     const hostPort = placement.spec.runtime === 'docker' ? targetPort : undefined;
-    // lastCheckpoint names only an image whose manifest is in S3 (failover restores from it).
     const moved = { ...placement, host: to, generation, hostPort };
+    const warnings: string[] = [];
+    // The durable copy starts now, from the source that still holds the image, while the record
+    // moves. A failure here leaves the service running on the target (no reason to freeze it again).
+    const stored = inStore
+      ? Promise.resolve(true)
+      : phase('upload', () => source.uploadImage({ service, checkpointId, encrypt: placement.spec.encryptImages })).then(
+          (r) => ((imageBytes = r.bytes), true),
+          (err) => (warnings.push(`the image was not stored in S3 (${messageOf(err)}); the registry keeps the previous checkpoint`), false),
+        );
+    // lastCheckpoint names only an image whose manifest is in S3 (failover restores from it).
     await phase('cutover', () =>
       registry.putPlacement({ ...moved, lastCheckpoint: inStore ? checkpointId : placement.lastCheckpoint, updatedAt: new Date().toISOString() }),
     );
-    const warnings: string[] = [];
-    if (!inStore) {
-      // The durable copy, after the service answers again: from the source, still holding the image.
-      try {
-        imageBytes = (await phase('upload', () => source.uploadImage({ service, checkpointId, encrypt: placement.spec.encryptImages }))).bytes;
-        await phase('cutover', () => registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }));
-      } catch (err) {
-        // The service runs on the target: no reason to freeze it again. Failover keeps the older image.
-        warnings.push(`the image was not stored in S3 (${messageOf(err)}); the registry keeps the previous checkpoint`);
-      }
-    }
-    await phase('cleanup', () => source.removeService({ service, generation: placement.generation }));
+    const recorded = stored.then(async (ok) => {
+      if (!ok || inStore) return;
+      await phase('cutover', () => registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() })).catch((err) =>
+        warnings.push(`the stored image could not be recorded as the latest checkpoint: ${messageOf(err)}`),
+      );
+    });
+    await Promise.all([recorded, stored.then(() => phase('cleanup', () => source.removeService({ service, generation: placement.generation })))]);
     return report(true, 'migrated', { downtimeMs: arrived.healthyAt - frozenAt, imageBytes: imageBytes || arrived.bytes, ...(warnings.length ? { warnings } : {}) });
   } catch (err) {
     const why = messageOf(err);
