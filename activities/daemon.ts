@@ -13,6 +13,8 @@ import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
 import { processRuntime } from './runtime-process';
 import { dockerRuntime } from './runtime-docker';
+import { ensureImagesDir, removeTmpfsImages } from '../common/image-dir';
+import { reportCheckpoint } from './checkpoint-ready';
 
 export interface HostContext {
   host: string;
@@ -102,7 +104,8 @@ export function createDaemonActivities(ctx: HostContext) {
       }
       const dir = dirOf(service);
       const f = daemonFiles(dir);
-      fs.mkdirSync(f.images, { recursive: true, mode: 0o700 });
+      // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
+      ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       const conf = await runtime.configure(req.spec, { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
@@ -123,9 +126,14 @@ export function createDaemonActivities(ctx: HostContext) {
     },
 
     async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
-      await faultPoint('checkpoint', req.checkpointId);
-      requireOwned(req.service, req.generation);
-      return whileHeartbeating(call(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning }));
+      // Whatever the outcome, a target waiting for this image on the endpoint hears it at once
+      // (a failure sends it through the image store, or the workflow ends). Anything that can fail
+      // here (checks, injected faults) belongs inside the callback, so the waiting target hears it.
+      return reportCheckpoint(req.service, req.checkpointId, async () => {
+        await faultPoint('checkpoint', req.checkpointId);
+        requireOwned(req.service, req.generation);
+        return whileHeartbeating(call<CheckpointResult>(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning }));
+      });
     },
 
     async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
@@ -151,7 +159,10 @@ export function createDaemonActivities(ctx: HostContext) {
     /** Stops the service and its daemon and deletes everything the service left on this host. */
     async removeService(req: { service: string; generation: number }): Promise<{ removed: boolean }> {
       const dir = dirOf(req.service);
-      if (!fs.existsSync(dir)) return { removed: false };
+      if (!fs.existsSync(dir)) {
+        removeTmpfsImages(ctx.host, req.service, ctx.home);
+        return { removed: false };
+      }
       requireOwned(req.service, req.generation);
       const runtime = runtimeOf(req.service);
       if (await daemonStatus(req.service)) {
@@ -159,6 +170,7 @@ export function createDaemonActivities(ctx: HostContext) {
       }
       await runtime.remove(req.service, dir);
       fs.rmSync(dir, { recursive: true, force: true });
+      removeTmpfsImages(ctx.host, req.service, ctx.home);
       return { removed: true };
     },
 

@@ -7,18 +7,18 @@ import zlib from 'zlib';
 import crypto from 'crypto';
 import { Transform, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
+import http from 'http';
 import { packFiles, unpackTo } from '../common/tar';
-import { heartbeat, ApplicationFailure } from '@temporalio/activity';
+import { heartbeat, ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from 'minio';
 import { paths } from '../common/config';
 import { keys } from '../common/names';
-import type { ImageManifest } from '../common/schemas';
+import type { HostRecord, ImageManifest } from '../common/schemas';
+import { imageFileNames } from '../common/image-dir';
+import { macEqual, PEER_HEADERS, peerKey, responseMac, signPeerRequest } from '../common/peer-auth';
 import { readJson, writeJson } from '../common/s3';
 import { manifestSignatureValid, signManifest } from '../common/integrity';
 import { faultPoint } from '../common/faults';
-
-/** Files CRIU or the daemon write that are not part of the image. */
-const NOT_IMAGE = /^(restore\.|criu\.out$)/;
 
 interface ImageStoreContext {
   host: string;
@@ -34,11 +34,17 @@ interface ImageStoreContext {
 function meter(): { stream: Transform; digest: () => string; bytes: () => number } {
   const hash = crypto.createHash('sha256');
   let n = 0;
+  let beatAt = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       n += chunk.length;
-      heartbeat({ bytes: n });
+      // A heartbeat per chunk (64 KiB) cost more than the copy itself; a few a second are plenty.
+      const now = Date.now();
+      if (now - beatAt > 200) {
+        beatAt = now;
+        heartbeat({ bytes: n });
+      }
       cb(null, chunk);
     },
   });
@@ -114,7 +120,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       await faultPoint('upload', req.checkpointId);
       const dir = imageDir(req.service, req.checkpointId);
       if (!fs.existsSync(dir)) throw ApplicationFailure.nonRetryable(`no checkpoint ${req.checkpointId} of ${req.service} on ${ctx.host}`, 'NoImage');
-      const names = fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
+      const names = imageFileNames(dir);
       // Sizes only: the archive's sha256 (computed as it streams) already covers every byte, and a
       // separate hashing pass read the whole image once more while the service was frozen.
       const files = names.map((name) => ({ name, size: fs.statSync(path.join(dir, name)).size }));
@@ -205,6 +211,85 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.renameSync(tmp, dir);
       return { bytes: m.bytes() };
+    },
+
+    /**
+     * Fetches an image straight from the agent of the host that took it (its image endpoint, see
+     * workers/image-peer.ts) into this host's service directory. Any failure to reach or read the
+     * peer is a `PeerTransfer` failure, after which a caller falls back to the image store.
+     */
+    async pullImage(req: { service: string; checkpointId: string; from: string; encrypt?: boolean; wait?: boolean }): Promise<{ bytes: number }> {
+      const name = `image ${req.checkpointId} of ${req.service} from ${req.from}`;
+      const dir = imageDir(req.service, req.checkpointId);
+      if (fs.existsSync(dir)) return { bytes: 0 }; // a retry after the image arrived complete
+      const peerFailed = (why: string) => ApplicationFailure.nonRetryable(`peer transfer of ${name} failed: ${why}`, 'PeerTransfer');
+      const record = await readJson<HostRecord>(ctx.s3, ctx.bucket, keys.host(req.from)).catch(() => null);
+      if (!record?.peerUrl) throw peerFailed(`${req.from} advertises no image endpoint`);
+      const encrypt = !!(req.encrypt || ctx.encryptAll);
+      if (encrypt && !ctx.imageKey) throw peerFailed('image encryption is on but FASTMIG_IMAGE_KEY is not configured here');
+      // wait=1: the source may still be dumping; its endpoint answers when the checkpoint ended.
+      const query = [...(req.wait ? ['wait=1'] : []), ...(encrypt ? ['encrypt=1'] : [])].join('&');
+      const urlPath = `/images/${req.service}/${req.checkpointId}${query ? `?${query}` : ''}`;
+      const key = peerKey(ctx.clusterKey);
+      const headers: Record<string, string> = signPeerRequest(key, 'GET', urlPath, ctx.host);
+      try {
+        headers['x-fastmig-workflow'] = Context.current().info.workflowExecution?.workflowId ?? ''; // for the source's log only
+      } catch {
+        // not inside an activity
+      }
+      const tmp = `${dir}.partial`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+      try {
+        const idleMs = req.wait ? 200_000 : 10_000;
+        const beat = setInterval(() => heartbeat(), 5000);
+        const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+          const r = http.get(new URL(urlPath, record.peerUrl), { headers, timeout: idleMs }, resolve);
+          r.once('timeout', () => r.destroy(new Error(`no answer from ${record.peerUrl} within ${idleMs / 1000} s`)));
+          r.once('error', reject);
+        }).finally(() => clearInterval(beat));
+        if (res.statusCode !== 200) {
+          let text = '';
+          for await (const c of res) text += String(c);
+          throw new Error(`${record.peerUrl} answered ${res.statusCode}: ${text.trim().slice(0, 200)}`);
+        }
+        await faultPoint('pull', req.checkpointId); // the checkpoint is taken, its bytes about to flow
+        const m = meter();
+        const iv = res.headers[PEER_HEADERS.iv];
+        if (encrypt && typeof iv !== 'string') throw new Error('the answer is not encrypted');
+        const decipher = encrypt ? crypto.createDecipheriv('aes-256-gcm', ctx.imageKey!, Buffer.from(iv as string, 'hex')) : null;
+        // GCM's tag comes as a trailer, known once the answer is complete: the decryption checks it
+        // as the stream ends. Everything lands in the .partial folder, renamed only once all passed.
+        const plain = decipher
+          ? new Transform({
+              transform(chunk: Buffer, _e, cb) {
+                cb(null, decipher.update(chunk));
+              },
+              flush(cb) {
+                try {
+                  decipher.setAuthTag(Buffer.from(String(res.trailers[PEER_HEADERS.tag] ?? ''), 'hex'));
+                  cb(null, decipher.final());
+                } catch {
+                  cb(new Error('the encrypted answer does not authenticate'));
+                }
+              },
+            })
+          : null;
+        await pipeline([res, m.stream, ...(plain ? [plain] : []), unpackTo(tmp)] as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
+        const t = res.trailers;
+        const digest = m.digest();
+        if (t[PEER_HEADERS.digest] !== digest || Number(t[PEER_HEADERS.bytes]) !== m.bytes()) throw new Error('the answer was cut short or altered (digest or length mismatch)');
+        if (!macEqual(String(t[PEER_HEADERS.mac] ?? ''), responseMac(key, headers[PEER_HEADERS.nonce], digest, m.bytes()))) {
+          throw new Error("the answer's MAC does not match this cluster's key");
+        }
+        if (!fs.readdirSync(tmp).length) throw new Error('the image is empty');
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.renameSync(tmp, dir);
+        return { bytes: m.bytes() };
+      } catch (err) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw peerFailed(err instanceof Error ? err.message.split('\n')[0] : String(err));
+      }
     },
   };
 }

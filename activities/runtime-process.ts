@@ -32,7 +32,13 @@ export function processRuntime(criuPath: string): ServiceRuntime {
 
     async remove(_service, dir) {
       const f = daemonFiles(dir);
-      const pid = fs.existsSync(f.pid) ? Number(fs.readFileSync(f.pid, 'utf8')) : 0;
+      // The daemon deletes its pid file as it exits, possibly between a check and a read.
+      let pid = 0;
+      try {
+        pid = Number(fs.readFileSync(f.pid, 'utf8')) || 0;
+      } catch {
+        // already gone
+      }
       const deadline = Date.now() + 10_000;
       while (pid && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       if (pid && alive(pid)) process.kill(pid, 'SIGKILL');

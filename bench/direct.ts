@@ -7,6 +7,7 @@ import { createDaemonActivities } from '../activities/daemon';
 import { createImageStoreActivities } from '../activities/image-store';
 import { createRegistryActivities } from '../activities/registry';
 import { probeActivities } from '../activities/probe';
+import { createTransferActivities } from '../activities/transfer';
 import type { RestoreResult } from '../common/schemas';
 
 export function directDriver() {
@@ -14,11 +15,11 @@ export function directDriver() {
   const s3 = s3Client(cfg);
   const env = new MockActivityEnvironment();
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
-  const host = (h: string) => ({
-    ...createDaemonActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath }),
-    ...createImageStoreActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages }),
-    ...probeActivities,
-  });
+  const host = (h: string) => {
+    const daemons = createDaemonActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath });
+    const images = createImageStoreActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages });
+    return { ...daemons, ...images, ...probeActivities, ...createTransferActivities(daemons, images, probeActivities) };
+  };
   const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A) => env.run(fn as any, ...args) as Promise<R>;
 
   return {
@@ -27,29 +28,35 @@ export function directDriver() {
       return new Proxy(acts, { get: (t, k: string) => (...a: unknown[]) => run((t as any)[k], ...a) }) as typeof acts;
     },
     registry,
-    /** Warm migration, step for step like workflows/migrate.ts (no rollback: a failure throws). */
+    /**
+     * Warm migration, step for step like workflows/migrate.ts (no rollback: a failure throws), except
+     * that the transfer is asked for after the checkpoint returned: the early request of the workflow
+     * relies on the source agent hearing of its own checkpoint, and here no agent runs it.
+     */
     async migrate(service: string, to: string): Promise<{ freezeToResumeMs: number; restore: RestoreResult }> {
-      const p = await registry.getPlacement(service);
-      if (!p) throw new Error(`unknown service ${service}`);
-      if (!(await registry.listHosts()).some((h) => h.host === to)) throw new Error(`unknown host ${to}`);
-      const source = this.host(p.host);
       const target = this.host(to);
-      await target.ping();
+      const [p, hosts] = await Promise.all([registry.getPlacement(service), registry.listHosts(), target.ping()]);
+      if (!p) throw new Error(`unknown service ${service}`);
+      if (!hosts.some((h) => h.host === to)) throw new Error(`unknown host ${to}`);
+      const source = this.host(p.host);
       const generation = p.generation + 1;
       const checkpointId = `g${generation}-direct${Date.now().toString(36)}`;
       const step = (s: string) => process.env.BENCH_TRACE && process.stderr.write(`direct: ${s}\n`);
       step("prepare");
       await target.prepareService({ spec: p.spec, generation, start: false });
       const { frozenAt } = await source.checkpointService({ service, generation: p.generation, checkpointId });
-      step("upload");
-      await source.uploadImage({ service, checkpointId });
-      step("download");
-      await target.downloadImage({ service, checkpointId });
-      step("restore");
-      const restore = await target.restoreService({ service, generation, checkpointId });
-      const { healthyAt } = await target.healthCheck({ port: p.spec.port });
-      await registry.putPlacement({ ...p, host: to, generation, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() });
-      await source.removeService({ service, generation: p.generation });
+      step("transfer");
+      // The image from the source agent's endpoint (the agents run it), restore, health check.
+      const arrived = await target.fetchAndRestore({ service, generation, checkpointId, via: 'peer', from: p.host, port: p.spec.port });
+      const restore = arrived.restore;
+      const { healthyAt } = arrived;
+      const moved = { ...p, host: to, generation };
+      step("cutover + upload");
+      await Promise.all([registry.putPlacement({ ...moved, updatedAt: new Date().toISOString() }), source.uploadImage({ service, checkpointId })]);
+      await Promise.all([
+        registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
+        source.removeService({ service, generation: p.generation }),
+      ]);
       return { freezeToResumeMs: healthyAt - frozenAt, restore };
     },
   };

@@ -8,13 +8,13 @@
 //        two minutes), so the test can kill, stop or corrupt something at exactly that moment;
 // fail:  the step throws, `times` times (default: every time).
 // match: a regular expression the step's subject must match (the checkpoint id for checkpoint,
-//        upload, download and restore: migrations' start with "g", periodic ones with "p"; the
+//        pull (the image arriving from the source host), upload, download and restore: migrations' start with "g", periodic ones with "p"; the
 //        service for prepare; the port for verify).
 // An entry is used up when it fires (a pause once, a fail after `times`), so retries run normally.
 import fs from 'fs';
 import { heartbeat } from '@temporalio/activity';
 
-export const FAULT_POINTS = ['prepare', 'checkpoint', 'upload', 'download', 'restore', 'verify'] as const;
+export const FAULT_POINTS = ['prepare', 'checkpoint', 'pull', 'upload', 'download', 'restore', 'verify'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 interface FaultEntry {

@@ -140,6 +140,7 @@ export const PhaseName = z.enum([
   'preflight',
   'prepareTarget',
   'checkpoint',
+  'transfer',
   'upload',
   'download',
   'restore',
@@ -166,6 +167,8 @@ export interface MigrationReport {
   imageBytes: number;
   phases: Partial<Record<PhaseName, number>>;
   error?: string;
+  /** Things that went wrong without stopping the migration (e.g. the S3 copy of its image). */
+  warnings?: string[];
 }
 
 export interface MigrationProgress {
@@ -304,6 +307,8 @@ export interface HostRecord {
   taskQueue: string;
   pid: number;
   startedAt: string;
+  /** The agent's image endpoint for other agents (workers/image-peer.ts); absent: images go through S3 only. */
+  peerUrl?: string;
 }
 
 /** Formats a zod error as one line that names the field and what was expected. */

@@ -15,6 +15,8 @@ import { createEngineImageActivities } from '../activities/runtime-docker';
 import { activityLogInterceptor, connectWorker } from './connect';
 import { tracingPlugins } from './tracing';
 import { Registry, serveMetrics } from '../common/metrics';
+import { createTransferActivities } from '../activities/transfer';
+import { serveImages } from './image-peer';
 
 async function main() {
   const host = parseOrThrow(HostName, process.argv[2], 'host name');
@@ -23,15 +25,27 @@ async function main() {
   const log = createLogger({ role: 'host-agent', host });
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
-  const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString() };
   await ensureBucket(s3, cfg.s3.bucket);
   // Fencing first: nothing stale may serve once this agent is back.
   const daemons = createDaemonActivities({ host, home: cfg.home, criuPath: cfg.criuPath, leaseSeconds: cfg.leaseSeconds });
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   await fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log);
   renewLeases(host, cfg.home);
+  // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
+  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log });
+  log.info({ peerUrl: peer.url }, 'image endpoint listening');
+  const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
+  const images = createImageStoreActivities({
+    host,
+    home: cfg.home,
+    s3,
+    bucket: cfg.s3.bucket,
+    clusterKey: cfg.clusterKey,
+    imageKey: cfg.imageKey,
+    encryptAll: cfg.encryptAllImages,
+  });
   const metrics = new Registry();
   if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));
   const connection = await connectWorker(cfg);
@@ -41,16 +55,9 @@ async function main() {
     taskQueue,
     activities: {
       ...daemons,
-      ...createImageStoreActivities({
-        host,
-        home: cfg.home,
-        s3,
-        bucket: cfg.s3.bucket,
-        clusterKey: cfg.clusterKey,
-        imageKey: cfg.imageKey,
-        encryptAll: cfg.encryptAllImages,
-      }),
+      ...images,
       ...probeActivities,
+      ...createTransferActivities(daemons, images, probeActivities),
       ...createEngineImageActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
     },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },

@@ -19,3 +19,10 @@ export function messageOf(err: unknown): string {
   while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
   return e?.message ?? String(err);
 }
+
+/** The type of the innermost application failure of a chain ('PeerTransfer', 'NoImage', …). */
+export function failureType(err: unknown): string | undefined {
+  let e: any = err;
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure ? e.type ?? undefined : undefined;
+}

@@ -1,13 +1,17 @@
 // migrateService: move a running service to another host, keeping its state.
-// preflight → (warm) prepare target → checkpoint → upload → (cold) prepare target → download →
-// restore → verify → cut over → clean up. Any failure after the freeze rolls back to the source.
+// preflight → (warm) prepare target → checkpoint → (cold) prepare target → transfer (image host to
+// host, restore, verify: one target step; warm asks for it while the dump runs) → cut over →
+// upload (the durable copy in S3) → clean up.
+// If the hosts cannot reach each other the image goes through S3 instead (upload → download).
+// Any failure after the freeze rolls back to the source.
 import { defineQuery, setHandler, sleep, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { MigrateInput, MigrationProgress, MigrationReport, PhaseName } from '../common/schemas';
 import { hostSteps, metrics, registry } from './proxies';
 import { endpointPort } from '../common/names';
 import { requireHost, requirePlacement } from './preflight';
-import { messageOf, refuse, validate } from './errors';
+import { failureType, messageOf, refuse, validate } from './errors';
+import type { FetchAndRestoreResult } from '../activities/transfer';
 
 export const progressQuery = defineQuery<MigrationProgress>('progress');
 
@@ -28,11 +32,21 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     }
   }
 
+  /** Splits the target's one step into the phases it went through (fetch, restore, verify). */
+  function reportSteps(fetchPhase: 'transfer' | 'download', r: FetchAndRestoreResult): void {
+    const inner = r.restoreMs + r.verifyMs;
+    progress.phases[fetchPhase] = Math.max(0, (progress.phases[fetchPhase] ?? 0) - inner);
+    progress.phases.restore = (progress.phases.restore ?? 0) + r.restoreMs;
+    progress.phases.verify = (progress.phases.verify ?? 0) + r.verifyMs;
+  }
+
   const placement = await phase('preflight', async () => {
-    const p = await requirePlacement(service);
-    if (p.host === to) throw refuse(`service "${service}" already runs on ${to}: choose another host`);
-    await requireHost(to);
-    return p;
+    // Both checks at once; an unknown service is reported before a problem with the host.
+    const [p, host] = await Promise.allSettled([requirePlacement(service), requireHost(to)]);
+    if (p.status === 'rejected') throw p.reason;
+    if (p.value.host === to) throw refuse(`service "${service}" already runs on ${to}: choose another host`);
+    if (host.status === 'rejected') throw host.reason;
+    return p.value;
   });
   const from = placement.host;
   progress.from = from;
@@ -85,6 +99,19 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
     }
   }
 
+  const arrival = {
+    service,
+    generation,
+    checkpointId,
+    from,
+    encrypt: placement.spec.encryptImages,
+    proxied: placement.spec.runtime === 'docker',
+  };
+  // warm: the prepared target asks the source's agent for the image now; the agent answers the
+  // moment the dump ends, so no Temporal round trip sits between the freeze and the transfer.
+  const early = mode === 'warm' ? target.fetchAndRestore({ ...arrival, port: targetPort, via: 'peer', waitForCheckpoint: true }) : undefined;
+  early?.catch(() => undefined); // awaited below; a failed checkpoint makes it fail at once
+
   let frozenAt: number;
   try {
     frozenAt = (await phase('checkpoint', () => source.checkpointService({ service, generation: placement.generation, checkpointId }))).frozenAt;
@@ -96,17 +123,49 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
 
   let imageBytes = 0;
   try {
-    imageBytes = (await phase('upload', () => source.uploadImage({ service, checkpointId, encrypt: placement.spec.encryptImages }))).bytes;
     if (mode === 'cold') await prepareTarget();
-    await phase('download', () => target.downloadImage({ service, checkpointId }));
-    await phase('restore', () => target.restoreService({ service, generation, checkpointId }));
-    const { healthyAt } = await phase('verify', () => target.healthCheck({ port: targetPort, proxied: placement.spec.runtime === 'docker' }));
+    let arrived: FetchAndRestoreResult;
+    let inStore = false;
+    try {
+      // While frozen: the image goes straight to the target, which restores it and checks it answers.
+      arrived = await phase('transfer', () => early ?? target.fetchAndRestore({ ...arrival, port: targetPort, via: 'peer' }));
+      reportSteps('transfer', arrived);
+    } catch (err) {
+      if (failureType(err) !== 'PeerTransfer') throw err;
+      // The target could not get the image from the source: through the image store, as before.
+      imageBytes = (await phase('upload', () => source.uploadImage({ service, checkpointId, encrypt: placement.spec.encryptImages }))).bytes;
+      inStore = true;
+      arrived = await phase('download', () => target.fetchAndRestore({ ...arrival, port: targetPort, via: 's3' }));
+      reportSteps('download', arrived);
+    }
     const hostPort = placement.spec.runtime === 'docker' ? targetPort : undefined;
+    const moved = { ...placement, host: to, generation, hostPort };
+    const warnings: string[] = [];
+    // The durable copy starts now, from the source that still holds the image, while the record
+    // moves. A failure here leaves the service running on the target (no reason to freeze it again).
+    const stored = inStore
+      ? Promise.resolve(true)
+      : phase('upload', () => source.uploadImage({ service, checkpointId, encrypt: placement.spec.encryptImages })).then(
+          (r) => ((imageBytes = r.bytes), true),
+          (err) => (warnings.push(`the image was not stored in S3 (${messageOf(err)}); the registry keeps the previous checkpoint`), false),
+        );
+    // lastCheckpoint names only an image whose manifest is in S3 (failover restores from it).
     await phase('cutover', () =>
-      registry.putPlacement({ ...placement, host: to, generation, lastCheckpoint: checkpointId, hostPort, updatedAt: new Date().toISOString() }),
+      registry.putPlacement({ ...moved, lastCheckpoint: inStore ? checkpointId : placement.lastCheckpoint, updatedAt: new Date().toISOString() }),
     );
-    await phase('cleanup', () => source.removeService({ service, generation: placement.generation }));
-    return report(true, 'migrated', { downtimeMs: healthyAt - frozenAt, imageBytes });
+    const recorded = stored.then(async (ok) => {
+      if (!ok || inStore) return;
+      await phase('cutover', () => registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() })).catch((err) =>
+        warnings.push(`the stored image could not be recorded as the latest checkpoint: ${messageOf(err)}`),
+      );
+    });
+    // The service lives on the target now: nothing below may roll it back. A source that cannot be
+    // cleaned up (its agent is gone) is removed by that agent when it returns (a replaced generation).
+    const cleaned = stored
+      .then(() => phase('cleanup', () => source.removeService({ service, generation: placement.generation })))
+      .catch((err) => void warnings.push(`${from} was not cleaned up (${messageOf(err)}); its agent removes the replaced instance when it returns`));
+    await Promise.all([recorded, cleaned]);
+    return report(true, 'migrated', { downtimeMs: arrived.healthyAt - frozenAt, imageBytes: imageBytes || arrived.bytes, ...(warnings.length ? { warnings } : {}) });
   } catch (err) {
     const why = messageOf(err);
     try {

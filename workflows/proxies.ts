@@ -7,9 +7,10 @@ import type { ProbeActivities } from '../activities/probe';
 import type { EngineImageActivities } from '../activities/runtime-docker';
 import type { RegistryActivities } from '../activities/registry';
 import type { MetricsActivities } from '../activities/metrics';
+import type { TransferActivities } from '../activities/transfer';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 
-type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities & EngineImageActivities;
+type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities & EngineImageActivities & TransferActivities;
 
 const retry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 };
 
@@ -32,6 +33,14 @@ export function hostSteps(host: string) {
     heartbeatTimeout: '10s',
     retry: { ...retry, maximumAttempts: 2 },
   });
+  // The target's whole downtime path (image, restore, health check): heartbeats while bytes flow.
+  const arrive = proxyActivities<HostActivities>({
+    taskQueue: queue,
+    scheduleToStartTimeout: '10s',
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '30s',
+    retry: { ...retry, maximumAttempts: 2 },
+  });
   return {
     ping: quick.ping,
     prepareService: quick.prepareService,
@@ -45,6 +54,7 @@ export function hostSteps(host: string) {
     restoreService: freeze.restoreService,
     uploadImage: heavy.uploadImage,
     downloadImage: heavy.downloadImage,
+    fetchAndRestore: arrive.fetchAndRestore,
     putImage: heavy.putImage,
     listImages: quick.listImages,
   };

@@ -10,7 +10,7 @@ import { kvProcesses } from '../helpers';
 import { FaultCluster, SOURCE, TARGET, sleep, until } from './cluster';
 import type { Expectation } from './survival';
 
-export type Phase = 'normal' | 'prepare' | 'checkpoint' | 'transfer' | 'restore' | 'verify';
+export type Phase = 'normal' | 'prepare' | 'checkpoint' | 'transfer' | 'restore' | 'verify' | 'after cutover';
 
 export interface Ctx {
   cluster: FaultCluster;
@@ -72,6 +72,8 @@ interface MigrationFault {
   phase: Phase;
   /** Where the migration is held while the fault is done. */
   at: { host: typeof SOURCE | typeof TARGET; point: FaultPoint };
+  /** Armed too: the peer transfer fails, so the image goes through S3 (upload, download). */
+  viaStore?: boolean;
   /** Done while the step is held. */
   inject(ctx: Ctx): Promise<void> | void;
   /** Done after the step was let go (e.g. a service manager starting a killed process again). */
@@ -93,6 +95,7 @@ function migrationFault(m: MigrationFault): Scenario {
       // Migrations' checkpoint ids start with "g"; periodic checkpoints ("p…") pass untouched.
       const match = m.at.point === 'prepare' ? `^${service}$` : m.at.point === 'verify' ? '' : '^g';
       cluster.arm(m.at.host, m.at.point, { action: 'pause', match });
+      if (m.viaStore) cluster.arm(TARGET, 'pull', { action: 'fail', match: '^g' });
       const running = ops.migrate({ service, to: TARGET, mode: 'warm' });
       running.catch(() => undefined);
       await cluster.reached(m.at.host, m.at.point);
@@ -191,13 +194,14 @@ export const SCENARIOS: Scenario[] = [
   migrationFault({
     fault: 'disk full',
     phase: 'transfer',
-    at: { host: TARGET, point: 'download' },
+    at: { host: TARGET, point: 'pull' },
     inject: (c) => c.cluster.fillDisk(TARGET),
     recover: async (c) => {
       await sleep(1500);
       c.cluster.freeDisk(TARGET);
     },
-    outcomes: ['rolled-back'],
+    // The pull fails, the image goes through S3; its download fails too unless space is back by then.
+    outcomes: ['rolled-back', 'migrated'],
     expect: { state: 'running', data: 'live', boundS: 60 },
   }),
 
@@ -206,6 +210,7 @@ export const SCENARIOS: Scenario[] = [
     fault: 'corrupted image',
     phase: 'transfer',
     at: { host: TARGET, point: 'download' },
+    viaStore: true,
     inject: (c) => corruptStoredImage(c),
     outcomes: ['rolled-back'],
     expect: { state: 'running', data: 'live', boundS: 60 },
@@ -220,7 +225,8 @@ export const SCENARIOS: Scenario[] = [
     expect: { state: 'running', data: 'live', boundS: 60 },
   }),
 
-  // The image store goes away: while the service runs, during the upload, during the download.
+  // The image store goes away: while the service runs, while the image goes through it (the peer
+  // transfer failed), and while the durable copy is written after the cut-over.
   {
     fault: 'S3 unreachable',
     phase: 'normal',
@@ -237,18 +243,19 @@ export const SCENARIOS: Scenario[] = [
   },
   migrationFault({
     fault: 'S3 unreachable',
-    phase: 'transfer',
+    phase: 'after cutover',
     at: { host: SOURCE, point: 'upload' },
     inject: (c) => c.cluster.stopS3(),
     recover: stackBackLater(3000),
-    outcomes: ['rolled-back', 'migrated'],
+    outcomes: ['migrated'], // with a warning: the registry keeps the previous stored checkpoint
     expect: { state: 'running', data: 'live', boundS: 90 },
     quick: true,
   }),
   migrationFault({
     fault: 'S3 unreachable',
-    phase: 'restore',
+    phase: 'transfer',
     at: { host: TARGET, point: 'download' },
+    viaStore: true,
     inject: (c) => c.cluster.stopS3(),
     recover: stackBackLater(3000),
     outcomes: ['rolled-back', 'migrated'],
@@ -259,7 +266,7 @@ export const SCENARIOS: Scenario[] = [
   ...(
     [
       ['checkpoint', SOURCE, 'checkpoint'],
-      ['transfer', SOURCE, 'upload'],
+      ['transfer', TARGET, 'pull'],
       ['restore', TARGET, 'restore'],
     ] as const
   ).map(([phase, host, point]) =>
@@ -277,7 +284,7 @@ export const SCENARIOS: Scenario[] = [
   ...(
     [
       ['prepare', 'prepare'],
-      ['transfer', 'download'],
+      ['transfer', 'pull'],
       ['restore', 'restore'],
       ['verify', 'verify'],
     ] as const
@@ -298,7 +305,7 @@ export const SCENARIOS: Scenario[] = [
   ...(
     [
       ['checkpoint', SOURCE, 'checkpoint'],
-      ['transfer', SOURCE, 'upload'],
+      ['transfer', TARGET, 'pull'],
       ['restore', TARGET, 'restore'],
       ['verify', TARGET, 'verify'],
     ] as const
@@ -319,7 +326,7 @@ export const SCENARIOS: Scenario[] = [
   ...(
     [
       ['checkpoint', SOURCE, 'checkpoint'],
-      ['transfer', SOURCE, 'upload'],
+      ['transfer', TARGET, 'pull'],
       ['restore', TARGET, 'restore'],
     ] as const
   ).map(([phase, host, point]) =>
@@ -357,7 +364,7 @@ export const SCENARIOS: Scenario[] = [
   migrationFault({
     fault: 'whole host lost',
     phase: 'transfer',
-    at: { host: SOURCE, point: 'upload' },
+    at: { host: TARGET, point: 'pull' },
     inject: (c) => c.cluster.killHost(SOURCE),
     recover: async (c) => {
       // Whatever the migration concludes, the host monitor restores the service elsewhere.

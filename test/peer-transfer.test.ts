@@ -1,0 +1,98 @@
+// The image of a migration goes host to host (the source agent's image endpoint), and its S3 copy
+// is stored after the service answers again; when the target cannot reach the source's endpoint,
+// the migration goes through S3 as before and still succeeds. All against the real stack.
+import net from 'net';
+import { ops } from '../cli/ops';
+import { loadConfig } from '../common/config';
+import { s3Client, readJson, writeJson } from '../common/s3';
+import { keys } from '../common/names';
+import { manifestSignatureValid } from '../common/integrity';
+import type { HostRecord, ImageManifest, Placement } from '../common/schemas';
+import { verifyKeys, writeKeys } from '../demo/kv-client';
+import { deployKv, removeQuietly } from './helpers';
+
+const SERVICE = 'test-peer';
+const cfg = loadConfig();
+const s3 = s3Client(cfg);
+let port: number;
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const p = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return p;
+}
+
+async function placement(): Promise<Placement> {
+  return (await readJson<Placement>(s3, cfg.s3.bucket, keys.placement(SERVICE)))!;
+}
+
+async function manifestInStore(checkpointId: string): Promise<boolean> {
+  const m = await readJson<ImageManifest>(s3, cfg.s3.bucket, keys.imageManifest(SERVICE, checkpointId));
+  return !!m && manifestSignatureValid(m, cfg.clusterKey!);
+}
+
+beforeAll(async () => {
+  await removeQuietly(SERVICE);
+  port = await deployKv(SERVICE, 'hostA');
+  await writeKeys(port, 500);
+});
+afterAll(() => removeQuietly(SERVICE));
+
+test('a warm migration moves the image host to host and records it only once its S3 copy is stored', async () => {
+  const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
+  expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostA', to: 'hostB' });
+  expect(report.phases).toHaveProperty('transfer');
+  expect(report.phases).not.toHaveProperty('download');
+  expect(report.warnings).toBeUndefined();
+  expect(await verifyKeys(port, 500)).toBe(500);
+  const p = await placement();
+  expect(p).toMatchObject({ host: 'hostB', lastCheckpoint: report.checkpointId });
+  expect(await manifestInStore(p.lastCheckpoint!)).toBe(true);
+});
+
+test('when the source endpoint cannot be reached, the image goes through S3 and the migration still succeeds', async () => {
+  // The real agent keeps running; only the address it advertises points at a closed port.
+  const record = (await readJson<HostRecord>(s3, cfg.s3.bucket, keys.host('hostB')))!;
+  await writeJson(s3, cfg.s3.bucket, keys.host('hostB'), { ...record, peerUrl: `http://127.0.0.1:${await closedPort()}` });
+  try {
+    const report = await ops.migrate({ service: SERVICE, to: 'hostA', mode: 'warm' });
+    expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA' });
+    expect(report.phases).toHaveProperty('upload');
+    expect(report.phases).toHaveProperty('download');
+    expect(Object.keys(report.phases).indexOf('upload')).toBeLessThan(Object.keys(report.phases).indexOf('download'));
+    expect(await verifyKeys(port, 500)).toBe(500);
+    const p = await placement();
+    expect(p).toMatchObject({ host: 'hostA', lastCheckpoint: report.checkpointId });
+    expect(await manifestInStore(p.lastCheckpoint!)).toBe(true);
+  } finally {
+    await writeJson(s3, cfg.s3.bucket, keys.host('hostB'), record);
+  }
+});
+
+test('a cold migration also goes host to host', async () => {
+  const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'cold' });
+  expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
+  expect(report.phases).toHaveProperty('transfer');
+  expect(await verifyKeys(port, 500)).toBe(500);
+});
+
+test('a service with encrypted images moves host to host too (the stream is encrypted under the image key)', async () => {
+  const name = 'test-peer-enc';
+  await removeQuietly(name);
+  const encPort = await deployKv(name, 'hostA', { encryptImages: true });
+  try {
+    await writeKeys(encPort, 200);
+    const report = await ops.migrate({ service: name, to: 'hostB', mode: 'warm' });
+    expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
+    expect(report.phases).toHaveProperty('transfer');
+    expect(report.phases).not.toHaveProperty('download');
+    expect(await verifyKeys(encPort, 200)).toBe(200);
+    const m = await readJson<ImageManifest>(s3, cfg.s3.bucket, keys.imageManifest(name, report.checkpointId!));
+    expect(m?.encryption?.alg).toBe('aes-256-gcm');
+  } finally {
+    await removeQuietly(name);
+  }
+});
