@@ -95,7 +95,9 @@ export class FaultCluster {
 
   async startAgent(host: string): Promise<void> {
     const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'workers', 'host-agent.js'), host], {
-      env: { FASTMIG_LEASE_SECONDS: String(FAULT_LEASE_SECONDS), FASTMIG_FAULTS_FILE: this.faultsFile(host), FASTMIG_LOG_LEVEL: 'warn' },
+      // Images in the service folder: that folder is itself a small tmpfs here, so images stay on
+      // tmpfs and a full "disk" reaches them.
+      env: { FASTMIG_LEASE_SECONDS: String(FAULT_LEASE_SECONDS), FASTMIG_FAULTS_FILE: this.faultsFile(host), FASTMIG_IMAGES_TMPFS: '0', FASTMIG_LOG_LEVEL: 'warn' },
       reject: false,
     });
     this.agents.set(host, agent);

@@ -6,7 +6,8 @@ import fs from 'fs';
 import path from 'path';
 import { ops } from '../../cli/ops';
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig, paths } from '../../common/config';
+import { fastmigHome, loadConfig, paths } from '../../common/config';
+import { tmpfsImagesDir } from '../../common/image-dir';
 import { entityWorkflowId } from '../../common/names';
 import { httpText } from '../../demo/probe';
 import { kvProcesses } from '../helpers';
@@ -62,6 +63,7 @@ function criuOf(service: string): string[] {
 function leftovers(service: string, home: string): string[] {
   const found: string[] = [];
   for (const host of ALL_HOSTS) {
+    if (host !== home && fs.existsSync(tmpfsImagesDir(host, service, fastmigHome()))) found.push(`images on ${host}'s tmpfs`);
     const dir = paths.serviceDir(host, service);
     if (!fs.existsSync(dir)) continue;
     if (host !== home) found.push(`a copy on ${host}`);
