@@ -67,6 +67,9 @@ export function serveMetrics(registry: Registry, port: number): import('http').S
       res.end(JSON.stringify({ error: 'only GET /metrics here' }));
     }
   });
+  // A taken port costs the metrics endpoint, not the process: an agent started by hand (or a second
+  // one on this machine) inherits FASTMIG_METRICS_PORT and would otherwise die after registering.
+  server.on('error', (err) => process.stderr.write(`fastmig: metrics endpoint on 127.0.0.1:${port} unavailable: ${err.message}\n`));
   server.listen(port, '127.0.0.1');
   return server;
 }

@@ -123,7 +123,8 @@ describe('HTTP API, metrics and search attributes', () => {
     const text = await (await fetch(stack().metrics.orchestrator)).text();
     expect(migratedCount(text)).toBe(before + 1);
     expect(text).toMatch(/fastmig_migration_downtime_ms_count\{mode="warm"\} \d+/);
-    expect(await (await fetch(stack().metrics[to])).text()).toMatch(/fastmig_activity_ms_count\{activity="restoreService",outcome="ok"\} \d+/);
+    // the target restores inside fetchAndRestore (image, restore and health check in one activity)
+    expect(await (await fetch(stack().metrics[to])).text()).toMatch(/fastmig_activity_ms_count\{activity="fetchAndRestore",outcome="ok"\} \d+/);
     expect(apiMigrations(await (await fetch(stack().metrics.api)).text())).toBe(apiBefore + 1);
   });
 
