@@ -114,6 +114,12 @@ function partUploader(s3: Client, bucket: string, state: UploadState, stateFile:
 
 export function createImageStoreActivities(ctx: ImageStoreContext) {
   const imageDir = (service: string, id: string) => path.join(paths.serviceDir(ctx.host, service, ctx.home), 'images', id);
+  /** An image only lands where the service was prepared: a late retry must not recreate a removed folder. */
+  const requirePrepared = (service: string) => {
+    if (!fs.existsSync(paths.serviceDir(ctx.host, service, ctx.home))) {
+      throw ApplicationFailure.nonRetryable(`service ${service} is not prepared on ${ctx.host}`, 'NotPrepared');
+    }
+  };
 
   return {
     async uploadImage(req: { service: string; checkpointId: string; encrypt?: boolean }): Promise<{ bytes: number; rawBytes: number; encrypted: boolean }> {
@@ -176,6 +182,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         throw ApplicationFailure.nonRetryable(`${name} is refused: its manifest describes another image`, 'BadSignature');
       }
       if (manifest.encryption && !ctx.imageKey) throw ApplicationFailure.nonRetryable(`${name} is encrypted but FASTMIG_IMAGE_KEY is not configured here`, 'NoImageKey');
+      requirePrepared(req.service);
       const dir = imageDir(req.service, req.checkpointId);
       const tmp = `${dir}.partial`;
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -221,6 +228,7 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
     async pullImage(req: { service: string; checkpointId: string; from: string; encrypt?: boolean; wait?: boolean }): Promise<{ bytes: number }> {
       const name = `image ${req.checkpointId} of ${req.service} from ${req.from}`;
       const dir = imageDir(req.service, req.checkpointId);
+      requirePrepared(req.service);
       if (fs.existsSync(dir)) return { bytes: 0 }; // a retry after the image arrived complete
       const peerFailed = (why: string) => ApplicationFailure.nonRetryable(`peer transfer of ${name} failed: ${why}`, 'PeerTransfer');
       const record = await readJson<HostRecord>(ctx.s3, ctx.bucket, keys.host(req.from)).catch(() => null);

@@ -98,7 +98,11 @@ function migrationFault(m: MigrationFault): Scenario {
       if (m.viaStore) cluster.arm(TARGET, 'pull', { action: 'fail', match: '^g' });
       const running = ops.migrate({ service, to: TARGET, mode: 'warm' });
       running.catch(() => undefined);
-      await cluster.reached(m.at.host, m.at.point);
+      const endedEarly = running.then((r) => {
+        throw new Error(`the migration ended before it reached ${m.at.point} on ${m.at.host}: ${r.outcome}${r.error ? ` (${r.error})` : ''}`);
+      });
+      endedEarly.catch(() => undefined);
+      await Promise.race([cluster.reached(m.at.host, m.at.point), endedEarly]);
       const since = Date.now();
       await m.inject(ctx);
       cluster.release(m.at.host, m.at.point);
