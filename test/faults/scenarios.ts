@@ -139,6 +139,17 @@ const stackBackLater = (ms = 2000) => async (ctx: Ctx) => {
   await ctx.cluster.restoreStack();
 };
 
+const freeDiskLater = (host: string, ms: number) => async (ctx: Ctx) => {
+  await sleep(ms);
+  ctx.cluster.freeDisk(host);
+};
+/** The host monitor has restored the service on a host other than the lost source. */
+const restoredElsewhere = (ctx: Ctx, ms: number) =>
+  until('the service restored on another host', async () => {
+    const v = (await ops.inspect(ctx.service))[0];
+    return v.host !== SOURCE && v.state === 'running';
+  }, ms, 500);
+
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
 const byPolicy = (sig: NodeJS.Signals): Expectation['state'] => (sig === 'SIGINT' ? 'standby' : 'running');
 
@@ -187,10 +198,7 @@ export const SCENARIOS: Scenario[] = [
     phase: 'checkpoint',
     at: { host: SOURCE, point: 'checkpoint' },
     inject: (c) => c.cluster.fillDisk(SOURCE),
-    recover: async (c) => {
-      await sleep(3000);
-      c.cluster.freeDisk(SOURCE);
-    },
+    recover: freeDiskLater(SOURCE, 3000),
     outcomes: ['failed'],
     expect: { state: 'running', data: 'live', boundS: 60 },
     quick: true,
@@ -200,10 +208,7 @@ export const SCENARIOS: Scenario[] = [
     phase: 'transfer',
     at: { host: TARGET, point: 'pull' },
     inject: (c) => c.cluster.fillDisk(TARGET),
-    recover: async (c) => {
-      await sleep(1500);
-      c.cluster.freeDisk(TARGET);
-    },
+    recover: freeDiskLater(TARGET, 1500),
     // The pull fails, the image goes through S3; its download fails too unless space is back by then.
     outcomes: ['rolled-back', 'migrated'],
     expect: { state: 'running', data: 'live', boundS: 60 },
@@ -357,10 +362,7 @@ export const SCENARIOS: Scenario[] = [
     async run(ctx) {
       const since = Date.now();
       await ctx.cluster.killHost(SOURCE);
-      await until('the service restored on another host', async () => {
-        const v = (await ops.inspect(ctx.service))[0];
-        return v.host !== SOURCE && v.state === 'running';
-      }, 120_000, 500);
+      await restoredElsewhere(ctx, 120_000);
       await ctx.cluster.startAgent(SOURCE); // it comes back and removes its stale copy
       return { since };
     },
@@ -372,10 +374,7 @@ export const SCENARIOS: Scenario[] = [
     inject: (c) => c.cluster.killHost(SOURCE),
     recover: async (c) => {
       // Whatever the migration concludes, the host monitor restores the service elsewhere.
-      await until('the service restored on another host', async () => {
-        const v = (await ops.inspect(c.service))[0];
-        return v.host !== SOURCE && v.state === 'running';
-      }, 180_000, 500);
+      await restoredElsewhere(c, 180_000);
       await c.cluster.startAgent(SOURCE);
     },
     outcomes: ['failed', 'rolled-back', 'migrated'],
