@@ -31,6 +31,16 @@ async function main() {
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   await fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log);
   renewLeases(host, cfg.home);
+  // Not only at start: an agent cut off from the cluster for a while may find, once it can read the
+  // registry again, that its services were failed over meanwhile.
+  let fencing = false;
+  setInterval(() => {
+    if (fencing) return;
+    fencing = true;
+    fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log)
+      .catch(() => undefined)
+      .finally(() => (fencing = false));
+  }, 10_000);
   // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
   const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log });
   log.info({ peerUrl: peer.url }, 'image endpoint listening');
