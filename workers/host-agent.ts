@@ -37,7 +37,7 @@ async function main() {
   setInterval(() => {
     if (fencing) return;
     fencing = true;
-    fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log)
+    fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log, false)
       .catch(() => undefined)
       .finally(() => (fencing = false));
   }, 10_000);

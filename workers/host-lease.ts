@@ -39,11 +39,14 @@ export function renewLeases(host: string, home: string): NodeJS.Timeout {
 }
 
 /** Local instances the registry gave to another host or to a newer generation. */
-export async function staleInstances(host: string, home: string, placementOf: (service: string) => Promise<Placement | null>) {
+export async function staleInstances(host: string, home: string, placementOf: (service: string) => Promise<Placement | null>, atStart = true) {
   const stale: { service: string; generation: number; why: string }[] = [];
   for (const dir of serviceDirs(host, home)) {
     const conf = JSON.parse(fs.readFileSync(daemonFiles(dir).config, 'utf8')) as DaemonConfig;
     const p = await placementOf(conf.spec.name);
+    // While the agent runs, a service without a record may be one being deployed right now, and a
+    // copy without its daemon may be a target being prepared: only replaced generations are stale.
+    if (!atStart && (!p || p.generation <= conf.generation)) continue;
     const why = !p
       ? 'the service no longer exists'
       : p.host !== host && p.generation > conf.generation
@@ -64,8 +67,9 @@ export async function fenceStaleInstances(
   placementOf: (service: string) => Promise<Placement | null>,
   remove: (req: { service: string; generation: number }) => Promise<unknown>,
   log: Logger,
+  atStart = true,
 ): Promise<number> {
-  const stale = await staleInstances(host, home, placementOf);
+  const stale = await staleInstances(host, home, placementOf, atStart);
   for (const s of stale) {
     log.warn({ service: s.service, generation: s.generation, why: s.why }, 'removing a stale instance before serving');
     await remove({ service: s.service, generation: s.generation });
