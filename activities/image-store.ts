@@ -136,22 +136,21 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
       if (encrypt && !ctx.imageKey) throw ApplicationFailure.nonRetryable('image encryption is on but FASTMIG_IMAGE_KEY is not configured', 'NoImageKey');
       // An interrupted upload resumes: the archive is rebuilt byte for byte (same files, same IV)
       // and the parts an earlier attempt stored are skipped.
-      const state = loadUploadState(uploadStateFile(dir), archiveKey) ?? { key: archiveKey, uploadId: '', iv: crypto.randomBytes(12).toString('hex'), parts: [] };
+      const stateFile = uploadStateFile(dir);
+      const state = loadUploadState(stateFile, archiveKey) ?? { key: archiveKey, uploadId: '', iv: crypto.randomBytes(12).toString('hex'), parts: [] };
       const iv = Buffer.from(state.iv, 'hex');
       const cipher = encrypt ? crypto.createCipheriv('aes-256-gcm', ctx.imageKey!, iv) : null;
       const m = meter();
       if (!state.uploadId) state.uploadId = await ctx.s3.initiateNewMultipartUpload(ctx.bucket, archiveKey, {});
-      saveUploadState(uploadStateFile(dir), state);
-      const stages = [packFiles(dir, names), ...(gzip ? [zlib.createGzip({ level: 1 })] : []), ...(cipher ? [cipher] : []), m.stream, partUploader(ctx.s3, ctx.bucket, state, uploadStateFile(dir))];
+      saveUploadState(stateFile, state);
+      const stages = [packFiles(dir, names), ...(gzip ? [zlib.createGzip({ level: 1 })] : []), ...(cipher ? [cipher] : []), m.stream, partUploader(ctx.s3, ctx.bucket, state, stateFile)];
       await pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
       try {
         await ctx.s3.completeMultipartUpload(ctx.bucket, archiveKey, state.uploadId, state.parts.sort((a, b) => a.part - b.part).map((p) => ({ part: p.part, etag: p.etag })));
-      } catch (err) {
-        // The store no longer knows this upload: the next attempt starts afresh.
-        fs.rmSync(uploadStateFile(dir), { force: true });
-        throw err;
+      } finally {
+        // Done, or the store no longer knows this upload and the next attempt starts afresh.
+        fs.rmSync(stateFile, { force: true });
       }
-      fs.rmSync(uploadStateFile(dir), { force: true });
       const unsigned: Omit<ImageManifest, 'signature'> = {
         format: 'fastmig-image/1',
         service: req.service,

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Client as S3 } from 'minio';
 import { REPO_ROOT, StackFile, fastmigHome, paths, readEnvFile, readStackFile, loadConfig } from '../common/config';
+import { pidAlive } from '../common/pid-file';
 import { HostName, parseOrThrow } from '../common/schemas';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 import { tcpConnects } from '../activities/probe';
@@ -26,17 +27,6 @@ const API_PORT = Number(process.env.FASTMIG_API_PORT || 7080);
 const METRICS_PORT = Number(process.env.FASTMIG_METRICS_PORT || 9464);
 
 type Say = (line: string) => void;
-
-/** The pid recorded in a pid file, if that process is alive. */
-export function pidAlive(file: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
-}
 
 function startDetached(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   const home = fastmigHome();

@@ -4,6 +4,7 @@
 import fs from 'fs';
 import path from 'path';
 import { paths } from '../common/config';
+import { pidAlive } from '../common/pid-file';
 import { daemonFiles, DaemonConfig, LEASE_RENEW_MS } from '../daemon/files';
 import type { Placement } from '../common/schemas';
 import type { Logger } from '../common/log';
@@ -11,15 +12,6 @@ import type { Logger } from '../common/log';
 function serviceDirs(host: string, home: string): string[] {
   const root = paths.hostDir(host, home);
   return fs.existsSync(root) ? fs.readdirSync(root).map((n) => path.join(root, n)).filter((d) => fs.existsSync(daemonFiles(d).config)) : [];
-}
-
-function daemonAlive(dir: string): boolean {
-  try {
-    process.kill(Number(fs.readFileSync(daemonFiles(dir).pid, 'utf8').trim()), 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function renewLeases(host: string, home: string): NodeJS.Timeout {
@@ -53,7 +45,7 @@ export async function staleInstances(host: string, home: string, placementOf: (s
         ? `it now runs on ${p.host} (generation ${p.generation})`
         : p.host === host && p.generation > conf.generation
           ? `generation ${p.generation} replaced this generation ${conf.generation}`
-          : p.host !== host && !daemonAlive(dir)
+          : p.host !== host && !pidAlive(daemonFiles(dir).pid)
             ? `it runs on ${p.host}; this copy of an aborted move has no daemon left`
             : null;
     if (why) stale.push({ service: conf.spec.name, generation: conf.generation, why });

@@ -8,7 +8,7 @@ import execa from 'execa';
 import { Client, Connection } from '@temporalio/client';
 import { ops } from '../../cli/ops';
 import { queuePollers } from '../../cli/temporal';
-import { pidAlive } from '../../cli/stack';
+import { pidAlive } from '../../common/pid-file';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
 import { hostQueue, keys, migrateWorkflowId } from '../../common/names';
 import { s3Client } from '../../common/s3';
