@@ -7,7 +7,7 @@
 import { defineQuery, setHandler, sleep, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { MigrateInput, MigrationProgress, MigrationReport, PhaseName } from '../common/schemas';
-import { hostSteps, metrics, registry } from './proxies';
+import { hostSteps, localRegistry, metrics, registry } from './proxies';
 import { endpointPort } from '../common/names';
 import { requireHost, requirePlacement } from './preflight';
 import { failureType, messageOf, refuse, validate } from './errors';
@@ -151,11 +151,11 @@ export async function migrateService(raw: MigrateInput): Promise<MigrationReport
         );
     // lastCheckpoint names only an image whose manifest is in S3 (failover restores from it).
     await phase('cutover', () =>
-      registry.putPlacement({ ...moved, lastCheckpoint: inStore ? checkpointId : placement.lastCheckpoint, updatedAt: new Date().toISOString() }),
+      localRegistry.putPlacement({ ...moved, lastCheckpoint: inStore ? checkpointId : placement.lastCheckpoint, updatedAt: new Date().toISOString() }),
     );
     const recorded = stored.then(async (ok) => {
       if (!ok || inStore) return;
-      await phase('cutover', () => registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() })).catch((err) =>
+      await phase('cutover', () => localRegistry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() })).catch((err) =>
         warnings.push(`the stored image could not be recorded as the latest checkpoint: ${messageOf(err)}`),
       );
     });

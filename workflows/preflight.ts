@@ -1,5 +1,5 @@
 // Checks shared by the workflows: the service is known, the host is known and its agent answers.
-import { registry, hostSteps } from './proxies';
+import { localRegistry as registry, hostSteps } from './proxies';
 import { refuse, messageOf } from './errors';
 import type { Placement } from '../common/schemas';
 
