@@ -34,10 +34,11 @@ async function main() {
   // Not only at start: an agent cut off from the cluster for a while may find, once it can read the
   // registry again, that its services were failed over meanwhile.
   let fencing = false;
+  const stateOf = async (service: string) => (await daemons.serviceStatus({ service }))?.state ?? null;
   setInterval(() => {
     if (fencing) return;
     fencing = true;
-    fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log, false)
+    fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log, false, stateOf)
       .catch(() => undefined)
       .finally(() => (fencing = false));
   }, 10_000);

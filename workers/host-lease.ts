@@ -30,8 +30,24 @@ export function renewLeases(host: string, home: string): NodeJS.Timeout {
   return setInterval(renew, LEASE_RENEW_MS);
 }
 
+/** States in which a copy's process tree runs (or is about to) and could answer clients. */
+export const SERVING_STATES: readonly string[] = ['starting', 'running', 'restoring', 'checkpointing'];
+
+/**
+ * While the agent runs, a replaced copy that does not serve is left this long after the record
+ * moved: it is the source of a migration that still copies its image to S3 and then removes it
+ * (the upload may take up to its own 10 min limit). Only a copy that serves is a danger at once.
+ */
+export const IDLE_COPY_GRACE_MS = 15 * 60_000;
+
 /** Local instances the registry gave to another host or to a newer generation. */
-export async function staleInstances(host: string, home: string, placementOf: (service: string) => Promise<Placement | null>, atStart = true) {
+export async function staleInstances(
+  host: string,
+  home: string,
+  placementOf: (service: string) => Promise<Placement | null>,
+  atStart = true,
+  stateOf?: (service: string) => Promise<string | null>,
+) {
   const stale: { service: string; generation: number; why: string }[] = [];
   for (const dir of serviceDirs(host, home)) {
     const conf = JSON.parse(fs.readFileSync(daemonFiles(dir).config, 'utf8')) as DaemonConfig;
@@ -39,6 +55,11 @@ export async function staleInstances(host: string, home: string, placementOf: (s
     // While the agent runs, a service without a record may be one being deployed right now, and a
     // copy without its daemon may be a target being prepared: only replaced generations are stale.
     if (!atStart && (!p || p.generation <= conf.generation)) continue;
+    if (!atStart && stateOf && Date.now() - Date.parse(p!.updatedAt) < IDLE_COPY_GRACE_MS) {
+      // A daemon that does not answer may still have a serving tree: only a live daemon's word counts.
+      const state = await stateOf(conf.spec.name).catch(() => null);
+      if (state ? !SERVING_STATES.includes(state) : !pidAlive(daemonFiles(dir).pid)) continue;
+    }
     const why = !p
       ? 'the service no longer exists'
       : p.host !== host && p.generation > conf.generation
@@ -60,8 +81,9 @@ export async function fenceStaleInstances(
   remove: (req: { service: string; generation: number }) => Promise<unknown>,
   log: Logger,
   atStart = true,
+  stateOf?: (service: string) => Promise<string | null>,
 ): Promise<number> {
-  const stale = await staleInstances(host, home, placementOf, atStart);
+  const stale = await staleInstances(host, home, placementOf, atStart, stateOf);
   for (const s of stale) {
     log.warn({ service: s.service, generation: s.generation, why: s.why }, 'removing a stale instance before serving');
     await remove({ service: s.service, generation: s.generation });

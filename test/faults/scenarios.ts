@@ -262,6 +262,29 @@ export const SCENARIOS: Scenario[] = [
     expect: { state: 'running', data: 'live', boundS: 90 },
     quick: true,
   }),
+  {
+    // The source keeps its copy while the durable copy goes to S3, however long that takes: the
+    // agents' periodic fencing (every 10 s) must not remove a replaced copy that does not serve.
+    fault: 'slow S3 copy after the cut-over',
+    phase: 'cutover',
+    expect: { state: 'running', data: 'live', boundS: 60 },
+    outcomes: ['migrated'],
+    quick: true,
+    async run(ctx) {
+      ctx.cluster.arm(SOURCE, 'upload', { action: 'pause', match: '^g' });
+      const running = ops.migrate({ service: ctx.service, to: TARGET, mode: 'warm' });
+      running.catch(() => undefined);
+      await ctx.cluster.reached(SOURCE, 'upload');
+      const since = Date.now();
+      await sleep(15_000); // longer than the agents' fencing period
+      ctx.cluster.release(SOURCE, 'upload');
+      const report = await ctx.cluster.migrationReport(ctx.service, running, 60_000);
+      if (report.warnings?.length) throw new Error(`the migration warned: ${report.warnings.join('; ')}`);
+      const stored = (await ops.inspect(ctx.service))[0].storedCheckpoint;
+      if (stored !== report.checkpointId) throw new Error(`the registry's stored checkpoint is ${stored}, not the migration's ${report.checkpointId}`);
+      return { since, report };
+    },
+  },
   migrationFault({
     fault: 'S3 unreachable',
     phase: 'transfer',
