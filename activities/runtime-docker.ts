@@ -13,7 +13,8 @@ import type { HostImage, ImageTransfer } from '../common/schemas';
 import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
 import type { ServiceRuntime } from './runtime';
 
-const APP = '/fastmig/app';
+/** fastmig's code in every container (the daemon runs from it); read-only. */
+export const APP_MOUNT = '/fastmig/app';
 const CRIU_MOUNT = '/fastmig/criu';
 const SERVICE_MOUNT = '/fastmig/svc';
 const LOADER = `${BUNDLE_MOUNT}/node/lib/ld-linux-x86-64.so.2`;
@@ -114,9 +115,9 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         ...CRIU_PRIVILEGES,
         '-v', `${bundle}:${BUNDLE_MOUNT}:ro`,
         '-v', `${criuRoot}:${CRIU_MOUNT}:ro`,
-        '-v', `${path.join(appDir(), 'dist')}:${APP}/dist:ro`,
-        '-v', `${path.join(appDir(), 'node_modules')}:${APP}/node_modules:ro`,
-        '-v', `${path.join(appDir(), 'package.json')}:${APP}/package.json:ro`,
+        '-v', `${path.join(appDir(), 'dist')}:${APP_MOUNT}/dist:ro`,
+        '-v', `${path.join(appDir(), 'node_modules')}:${APP_MOUNT}/node_modules:ro`,
+        '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
         // Published on loopback only: on the service's previous port when that is free here (hosts on
         // separate machines), else on any port free on this machine (the source still holds its own;
@@ -125,7 +126,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
         spec.image!,
-        '--library-path', `${BUNDLE_MOUNT}/node/lib`, `${BUNDLE_MOUNT}/node/node`, `${APP}/dist/daemon/main.js`, SERVICE_MOUNT, mode,
+        '--library-path', `${BUNDLE_MOUNT}/node/lib`, `${BUNDLE_MOUNT}/node/node`, `${APP_MOUNT}/dist/daemon/main.js`, SERVICE_MOUNT, mode,
       ]);
       if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`container of ${service} did not start on ${ctx.host}: ${oneLine(r)}`, 'ContainerStart');
     },

@@ -28,6 +28,8 @@ export function directDriver() {
       return new Proxy(acts, { get: (t, k: string) => (...a: unknown[]) => run((t as any)[k], ...a) }) as typeof acts;
     },
     registry,
+    /** Migrations whose image did not reach S3 (the figures stand: the service had moved by then). */
+    uploadsFailed: 0,
     /**
      * Warm migration, step for step like workflows/migrate.ts (no rollback: a failure throws), except
      * that the transfer is asked for after the checkpoint returned: the early request of the workflow
@@ -52,9 +54,15 @@ export function directDriver() {
       const { healthyAt } = arrived;
       const moved = { ...p, host: to, generation };
       step("cutover + upload");
-      await Promise.all([registry.putPlacement({ ...moved, updatedAt: new Date().toISOString() }), source.uploadImage({ service, checkpointId })]);
+      // As in the workflow, a failed upload leaves the service on the target and the record on the
+      // previous checkpoint: the source's agent may remove the replaced copy as soon as the record moves.
+      const [, stored] = await Promise.all([
+        registry.putPlacement({ ...moved, updatedAt: new Date().toISOString() }),
+        source.uploadImage({ service, checkpointId }).then(() => true, () => false),
+      ]);
+      if (!stored) this.uploadsFailed++;
       await Promise.all([
-        registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() }),
+        ...(stored ? [registry.putPlacement({ ...moved, lastCheckpoint: checkpointId, updatedAt: new Date().toISOString() })] : []),
         source.removeService({ service, generation: p.generation }),
       ]);
       return { freezeToResumeMs: healthyAt - frozenAt, restore };

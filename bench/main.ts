@@ -1,9 +1,12 @@
 // `npm run bench [-- --quick] [--json] [--runs N] [--sizes 16,256,1024]`: fastmig's performance
 // benchmark. Every figure is the median of several runs on the same service and state; the
 // closing line (with --json) holds the ratios. Writes docs/benchmarks.md and its plot.
+// `--docker-sizes 16,256` picks the sizes also measured in a container (default: every size; the
+// quick run only the smallest, to stay within its time).
 import { loadConfig } from '../common/config';
 import { ops } from '../cli/ops';
 import { stackDown, stackStatus, stackUp } from '../cli/stack';
+import { ensureDemoImages } from '../demo/images';
 import { allowLazyPipes, cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
 import { directDriver } from './direct';
 import { concurrency, daemonCost, DaemonCost, deployBench, MigRun, migrateOnce, restartOnce, throughput } from './stack-runs';
@@ -12,6 +15,9 @@ import { writeReport } from './report';
 
 export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
+/** Warm and cold migrations of the same service run as a container (docker runtime). */
+export const DOCKER_MODES = ['warmDocker', 'coldDocker'] as const;
+export type Row = Mode | 'direct' | (typeof DOCKER_MODES)[number];
 export type Figures = {
   downtimeMs: Spread;
   freezeToResumeMs: Spread;
@@ -27,7 +33,7 @@ export interface Results {
   runs: number;
   startedAt: string;
   cpus: number;
-  sizes: Record<string, Partial<Record<Mode | 'direct', Figures>>>;
+  sizes: Record<string, Partial<Record<Row, Figures>>>;
   procs: Record<string, { restoreMs: Spread; downtimeMs: Spread }>;
   daemon?: DaemonCost;
   throughput?: { bare: Spread; daemon: Spread; seconds: number };
@@ -60,6 +66,7 @@ async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const runs = Number(option('runs') ?? (quick ? 3 : 5));
   const sizes = (option('sizes') ?? (quick ? '16,256' : '16,256,1024')).split(',').map(Number);
+  const dockerSizes = option('docker-sizes')?.split(',').map(Number) ?? (quick ? sizes.slice(0, 1) : sizes);
   const procsList = [1, 2, 4, 8, 16];
   const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const t0 = Date.now();
@@ -71,9 +78,15 @@ async function main(): Promise<void> {
   const direct = directDriver();
   const lazyOk = allowLazyPipes();
   if (!lazyOk) r.notes.push('lazy: could not lift the pipe limits (/proc/sys/fs/pipe-user-pages-soft), lazy runs skipped');
+  const skipped = sizes.filter((s) => !dockerSizes.includes(s));
+  if (skipped.length) r.notes.push(`docker runtime: not measured at ${skipped.join(', ')} MiB in this run`);
   try {
+    if (sizes.some((s) => dockerSizes.includes(s))) {
+      say('making sure the Debian image is on every host (docker runs)…');
+      await ensureDemoImages();
+    }
     for (const size of sizes) {
-      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], lazy: [], restart: [], direct: [] };
+      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], warmDocker: [], coldDocker: [], lazy: [], restart: [], direct: [] };
       say(`${size} MiB: floor${lazyOk ? ' and lazy' : ''} (CRIU level, tmpfs)…`);
       for (let i = 0; i < runs; i++) {
         per.floor.push(await floorRun(criu, size));
@@ -96,6 +109,16 @@ async function main(): Promise<void> {
         r.throughput = { bare: spread(tp.bare), daemon: spread(tp.daemon), seconds: secs };
       }
       await ops.remove(svc.name);
+      if (dockerSizes.includes(size)) {
+        say(`${size} MiB: the same service in a container (docker runtime)…`);
+        const box = await deployBench(`bench-d${size}`, 'hostA', size, 1, 'docker');
+        for (let i = 0; i < runs; i++) {
+          say(`${size} MiB: docker migrations, run ${i + 1}/${runs}`);
+          per.warmDocker.push(await migrateOnce(box, 'warm', direct));
+          per.coldDocker.push(await migrateOnce(box, 'cold', direct));
+        }
+        await ops.remove(box.name);
+      }
       r.sizes[size] = Object.fromEntries(Object.entries(per).filter(([, v]) => v.length).map(([k, v]) => [k, figures(v)]));
     }
 
@@ -129,7 +152,9 @@ async function main(): Promise<void> {
     daemonPrivateMiB: r.daemon ? round(r.daemon.daemonPrivateMiB, 2) : null,
     throughputUnderDaemon: r.throughput ? ratio(r.throughput.daemon.median, r.throughput.bare.median) : null,
     concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
+    coldOverWarmDocker: ratio(med(s0.coldDocker), med(s0.warmDocker)),
   };
+  if (direct.uploadsFailed) r.notes.push(`direct runs: ${direct.uploadsFailed} image upload(s) to S3 failed after the cut-over (the service had moved; the record kept the previous checkpoint)`);
   r.notes.push(`wall time of the benchmark: ${Math.round((Date.now() - t0) / 1000)} s`);
   const md = writeReport(r);
   say(`done in ${Math.round((Date.now() - t0) / 1000)} s; wrote ${md}`);

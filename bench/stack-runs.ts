@@ -4,7 +4,11 @@ import fs from 'fs';
 import { spawn } from 'child_process';
 import execa from 'execa';
 import { ops } from '../cli/ops';
+import { APP_MOUNT } from '../activities/runtime-docker';
+import { endpointPort } from '../common/names';
+import type { MigrationProgress, Runtime } from '../common/schemas';
 import { childrenOf, signal } from '../daemon/process-tree';
+import { BUNDLE_NODE, DEMO_IMAGES } from '../demo/images';
 import { freePort, startProbe } from '../demo/probe';
 import { BENCH_SERVICE } from './criu-level';
 import type { DirectDriver } from './direct';
@@ -15,17 +19,32 @@ export const otherHost = (h: string) => (h === 'hostA' ? 'hostB' : 'hostA');
 
 export interface Deployed {
   name: string;
+  /** Where it answers on 127.0.0.1; a container's changes with every move (the engine publishes it). */
   port: number;
   host: string;
+  runtime: Runtime;
 }
 
-export async function deployBench(name: string, host: string, fillMiB: number, procs = 1): Promise<Deployed> {
+/** The bench service inside a container: the image has no node and no bench code, so both come from
+ *  what the docker runtime mounts into every container anyway (the node bundle and fastmig's code). */
+const CONTAINER_SERVICE = `${APP_MOUNT}/dist/bench/service.js`;
+const CONTAINER_PORT = 8080;
+
+export async function deployBench(name: string, host: string, fillMiB: number, procs = 1, runtime: Runtime = 'process'): Promise<Deployed> {
   if ((await ops.inspect()).some((v) => v.service === name)) await ops.remove(name);
-  const port = await freePort();
-  const command = [process.execPath, BENCH_SERVICE, '--port', String(port), '--fill-mib', String(fillMiB), '--procs', String(procs)];
-  await ops.deploy({ host, spec: { name, runtime: 'process', command, cwd: '/', env: {}, port, hooks: {} } });
+  const state = ['--fill-mib', String(fillMiB), '--procs', String(procs)];
+  let port: number;
+  if (runtime === 'docker') {
+    const command = [BUNDLE_NODE, CONTAINER_SERVICE, '--port', String(CONTAINER_PORT), '--listen', '0.0.0.0', ...state];
+    const d = await ops.deploy({ host, spec: { name, runtime, image: DEMO_IMAGES.debian.name, command, port: CONTAINER_PORT } });
+    port = Number(d.endpoint!.split(':')[1]);
+  } else {
+    port = await freePort();
+    const command = [process.execPath, BENCH_SERVICE, '--port', String(port), ...state];
+    await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {} } });
+  }
   await until(`${name} answering after deploy`, () => answers(port), 120_000, 20);
-  return { name, port, host };
+  return { name, port, host, runtime };
 }
 
 export interface MigRun {
@@ -39,7 +58,11 @@ export interface MigRun {
 /** One migration of `svc` to the other host, with a probe running; checks the data afterwards. */
 export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct', direct: DirectDriver): Promise<MigRun> {
   const to = otherHost(svc.host);
-  const probe = startProbe(svc.port, 5);
+  // A container answers on its target's published port once moved: the probe polls that one too,
+  // learnt from the progress queries (only then: they load the worker and delay the report).
+  let targetPort = 0;
+  const progress = svc.runtime === 'docker' ? (p: MigrationProgress) => (targetPort = p.targetPort ?? targetPort) : undefined;
+  const probe = startProbe(() => (targetPort && targetPort !== svc.port ? [svc.port, targetPort] : [svc.port]), 5);
   await sleep(30);
   const t0 = Date.now();
   let out: Omit<MigRun, 'downtimeMs' | 'totalMs'>;
@@ -47,11 +70,12 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
     const r = await direct.migrate(svc.name, to);
     out = { freezeToResumeMs: r.freezeToResumeMs, restoreMs: r.restore.restoreMs };
   } else {
-    const r = await ops.migrate({ service: svc.name, to, mode: how });
+    const r = await ops.migrate({ service: svc.name, to, mode: how }, progress);
     if (!r.ok) throw new Error(`${how} migration of ${svc.name} ${r.outcome}: ${r.error}`);
     out = { freezeToResumeMs: r.downtimeMs, phases: r.phases as Record<string, number>, restoreMs: r.phases.restore };
   }
   const totalMs = Date.now() - t0;
+  if (svc.runtime === 'docker') svc.port = endpointPort((await direct.registry.getPlacement(svc.name))!)!;
   await until(`${svc.name} answering after migration`, () => answers(svc.port), 10_000, 1);
   await sleep(30);
   const p = await probe.stop();
