@@ -16,6 +16,7 @@ import { keys } from '../common/names';
 import type { HostRecord, ImageManifest } from '../common/schemas';
 import { imageFileNames } from '../common/image-dir';
 import { macEqual, PEER_HEADERS, peerKey, responseMac, signPeerRequest } from '../common/peer-auth';
+import { decompressor } from '../common/peer-compression';
 import { readJson, writeJson } from '../common/s3';
 import { manifestSignatureValid, signManifest } from '../common/integrity';
 import { faultPoint } from '../common/faults';
@@ -267,6 +268,8 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
         const decipher = encrypt ? crypto.createDecipheriv('aes-256-gcm', ctx.imageKey!, Buffer.from(iv as string, 'hex')) : null;
         // GCM's tag comes as a trailer, known once the answer is complete: the decryption checks it
         // as the stream ends. Everything lands in the .partial folder, renamed only once all passed.
+        const encoding = String(res.headers[PEER_HEADERS.encoding] ?? 'identity');
+        if (encoding !== 'identity' && encoding !== 'br') throw new Error(`the answer's encoding ${JSON.stringify(encoding.slice(0, 40))} is not known here`);
         const plain = decipher
           ? new Transform({
               transform(chunk: Buffer, _e, cb) {
@@ -282,11 +285,11 @@ export function createImageStoreActivities(ctx: ImageStoreContext) {
               },
             })
           : null;
-        await pipeline([res, m.stream, ...(plain ? [plain] : []), unpackTo(tmp)] as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
+        await pipeline([res, m.stream, ...(plain ? [plain] : []), ...(encoding === 'br' ? [decompressor()] : []), unpackTo(tmp)] as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]);
         const t = res.trailers;
         const digest = m.digest();
         if (t[PEER_HEADERS.digest] !== digest || Number(t[PEER_HEADERS.bytes]) !== m.bytes()) throw new Error('the answer was cut short or altered (digest or length mismatch)');
-        if (!macEqual(String(t[PEER_HEADERS.mac] ?? ''), responseMac(key, headers[PEER_HEADERS.nonce], digest, m.bytes()))) {
+        if (!macEqual(String(t[PEER_HEADERS.mac] ?? ''), responseMac(key, headers[PEER_HEADERS.nonce], digest, m.bytes(), encoding))) {
           throw new Error("the answer's MAC does not match this cluster's key");
         }
         if (!fs.readdirSync(tmp).length) throw new Error('the image is empty');

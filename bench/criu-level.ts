@@ -12,7 +12,7 @@ import { answers, checkState, sleep, until } from './stats';
 
 export const BENCH_SERVICE = path.join(REPO_ROOT, 'dist', 'bench', 'service.js');
 const TMPFS = '/dev/shm';
-const TCP = ['--tcp-established'];
+export const TCP = ['--tcp-established'];
 
 export interface CriuRun {
   downtimeMs: number; // longest gap seen by the 5 ms probe
@@ -42,11 +42,11 @@ export async function startBareTree(port: number, fillMiB: number, procs = 1): P
   return { init: pid, wrapper, gone };
 }
 
-function imageBytes(dir: string): number {
+export function imageBytes(dir: string): number {
   return fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
 }
 
-function freshDir(name: string): string {
+export function freshDir(name: string): string {
   const dir = path.join(TMPFS, `fastmig-bench-${process.pid}`, name);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -57,7 +57,7 @@ export function cleanTmpfs(): void {
   fs.rmSync(path.join(TMPFS, `fastmig-bench-${process.pid}`), { recursive: true, force: true });
 }
 
-async function criu(bin: string, args: string[], dir: string, log: string): Promise<void> {
+export async function criu(bin: string, args: string[], dir: string, log: string): Promise<void> {
   const r = await execa(bin, [...args, '-D', dir, '-o', log], { reject: false, timeout: 120_000, stdin: 'ignore' });
   if (r.exitCode !== 0) throw new Error(`criu ${args[0]} failed: ${errorLines(path.join(dir, log))}`);
 }
@@ -78,7 +78,7 @@ async function freePortOf(port: number): Promise<void> {
 }
 
 /** Kills whatever a run left: the source tree (if a dump failed) and the restored tree. */
-function cleanup(tree: BareTree, pidfile: string, dirs: string[]): void {
+export function cleanup(tree: BareTree, pidfile: string, dirs: string[]): void {
   signal(tree.init, 'SIGKILL');
   const restored = fs.existsSync(pidfile) ? Number(fs.readFileSync(pidfile, 'utf8').trim()) : 0;
   if (restored) signal(restored, 'SIGKILL');

@@ -8,6 +8,7 @@ import { ops } from '../cli/ops';
 import { stackDown, stackStatus, stackUp } from '../cli/stack';
 import { ensureDemoImages } from '../demo/images';
 import { allowLazyPipes, cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
+import { compressionChoices, CompressionFigures } from './compression';
 import { directDriver } from './direct';
 import { concurrency, daemonCost, DaemonCost, deployBench, MigRun, migrateOnce, restartOnce, throughput } from './stack-runs';
 import { round, spread, Spread } from './stats';
@@ -38,6 +39,8 @@ export interface Results {
   daemon?: DaemonCost;
   throughput?: { bare: Spread; daemon: Spread; seconds: number };
   concurrency?: { one: Spread; allMs: number; count: number };
+  /** Per size: the codecs measured on the service's CRIU image, and what the transfer's auto mode picks. */
+  compression: Record<string, CompressionFigures>;
   ratios: Record<string, number | null>;
   notes: string[];
 }
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
   const procsList = [1, 2, 4, 8, 16];
   const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const t0 = Date.now();
-  const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, ratios: {}, notes: [] };
+  const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, compression: {}, ratios: {}, notes: [] };
 
   const wasUp = (await stackStatus())?.up ?? false;
   await stackUp(undefined, say); // reuses what runs; restarts agents built from older code
@@ -92,6 +95,8 @@ async function main(): Promise<void> {
         per.floor.push(await floorRun(criu, size));
         if (lazyOk) per.lazy.push(await lazyRun(criu, size));
       }
+      say(`${size} MiB: compression choices on its image…`);
+      r.compression[size] = await compressionChoices(criu, size);
       say(`${size} MiB: deploying the bench service…`);
       const svc = await deployBench(`bench-${size}`, 'hostA', size);
       for (let i = 0; i < runs; i++) {

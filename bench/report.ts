@@ -122,6 +122,16 @@ export function writeReport(r: Results): string {
   if (r.concurrency) {
     L.push('', '## Concurrency', '', `One warm migration (${sizes[0]} MiB): ${ms(r.concurrency.one)} ms wall; ${r.concurrency.count} at once: ${r.concurrency.allMs} ms wall.`);
   }
+  const comp = Object.entries(r.compression ?? {});
+  if (comp.length) {
+    L.push('', '## Compression of the image', '');
+    L.push('The bench service\'s CRIU image at each size (whole, or 256 evenly spread 1 MiB slices of it), compressed in memory on one core. ' +
+      'With `FASTMIG_PEER_COMPRESSION=auto` the agent-to-agent transfer streams through brotli 1 when a 2 MiB sample of the image shrinks below the threshold; ' +
+      'the default is `none` (see the analysis below for the measured trade-off).', '');
+    L.push('| state | image | brotli 1: ratio, MB/s in, MB/s out | gzip 1: ratio, MB/s in, MB/s out | 2 MiB sample (brotli 1) | auto picks |', '| --- | --- | --- | --- | --- | --- |');
+    const c = (x: { ratio: number; compressMBps: number; decompressMBps: number }) => `${x.ratio}, ${x.compressMBps}, ${x.decompressMBps}`;
+    for (const [s, f] of comp) L.push(`| ${s} MiB | ${f.imageMB} MB | ${c(f.brotli1)} | ${c(f.gzip1)} | ${f.sampleRatio} (threshold ${f.threshold}) | ${f.autoPicks} |`);
+  }
   if (r.notes.length) L.push('', '## Notes from this run', '', ...r.notes.map((n) => `- ${n}`));
   L.push('', analysis.trimEnd(), '');
   fs.writeFileSync(MD, L.join('\n'));

@@ -1,7 +1,6 @@
 // Measurements through fastmig itself: migrations (Temporal or direct), restarts, the daemon's
 // memory and CPU, throughput with and without the daemon, and concurrent migrations.
 import fs from 'fs';
-import { spawn } from 'child_process';
 import execa from 'execa';
 import { ops } from '../cli/ops';
 import { APP_MOUNT } from '../activities/runtime-docker';
@@ -10,7 +9,7 @@ import type { MigrationProgress, Runtime } from '../common/schemas';
 import { childrenOf, signal } from '../daemon/process-tree';
 import { BUNDLE_NODE, DEMO_IMAGES } from '../demo/images';
 import { freePort, startProbe } from '../demo/probe';
-import { BENCH_SERVICE } from './criu-level';
+import { BENCH_SERVICE, startBareTree } from './criu-level';
 import type { DirectDriver } from './direct';
 import { answers, checkState, sleep, until } from './stats';
 
@@ -150,12 +149,16 @@ async function wrk(port: number, seconds: number): Promise<number> {
   return Number(m[1]);
 }
 
-/** Requests/s of the same service bare (plain `node service.js`) and under its daemon, alternated. */
+/**
+ * Requests/s of the same service bare and under its daemon, alternated. The bare one is started in
+ * the same shape as a managed one (own PID namespace, own session: see startBareTree), so the two
+ * differ by the daemon alone; a plain child of the benchmark shared its session, and so its CPU
+ * group under autogroup scheduling, with wrk, which moved the figure by as much as ±30 %.
+ */
 export async function throughput(svc: Deployed, fillMiB: number, rounds: number, seconds: number): Promise<{ bare: number[]; daemon: number[] }> {
   const port = await freePort();
-  const bare = spawn(process.execPath, [BENCH_SERVICE, '--port', String(port), '--fill-mib', String(fillMiB)], { stdio: 'ignore' });
+  const bare = await startBareTree(port, fillMiB);
   try {
-    await until('bare service answering', () => answers(port), 60_000, 20);
     const out = { bare: [] as number[], daemon: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       // Alternate which goes first, so neither always gets the machine in the same state.
@@ -165,7 +168,8 @@ export async function throughput(svc: Deployed, fillMiB: number, rounds: number,
     }
     return out;
   } finally {
-    signal(bare.pid!, 'SIGKILL');
+    signal(bare.init, 'SIGKILL');
+    await bare.gone;
   }
 }
 

@@ -20,6 +20,8 @@ export const PEER_HEADERS = {
   /** Encrypted answers: the AES-GCM nonce (header) and tag (trailer). */
   iv: 'x-fastmig-iv',
   tag: 'x-fastmig-tag',
+  /** `br` when the archive is brotli-compressed (common/peer-compression.ts); covered by the MAC. */
+  encoding: 'x-fastmig-encoding',
 } as const;
 
 /** A key for peer requests only, so a peer MAC can never pass for a manifest signature. */
@@ -43,8 +45,8 @@ export function signPeerRequest(key: Buffer, method: string, urlPath: string, ho
   };
 }
 
-export function responseMac(key: Buffer, nonce: string, sha256: string, bytes: number): string {
-  return crypto.createHmac('sha256', key).update(['res', nonce, sha256, String(bytes)].join('\n')).digest('hex');
+export function responseMac(key: Buffer, nonce: string, sha256: string, bytes: number, encoding = 'identity'): string {
+  return crypto.createHmac('sha256', key).update(['res', nonce, sha256, String(bytes), encoding].join('\n')).digest('hex');
 }
 
 export function macEqual(a: string, b: string): boolean {

@@ -11,6 +11,7 @@ import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import { paths } from '../common/config';
 import { packFiles } from '../common/tar';
+import { chooseEncoding, compressor, peerCompressionSetting } from '../common/peer-compression';
 import { CHECKPOINT_ID, imageFileNames } from '../common/image-dir';
 import { PEER_HEADERS, peerKey, peerVerifier, responseMac } from '../common/peer-auth';
 import { HostName, ServiceName } from '../common/schemas';
@@ -40,6 +41,7 @@ const MAX_WAIT_MS = 180_000;
 export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
   const key = peerKey(o.clusterKey);
   const verify = peerVerifier(key);
+  const compression = peerCompressionSetting();
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
       o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'image request failed');
@@ -80,6 +82,8 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
     const dir = path.join(serviceDir, 'images', checkpointId);
     if (!fs.existsSync(dir)) return refuse(404, `no checkpoint ${checkpointId} of ${service} on ${o.host}`);
     if (encrypt && !o.imageKey) return refuse(409, 'encryption was asked for but FASTMIG_IMAGE_KEY is not configured on the source');
+    const names = imageFileNames(dir);
+    const encoding = chooseEncoding(dir, names, compression);
     const iv = crypto.randomBytes(12);
     const cipher = encrypt ? crypto.createCipheriv('aes-256-gcm', o.imageKey!, iv) : null;
     const hash = crypto.createHash('sha256');
@@ -98,7 +102,7 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
         const trailers: Record<string, string> = {
           [PEER_HEADERS.digest]: digest,
           [PEER_HEADERS.bytes]: String(bytes),
-          [PEER_HEADERS.mac]: responseMac(key, auth.nonce, digest, bytes),
+          [PEER_HEADERS.mac]: responseMac(key, auth.nonce, digest, bytes, encoding),
         };
         if (cipher) trailers[PEER_HEADERS.tag] = cipher.getAuthTag().toString('hex');
         res.addTrailers(trailers);
@@ -108,11 +112,13 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
     res.writeHead(200, {
       'content-type': 'application/x-tar',
       trailer: [PEER_HEADERS.digest, PEER_HEADERS.bytes, PEER_HEADERS.mac, PEER_HEADERS.tag].join(', '),
+      [PEER_HEADERS.encoding]: encoding,
       ...(cipher ? { [PEER_HEADERS.iv]: iv.toString('hex') } : {}),
     });
-    const stages = [packFiles(dir, imageFileNames(dir)), ...(cipher ? [cipher] : []), meter, res];
+    // Compressed before it is encrypted (ciphertext does not compress).
+    const stages = [packFiles(dir, names), ...(encoding === 'br' ? [compressor()] : []), ...(cipher ? [cipher] : []), meter, res];
     pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]).then(
-      () => o.log.info({ service, checkpointId, workflowId, peer: auth.host, bytes, ms: Date.now() - t0 }, 'image served to peer'),
+      () => o.log.info({ service, checkpointId, workflowId, peer: auth.host, bytes, encoding, ms: Date.now() - t0 }, 'image served to peer'),
       (err) => {
         o.log.warn({ service, checkpointId, workflowId, peer: auth.host, err: err instanceof Error ? err.message : String(err) }, 'image stream failed');
         res.destroy();

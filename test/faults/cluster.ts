@@ -96,8 +96,9 @@ export class FaultCluster {
   async startAgent(host: string): Promise<void> {
     const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'workers', 'host-agent.js'), host], {
       // Images in the service folder: that folder is itself a small tmpfs here, so images stay on
-      // tmpfs and a full "disk" reaches them.
-      env: { FASTMIG_LEASE_SECONDS: String(FAULT_LEASE_SECONDS), FASTMIG_FAULTS_FILE: this.faultsFile(host), FASTMIG_IMAGES_TMPFS: '0', FASTMIG_LOG_LEVEL: 'warn' },
+      // tmpfs and a full "disk" reaches them. Their transfers are compressed, so that path meets
+      // the faults too (the main stack's agents use the default, uncompressed).
+      env: { FASTMIG_LEASE_SECONDS: String(FAULT_LEASE_SECONDS), FASTMIG_FAULTS_FILE: this.faultsFile(host), FASTMIG_IMAGES_TMPFS: '0', FASTMIG_PEER_COMPRESSION: 'brotli', FASTMIG_LOG_LEVEL: 'warn' },
       reject: false,
     });
     this.agents.set(host, agent);
