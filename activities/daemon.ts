@@ -5,7 +5,7 @@ import path from 'path';
 import crypto from 'crypto';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
 import { paths } from '../common/config';
-import type { CheckpointResult, DaemonStatus, PreparedService, RestoreResult, Runtime, ServiceSpec } from '../common/schemas';
+import { ServiceSpec, describeZodError, type CheckpointResult, type DaemonStatus, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
 import { callDaemon } from '../daemon/client';
 import { daemonFiles, DaemonConfig } from '../daemon/files';
 import { translate } from './errors';
@@ -106,7 +106,11 @@ export function createDaemonActivities(ctx: HostContext) {
       const f = daemonFiles(dir);
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
-      const conf = await runtime.configure(req.spec, { spec: req.spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
+      // The daemon takes daemon.json as it is (it loads no zod), so the spec is checked, and its
+      // defaults filled in, here.
+      const checked = ServiceSpec.safeParse(req.spec);
+      if (!checked.success) throw ApplicationFailure.nonRetryable(`invalid service spec of ${service}: ${describeZodError(checked.error)}`, 'BadSpec');
+      const conf = await runtime.configure(checked.data, { spec: checked.data, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
       fs.rmSync(f.socket, { force: true });

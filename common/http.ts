@@ -4,7 +4,7 @@ import http from 'http';
 import crypto from 'crypto';
 import type { Duplex } from 'stream';
 import type { z } from 'zod';
-import { describeZodError } from './schemas';
+import { describeZodError } from './plain-schemas';
 
 export const MAX_BODY = 16 * 1024;
 
@@ -48,6 +48,15 @@ export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.i
   const r = schema.safeParse(body);
   if (!r.success) throw new HttpError(400, describeZodError(r.error));
   return r.data;
+}
+
+/** parseBody for the zod-free checks of plain-schemas.ts: whatever they throw becomes a 400. */
+export function checkBody<T>(check: (body: unknown) => T, body: unknown): T {
+  try {
+    return check(body);
+  } catch (err) {
+    throw new HttpError(400, err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** A route's answer with a status other than 200 (e.g. 202 Accepted). */

@@ -1,6 +1,20 @@
 // The one home of fastmig's data shapes: every process (CLI, workflows, host agents, daemons)
 // imports these schemas and types; none redefines them.
 import { z } from 'zod';
+import { RESTART_ACTIONS, describeZodError } from './plain-schemas';
+
+// What the daemon uses at run time lives in plain-schemas.ts (no zod there); reached from here too.
+export {
+  RESTART_ACTIONS,
+  describeZodError,
+  RequestError,
+  parseCheckpointRequest,
+  parseRestoreRequest,
+  parseStopRequest,
+  type CheckpointRequest,
+  type RestoreRequest,
+  type StopRequest,
+} from './plain-schemas';
 
 /** Service names end up in paths, S3 keys and workflow ids, so they use a safe alphabet. */
 export const ServiceName = z
@@ -40,7 +54,7 @@ export const ImageRef = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._\/-]{0,127}(?::[A-Za-z0-9._-]{1,128})?$/, 'an image is name[:tag] of a-z, 0-9, ".", "_", "/", "-"');
 
-export const RestartAction = z.enum(['standby', 'scratch', 'restore']);
+export const RestartAction = z.enum(RESTART_ACTIONS);
 export type RestartAction = z.infer<typeof RestartAction>;
 
 /** A rule matches an exit by code or by signal; a rule with neither matches every exit. */
@@ -241,11 +255,7 @@ export interface RestoreResult {
   pid: number;
 }
 
-export const CheckpointRequest = z
-  .object({ checkpointId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/), leaveRunning: z.boolean().default(false) })
-  .strict();
-export const RestoreRequest = z.object({ checkpointId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/) }).strict();
-export const StopRequest = z.object({ graceMs: z.number().int().min(0).max(60_000).default(5000) }).strict();
+// The bodies of the daemon's API (CheckpointRequest, RestoreRequest, StopRequest): plain-schemas.ts.
 
 /** What preparing a service on a host gives back: its daemon's status and where it answers. */
 export interface PreparedService extends DaemonStatus {
@@ -309,13 +319,6 @@ export interface HostRecord {
   startedAt: string;
   /** The agent's image endpoint for other agents (workers/image-peer.ts); absent: images go through S3 only. */
   peerUrl?: string;
-}
-
-/** Formats a zod error as one line that names the field and what was expected. */
-export function describeZodError(err: z.ZodError): string {
-  return err.issues
-    .map((i) => `${i.path.length ? i.path.join('.') : 'input'}: ${i.message}`)
-    .join('; ');
 }
 
 /** Parses or throws an Error whose message says what is wrong; never a stack of zod internals. */

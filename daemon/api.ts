@@ -1,10 +1,11 @@
 // The daemon's API: HTTP on a unix socket in the host's state directory (never TCP), every request
 // authenticated with the service's token, bodies validated and size-limited.
 import http from 'http';
-import { HttpError, Routes, createJsonServer, parseBody as parse } from '../common/http';
-import { CheckpointRequest, RestoreRequest, StopRequest } from '../common/schemas';
+import { HttpError, Routes, createJsonServer, checkBody as parse } from '../common/http';
+// Not through schemas.ts: that would load zod into every daemon.
+import { parseCheckpointRequest, parseRestoreRequest, parseStopRequest } from '../common/plain-schemas';
 import type { Supervisor } from './supervisor';
-import type { Logger } from '../common/log';
+import type { LineLogger as Logger } from '../common/log-lite';
 
 export function createApi(sup: Supervisor, token: string, log: Logger, onShutdown: () => void): http.Server {
   const routes: Routes = {
@@ -16,11 +17,11 @@ export function createApi(sup: Supervisor, token: string, log: Logger, onShutdow
     },
     'POST /start': async () => sup.start(),
     'POST /checkpoint': async (b) => {
-      const r = parse(CheckpointRequest, b);
+      const r = parse(parseCheckpointRequest, b);
       return sup.checkpoint(r.checkpointId, r.leaveRunning);
     },
-    'POST /restore': async (b) => sup.restore(parse(RestoreRequest, b).checkpointId),
-    'POST /stop': async (b) => sup.stop(parse(StopRequest, b).graceMs),
+    'POST /restore': async (b) => sup.restore(parse(parseRestoreRequest, b).checkpointId),
+    'POST /stop': async (b) => sup.stop(parse(parseStopRequest, b).graceMs),
     'POST /shutdown': async () => {
       await sup.shutdown();
       setImmediate(onShutdown);

@@ -1,7 +1,7 @@
 // The daemon's adapter to CRIU: the exact command lines for dump and restore, and their logs.
 import fs from 'fs';
 import path from 'path';
-import execa from 'execa';
+import { run } from './run';
 import type { Tools } from './tools';
 
 /** Written next to the CRIU images: what a restore needs to reconnect the service. */
@@ -46,7 +46,7 @@ export async function criuDump(criu: string, pid: number, dir: string, leaveRunn
   const args = ['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', ...TCP_FLAGS, ...DUMP_ONLY_FLAGS];
   if (container) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
-  const r = await execa(criu, args, { reject: false, stdin: 'ignore', timeout: 120_000 });
+  const r = await run(criu, args, { timeoutMs: 120_000 });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(path.join(dir, 'dump.log'))}`);
 }
 

@@ -1,8 +1,8 @@
 // Entry point of one service's daemon: `node dist/daemon/main.js <service dir> <standby|scratch|restore> [checkpoint]`.
 // It runs detached from the host agent, so restarting the agent never touches the service.
 import fs from 'fs';
-import { createLogger } from '../common/log';
-import { ServiceSpec, parseOrThrow } from '../common/schemas';
+import { createLineLogger } from '../common/log-lite';
+import type { ServiceSpec } from '../common/schemas';
 import { Supervisor } from './supervisor';
 import { createApi } from './api';
 import { daemonFiles, DaemonConfig } from './files';
@@ -11,7 +11,8 @@ async function main() {
   const [dir, mode = 'standby', checkpointId] = process.argv.slice(2);
   const files = daemonFiles(dir);
   const conf = JSON.parse(fs.readFileSync(files.config, 'utf8')) as DaemonConfig;
-  const spec = parseOrThrow(ServiceSpec, conf.spec, 'service spec');
+  // Validated (defaults filled in) by the host agent that wrote daemon.json: zod is not loaded here.
+  const spec: ServiceSpec = conf.spec;
   const token = fs.readFileSync(files.token, 'utf8').trim();
   // A full disk must not kill the daemon through its own log: a line that cannot be written is dropped.
   const stdout = {
@@ -23,7 +24,7 @@ async function main() {
       }
     },
   };
-  const log = createLogger({ role: 'daemon', service: spec.name, host: conf.host }, stdout);
+  const log = createLineLogger({ role: 'daemon', service: spec.name, host: conf.host }, stdout);
   const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log, tools: conf.tools, container: conf.container });
 
   fs.rmSync(files.socket, { force: true });

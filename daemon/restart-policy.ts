@@ -1,8 +1,9 @@
 // The restart policy: after the service ends on its own, choose standby, a start from scratch or a
 // restore from the last local checkpoint, by exit code or signal, with a restart limit, backoff and
 // an optional decision hook. Pure but for the hook, so the rules are easy to read and test.
-import execa from 'execa';
-import { RestartAction, type ExitRecord, type RestartPolicy } from '../common/schemas';
+import { run } from './run';
+import type { ExitRecord, RestartAction, RestartPolicy } from '../common/schemas';
+import { RESTART_ACTIONS } from '../common/plain-schemas';
 
 export interface Decision {
   action: RestartAction;
@@ -34,10 +35,8 @@ export function decideByRules(policy: RestartPolicy, exit: ExitRecord, restarts:
 export async function decide(policy: RestartPolicy, exit: ExitRecord, restarts: number, hasCheckpoint: boolean, env: Record<string, string>): Promise<Decision> {
   const byRules = decideByRules(policy, exit, restarts, hasCheckpoint);
   if (!policy.hook || byRules.reason.startsWith('restart limit')) return byRules;
-  const r = await execa('sh', ['-c', policy.hook], {
-    reject: false,
-    timeout: 10_000,
-    extendEnv: false,
+  const r = await run('sh', ['-c', policy.hook], {
+    timeoutMs: 10_000,
     env: {
       ...env,
       FASTMIG_EXIT_CODE: exit.code === null ? '' : String(exit.code),
@@ -45,10 +44,10 @@ export async function decide(policy: RestartPolicy, exit: ExitRecord, restarts: 
       FASTMIG_RESTARTS: String(restarts),
     },
   });
-  const answer = RestartAction.safeParse(r.stdout.trim());
-  if (r.exitCode !== 0 || !answer.success) {
+  const answer = RESTART_ACTIONS.find((a) => a === r.stdout.trim());
+  if (r.exitCode !== 0 || !answer) {
     return { ...byRules, reason: `the restart hook answered ${JSON.stringify(r.stdout.trim().slice(0, 40))} (exit ${r.exitCode}), not standby/scratch/restore; ${byRules.reason}` };
   }
-  if (answer.data === 'restore' && !hasCheckpoint) return { action: 'scratch', reason: 'the restart hook chose restore, but no checkpoint is on this host', delayMs: byRules.delayMs };
-  return { action: answer.data, reason: `the restart hook chose ${answer.data} after ${exit.reason}`, delayMs: answer.data === 'standby' ? 0 : byRules.delayMs };
+  if (answer === 'restore' && !hasCheckpoint) return { action: 'scratch', reason: 'the restart hook chose restore, but no checkpoint is on this host', delayMs: byRules.delayMs };
+  return { action: answer, reason: `the restart hook chose ${answer} after ${exit.reason}`, delayMs: answer === 'standby' ? 0 : byRules.delayMs };
 }

@@ -3,10 +3,10 @@
 import fs from 'fs';
 import path from 'path';
 import { spawn, ChildProcess } from 'child_process';
-import execa from 'execa';
 import type { CheckpointResult, DaemonStatus, ExitRecord, RestartDecision, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
-import type { Logger } from '../common/log';
+import type { LineLogger as Logger } from '../common/log-lite';
 import { decide } from './restart-policy';
+import { run } from './run';
 import { criuDump, criuErrors, criuRestoreArgs, imageDamage, imageFileSizes, ImageSidecar, SIDECAR } from './criu';
 import { HOST_TOOLS, Tools } from './tools';
 import { EXIT_MARKER, childrenOf, descendantsOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf, treeRssBytes } from './process-tree';
@@ -345,10 +345,9 @@ export class Supervisor {
     const cmd = this.o.spec.hooks[which];
     if (!cmd) return 0;
     const t0 = Date.now();
-    const r = await execa(this.tools.sh, ['-c', cmd], {
+    const r = await run(this.tools.sh, ['-c', cmd], {
       cwd: this.o.dir,
-      reject: false,
-      timeout: 60_000,
+      timeoutMs: 60_000,
       env: {
         PATH: BASE_PATH,
         ...this.o.spec.env,
@@ -357,7 +356,6 @@ export class Supervisor {
         FASTMIG_HOOK: which,
         FASTMIG_IMAGE_DIR: imageDir,
       },
-      extendEnv: false,
     });
     const ms = Date.now() - t0;
     this.o.log.info({ hook: which, exitCode: r.exitCode, ms }, 'hook ran');

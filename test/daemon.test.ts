@@ -4,6 +4,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import http from 'http';
+import { spawnSync } from 'child_process';
+import { REPO_ROOT } from '../common/config';
 import type { DaemonStatus } from '../common/schemas';
 import { TOKEN, startDaemon, stopDaemons, until } from './daemon-harness';
 
@@ -121,4 +123,13 @@ describe('API guard', () => {
   test('the socket is only for its owner', () => {
     expect(fs.statSync(socket).mode & 0o077).toBe(0);
   });
+});
+
+test('the daemon loads no package at run time: zod, pino and execa each cost every service memory', () => {
+  // Without arguments the daemon stops at once, after loading everything it imports.
+  const main = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
+  const r = spawnSync(process.execPath, ['-e', `process.on('exit', () => process.stdout.write(JSON.stringify(Object.keys(require.cache)))); require(${JSON.stringify(main)})`]);
+  const loaded = JSON.parse(r.stdout.toString()) as string[];
+  expect(loaded).toContain(path.join(REPO_ROOT, 'dist', 'daemon', 'supervisor.js'));
+  expect(loaded.filter((f) => f.includes(`${path.sep}node_modules${path.sep}`))).toEqual([]);
 });

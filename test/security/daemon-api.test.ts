@@ -7,6 +7,7 @@ import http from 'http';
 import { spawn, ChildProcess } from 'child_process';
 import { REPO_ROOT, loadConfig } from '../../common/config';
 import { daemonFiles, DaemonConfig } from '../../daemon/files';
+import { ServiceSpec } from '../../common/schemas';
 import { tryBadInput } from './attempts';
 
 const TOKEN = 'c'.repeat(64);
@@ -36,7 +37,8 @@ beforeAll(async () => {
   const f = daemonFiles(dir);
   fs.mkdirSync(f.images);
   const conf: DaemonConfig = {
-    spec: { name: 'sec', runtime: 'process', command: ['sleep', '300'], cwd: '/', env: {}, hooks: {}, encryptImages: false },
+    // As a host agent writes it: validated, defaults filled in (the daemon does not parse it again).
+    spec: ServiceSpec.parse({ name: 'sec', runtime: 'process', command: ['sleep', '300'], cwd: '/' }),
     host: 'hostS',
     criuPath: loadConfig().criuPath,
     generation: 1,
