@@ -23,7 +23,6 @@ function rawRequest(socket: string, method: string, route: string, headers: Reco
 }
 
 afterAll(stopDaemons);
-});
 
 test('a service that exits is recorded with its exit code, and its output is kept', async () => {
   const d = await startDaemon({ command: ['sh', '-c', 'echo hello from the service; exit 3'] });
