@@ -34,6 +34,14 @@ async function ensureBridge(name: string, subnet: string): Promise<void> {
   await execa('ip', ['link', 'set', name, 'up']);
 }
 
+/**
+ * Deletes a stopped host engine's bridge. Left behind, it keeps its route: another stack home whose
+ * subnet happens to be the same (the spread is 200 values) then starts with two routes to one /24.
+ */
+export async function removeBridge(home: string, host: string): Promise<void> {
+  await execa('ip', ['link', 'delete', bridgeOf(home, host)], { reject: false });
+}
+
 /** dockerd's arguments for one host; `start` spawns it detached and records its pid. */
 export async function startEngine(
   host: string,

@@ -17,7 +17,7 @@ import { daemonFiles } from '../daemon/files';
 import { queuePollers } from './temporal';
 import { newKeyHex } from '../common/integrity';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { engineAnswers, startEngine } from './engines';
+import { engineAnswers, removeBridge, startEngine } from './engines';
 
 const TEMPORAL_PORT = Number(process.env.FASTMIG_TEMPORAL_PORT || 7233);
 const UI_PORT = Number(process.env.FASTMIG_UI_PORT || 8233);
@@ -264,6 +264,7 @@ export async function stackDown(say: Say): Promise<void> {
       await stopPids([pid]);
     }
     fs.rmSync(file, { force: true });
+    if (name.startsWith('dockerd-')) await removeBridge(home, name.slice('dockerd-'.length));
   }
   say('stack down');
 }
