@@ -55,7 +55,7 @@ export function directDriver() {
       const moved = { ...p, host: to, generation };
       step("cutover + upload");
       // As in the workflow, a failed upload leaves the service on the target and the record on the
-      // previous checkpoint: the source's agent may remove the replaced copy as soon as the record moves.
+      // previous checkpoint (the figures stand: the service had moved by then).
       const [, stored] = await Promise.all([
         registry.putPlacement({ ...moved, updatedAt: new Date().toISOString() }),
         source.uploadImage({ service, checkpointId }).then(() => true, () => false),

@@ -6,7 +6,7 @@ import path from 'path';
 import { paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
 import { daemonFiles, DaemonConfig, LEASE_RENEW_MS } from '../daemon/files';
-import type { Placement } from '../common/schemas';
+import type { Placement, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
 
 function serviceDirs(host: string, home: string): string[] {
@@ -31,7 +31,7 @@ export function renewLeases(host: string, home: string): NodeJS.Timeout {
 }
 
 /** States in which a copy's process tree runs (or is about to) and could answer clients. */
-export const SERVING_STATES: readonly string[] = ['starting', 'running', 'restoring', 'checkpointing'];
+export const SERVING_STATES: readonly ServiceState[] = ['starting', 'running', 'restoring', 'checkpointing'];
 
 /**
  * While the agent runs, a replaced copy that does not serve is left this long after the record
@@ -46,7 +46,7 @@ export async function staleInstances(
   home: string,
   placementOf: (service: string) => Promise<Placement | null>,
   atStart = true,
-  stateOf?: (service: string) => Promise<string | null>,
+  stateOf?: (service: string) => Promise<ServiceState | null>,
 ) {
   const stale: { service: string; generation: number; why: string }[] = [];
   for (const dir of serviceDirs(host, home)) {
@@ -81,7 +81,7 @@ export async function fenceStaleInstances(
   remove: (req: { service: string; generation: number }) => Promise<unknown>,
   log: Logger,
   atStart = true,
-  stateOf?: (service: string) => Promise<string | null>,
+  stateOf?: (service: string) => Promise<ServiceState | null>,
 ): Promise<number> {
   const stale = await staleInstances(host, home, placementOf, atStart, stateOf);
   for (const s of stale) {
