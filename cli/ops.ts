@@ -7,7 +7,7 @@ import { entityWorkflowId } from '../common/names';
 import { UserError, connectClient, failureMessage } from './temporal';
 import fs from 'fs';
 import crypto from 'crypto';
-import type { DeployRequest, HostImage, HostRecord, ImageTransfer, MigrateInput, MigrationProgress, MigrationReport } from '../common/schemas';
+import type { DeployRequest, HostImage, HostRecord, ImageTransfer, MigrateInput, MigrateInputRaw, MigrationProgress, MigrationReport } from '../common/schemas';
 import type { ImagePutResult } from '../workflows/images';
 import { loadConfig } from '../common/config';
 import { s3Client } from '../common/s3';
@@ -65,7 +65,7 @@ export function makeOps(withClient: UseClient) {
      * Asks the service's entity workflow to migrate it (update-with-start: the entity is created on
      * first use) and waits for the report, showing the running migration's phases meanwhile.
      */
-    migrate(input: MigrateInput, onProgress?: (p: MigrationProgress) => void): Promise<MigrationReport> {
+    migrate(input: MigrateInputRaw, onProgress?: (p: MigrationProgress) => void): Promise<MigrationReport> {
       return withClient(async ({ client }) => {
         const start = new WithStartWorkflowOperation<typeof serviceEntity>('serviceEntity', {
           ...options(entityWorkflowId(input.service)),
@@ -89,7 +89,7 @@ export function makeOps(withClient: UseClient) {
         })();
         try {
           return await client.workflow.executeUpdateWithStart<typeof serviceEntity, MigrationReport, [MigrateRequest]>('migrate', {
-            args: [{ to: input.to, mode: input.mode }],
+            args: [{ to: input.to, mode: input.mode ?? 'warm' }],
             startWorkflowOperation: start,
           });
         } finally {

@@ -141,6 +141,8 @@ export const MigrateInput = z
   })
   .strict();
 export type MigrateInput = z.infer<typeof MigrateInput>;
+/** As callers may give it (the mode defaults to warm). */
+export type MigrateInputRaw = z.input<typeof MigrateInput>;
 
 export const DeployInput = z.object({ spec: ServiceSpec, host: HostName }).strict();
 export type DeployInput = z.infer<typeof DeployInput>;

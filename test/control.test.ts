@@ -102,11 +102,11 @@ describe('HTTP API, metrics and search attributes', () => {
     fetch(`${stack().apiUrl}${route}`, { method, headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
 
   test('the OpenAPI description is served without a token; everything else needs one', async () => {
-    const doc = await (await fetch(`${stack().apiUrl}/v1/openapi.json`)).json();
+    const doc = (await (await fetch(`${stack().apiUrl}/v1/openapi.json`)).json()) as any;
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toContain('/v1/services/{service}/migrations');
     expect((await fetch(`${stack().apiUrl}/v1/services`)).status).toBe(401);
-    const services = await (await api('GET', '/v1/services')).json();
+    const services = (await (await api('GET', '/v1/services')).json()) as any[];
     expect(services.map((s: any) => s.service)).toContain(SERVICE);
   });
 
@@ -133,7 +133,7 @@ describe('HTTP API, metrics and search attributes', () => {
     const to = from === 'hostA' ? 'hostB' : 'hostA';
     const res = await api('POST', `/v1/services/${SERVICE}/migrations`, { to });
     expect(res.status).toBe(202);
-    const { migrationWorkflowId } = await res.json();
+    const { migrationWorkflowId } = (await res.json()) as any;
     let last: any;
     await until(async () => {
       last = await (await api('GET', `/v1/migrations/${migrationWorkflowId}`)).json();

@@ -30,7 +30,7 @@ function makeCheckpoint(): string {
   fs.writeFileSync(path.join(dir, 'core-1.img'), 'core');
   return id;
 }
-async function upload(id: string, encrypt = false) {
+async function upload(id: string, encrypt = false): Promise<{ bytes: number; encrypted: boolean }> {
   return env().run(store().uploadImage, { service: SERVICE, checkpointId: id, encrypt });
 }
 async function refusedDownload(id: string, pattern: RegExp, over: Parameters<typeof store>[0] = {}): Promise<boolean> {
