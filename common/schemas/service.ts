@@ -1,41 +1,7 @@
-// The one home of fastmig's data shapes: every process (CLI, workflows, host agents, daemons)
-// imports these schemas and types; none redefines them.
+// A service: its spec as deployed, where it runs (the registry's records), and the daemon's view of it.
 import { z } from 'zod';
-import { RESTART_ACTIONS, describeZodError } from './plain-schemas';
-
-// What the daemon uses at run time lives in plain-schemas.ts (no zod there); reached from here too.
-export {
-  RESTART_ACTIONS,
-  describeZodError,
-  RequestError,
-  parseCheckpointRequest,
-  parseRestoreRequest,
-  parseStopRequest,
-  type CheckpointRequest,
-  type RestoreRequest,
-  type StopRequest,
-} from './plain-schemas';
-
-/** Service names end up in paths, S3 keys and workflow ids, so they use a safe alphabet. */
-export const ServiceName = z
-  .string()
-  .regex(
-    /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
-    'a service name is 1-40 characters of a-z, 0-9 and "-", starting and ending with a letter or digit',
-  );
-
-export const HostName = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/,
-    'a host name is 1-32 characters of A-Z, a-z, 0-9 and "-", starting and ending with a letter or digit',
-  );
-
-export const ScheduleName = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'a schedule name is 1-64 characters of a-z, 0-9 and "-"');
-
-export const Port = z.number().int().min(1).max(65535);
+import { RESTART_ACTIONS } from '../plain-schemas';
+import { HostName, ImageRef, Port, Runtime, ServiceName } from './names';
 
 export const Hooks = z
   .object({
@@ -45,14 +11,6 @@ export const Hooks = z
     preRestore: z.string().min(1).optional(),
   })
   .strict();
-
-export const Runtime = z.enum(['process', 'docker']);
-export type Runtime = z.infer<typeof Runtime>;
-
-/** A local image reference as Docker spells it (name[:tag] or an id); no registry is ever contacted. */
-export const ImageRef = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._\/-]{0,127}(?::[A-Za-z0-9._-]{1,128})?$/, 'an image is name[:tag] of a-z, 0-9, ".", "_", "/", "-"');
 
 export const RestartAction = z.enum(RESTART_ACTIONS);
 export type RestartAction = z.infer<typeof RestartAction>;
@@ -130,73 +88,6 @@ export const Placement = z
   .strict();
 export type Placement = z.infer<typeof Placement>;
 
-export const MigrationMode = z.enum(['warm', 'cold']);
-export type MigrationMode = z.infer<typeof MigrationMode>;
-
-export const MigrateInput = z
-  .object({
-    service: ServiceName,
-    to: HostName,
-    mode: MigrationMode.default('warm'),
-  })
-  .strict();
-export type MigrateInput = z.infer<typeof MigrateInput>;
-/** As callers may give it (the mode defaults to warm). */
-export type MigrateInputRaw = z.input<typeof MigrateInput>;
-
-export const DeployInput = z.object({ spec: ServiceSpec, host: HostName }).strict();
-export type DeployInput = z.infer<typeof DeployInput>;
-/** What a caller passes: defaults may be left out. */
-export type DeployRequest = z.input<typeof DeployInput>;
-
-export const ServiceRef = z.object({ service: ServiceName }).strict();
-export type ServiceRef = z.infer<typeof ServiceRef>;
-
-export const PhaseName = z.enum([
-  'preflight',
-  'prepareTarget',
-  'checkpoint',
-  'transfer',
-  'upload',
-  'download',
-  'restore',
-  'verify',
-  'cutover',
-  'cleanup',
-  'rollback',
-]);
-export type PhaseName = z.infer<typeof PhaseName>;
-
-export interface MigrationReport {
-  ok: boolean;
-  /** refused: nothing was done (bad request); failed: the service kept running where it was. */
-  outcome: 'migrated' | 'rolled-back' | 'failed' | 'refused';
-  service: string;
-  from: string;
-  to: string;
-  mode: MigrationMode;
-  workflowId: string;
-  checkpointId?: string;
-  /** Freeze on the source until the target answered its health check. */
-  downtimeMs: number;
-  totalMs: number;
-  imageBytes: number;
-  phases: Partial<Record<PhaseName, number>>;
-  error?: string;
-  /** Things that went wrong without stopping the migration (e.g. the S3 copy of its image). */
-  warnings?: string[];
-}
-
-export interface MigrationProgress {
-  phase: PhaseName | 'done';
-  phases: Partial<Record<PhaseName, number>>;
-  service: string;
-  from?: string;
-  to: string;
-  /** Once the target is prepared: the port on 127.0.0.1 where it will answer. */
-  targetPort?: number;
-}
-
 /** Daemon-side view of a service. */
 export const ServiceState = z.enum([
   'standby',
@@ -265,55 +156,6 @@ export interface PreparedService extends DaemonStatus {
   hostPort: number | null;
 }
 
-/** An image that one host's container engine holds. */
-export interface HostImage {
-  host: string;
-  name: string;
-  id: string;
-  sizeBytes: number;
-}
-
-export const ImageTransfer = z
-  .object({
-    /** import: a root file system tar becomes image `name`; load: a `docker save` archive. */
-    kind: z.enum(['import', 'load']),
-    name: ImageRef.optional(),
-    /** Dockerfile instructions applied by an import (e.g. `CMD ["sh"]`), as `docker import --change`. */
-    changes: z
-      .array(z.string().regex(/^(CMD|ENTRYPOINT|ENV|WORKDIR|EXPOSE|LABEL) \S/, 'a change is one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL followed by its value'))
-      .default([]),
-    /** Key of the uploaded file in the image store. */
-    key: z.string().regex(/^uploads\/[A-Za-z0-9._-]{1,128}$/),
-  })
-  .strict();
-export type ImageTransfer = z.infer<typeof ImageTransfer>;
-
-/** One file of a checkpoint image, as recorded in the manifest. */
-export interface ManifestFile {
-  name: string;
-  size: number;
-  /** Written by older versions only; the archive's sha256 covers every file. */
-  sha256?: string;
-}
-
-export interface ImageManifest {
-  format: 'fastmig-image/1';
-  service: string;
-  checkpointId: string;
-  sourceHost: string;
-  createdAt: string;
-  /** none by default (gzip costs far more CPU time than it saves on a fast link); gzip on request. */
-  compression: 'gzip' | 'none';
-  files: ManifestFile[];
-  /** Sum of file sizes before packing. */
-  rawBytes: number;
-  archive: { key: string; bytes: number; sha256: string };
-  /** Set when the archive is encrypted at rest; the tag authenticates the ciphertext. */
-  encryption: { alg: 'aes-256-gcm'; iv: string; tag: string } | null;
-  /** HMAC-SHA256 over the canonical JSON of every other field, with the cluster key. */
-  signature: string;
-}
-
 export interface HostRecord {
   host: string;
   taskQueue: string;
@@ -321,11 +163,4 @@ export interface HostRecord {
   startedAt: string;
   /** The agent's image endpoint for other agents (workers/image-peer.ts); absent: images go through S3 only. */
   peerUrl?: string;
-}
-
-/** Parses or throws an Error whose message says what is wrong; never a stack of zod internals. */
-export function parseOrThrow<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.infer<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new Error(`invalid ${what}: ${describeZodError(r.error)}`);
-  return r.data;
 }
