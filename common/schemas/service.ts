@@ -89,16 +89,7 @@ export const Placement = z
 export type Placement = z.infer<typeof Placement>;
 
 /** Daemon-side view of a service. */
-export const ServiceState = z.enum([
-  'standby',
-  'starting',
-  'running',
-  'checkpointing',
-  'checkpointed',
-  'restoring',
-  'stopping',
-  'exited',
-]);
+export const ServiceState = z.enum(['standby', 'starting', 'running', 'checkpointing', 'checkpointed', 'restoring', 'stopping', 'exited']);
 export type ServiceState = z.infer<typeof ServiceState>;
 
 export interface ExitRecord {
