@@ -4,7 +4,7 @@
 import http from 'http';
 import { Registry } from 'prom-client';
 
-/** prom-client's registry, named here so a process makes its metrics without knowing the library. */
+/** prom-client's registry: a worker makes one, hands it to what records metrics and serves it. */
 export { Registry };
 
 export const MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
