@@ -15,7 +15,7 @@ import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 import { tcpConnects } from '../activities/probe';
 import { daemonFiles } from '../daemon/files';
 import { queuePollers } from './temporal';
-import { newKeyHex } from '../common/integrity';
+import { newKeyHex } from '../common/keys';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { engineAnswers, removeBridge, startEngine } from './engines';
 

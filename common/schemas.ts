@@ -2,6 +2,7 @@
 // imports these schemas and types; none redefines them.
 import { z } from 'zod';
 import { RESTART_ACTIONS, describeZodError } from './plain-schemas';
+import { CHECKPOINT_ID, CHECKPOINT_ID_RULE } from './names';
 
 // What the daemon uses at run time lives in plain-schemas.ts (no zod there); reached from here too.
 export {
@@ -23,6 +24,9 @@ export const ServiceName = z
     /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
     'a service name is 1-40 characters of a-z, 0-9 and "-", starting and ending with a letter or digit',
   );
+
+/** The one checkpoint-id pattern (common/names.ts), as a schema. */
+export const CheckpointId = z.string().regex(CHECKPOINT_ID, `a checkpoint id ${CHECKPOINT_ID_RULE}`);
 
 export const HostName = z
   .string()
@@ -123,7 +127,7 @@ export const Placement = z
     /** Bumped on every move so a stale instance can be recognised. */
     generation: z.number().int().min(1),
     updatedAt: z.string(),
-    lastCheckpoint: z.string().optional(),
+    lastCheckpoint: CheckpointId.optional(),
     /** docker: the port on 127.0.0.1 of the host that the engine publishes `spec.port` on. */
     hostPort: Port.optional(),
   })
@@ -288,38 +292,14 @@ export const ImageTransfer = z
   .strict();
 export type ImageTransfer = z.infer<typeof ImageTransfer>;
 
-/** One file of a checkpoint image, as recorded in the manifest. */
-export interface ManifestFile {
-  name: string;
-  size: number;
-  /** Written by older versions only; the archive's sha256 covers every file. */
-  sha256?: string;
-}
-
-export interface ImageManifest {
-  format: 'fastmig-image/1';
-  service: string;
-  checkpointId: string;
-  sourceHost: string;
-  createdAt: string;
-  /** none by default (gzip costs far more CPU time than it saves on a fast link); gzip on request. */
-  compression: 'gzip' | 'none';
-  files: ManifestFile[];
-  /** Sum of file sizes before packing. */
-  rawBytes: number;
-  archive: { key: string; bytes: number; sha256: string };
-  /** Set when the archive is encrypted at rest; the tag authenticates the ciphertext. */
-  encryption: { alg: 'aes-256-gcm'; iv: string; tag: string } | null;
-  /** HMAC-SHA256 over the canonical JSON of every other field, with the cluster key. */
-  signature: string;
-}
+// What an image holds (its manifest) is described in image/manifest.ts.
 
 export interface HostRecord {
   host: string;
   taskQueue: string;
   pid: number;
   startedAt: string;
-  /** The agent's image endpoint for other agents (workers/image-peer.ts); absent: images go through S3 only. */
+  /** The agent's image endpoint for other agents (image/peer-server.ts); absent: images go through S3 only. */
   peerUrl?: string;
 }
 

@@ -5,7 +5,7 @@ import path from 'path';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import execa from 'execa';
-import { packFiles, unpackTo } from '../common/tar';
+import { packFiles, unpackTo } from '../image/tar';
 
 let tmp: string;
 beforeEach(() => {
