@@ -5,7 +5,6 @@
 // is caught by the archive's digest, which every transport checks.
 import fs from 'fs';
 import path from 'path';
-import { once } from 'events';
 import { Readable, Writable } from 'stream';
 import tar from 'tar-stream';
 
@@ -16,20 +15,49 @@ export function checkEntryName(name: string): void {
   if (!SAFE_NAME.test(name) || name === '.' || name === '..') throw new Error(`archive entry ${JSON.stringify(name)} is not a plain file name`);
 }
 
+/** The part of a tar-stream (streamx) stream that `settled` uses; its events are typed per stream. */
+interface Emitter {
+  destroyed: boolean;
+  once(event: string, fn: (...args: any[]) => void): unknown;
+  off(event: string, fn: (...args: any[]) => void): unknown;
+}
+
+/** Resolves on `event`; rejects with the stream's error, or when it closed first (its reader went away). */
+function settled(stream: Emitter, event: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.destroyed) return reject(new Error('the archive was abandoned'));
+    const done = (err?: unknown) => {
+      for (const [e, f] of handlers) stream.off(e, f);
+      if (err) reject(err);
+      else resolve();
+    };
+    const handlers: [string, (err?: unknown) => void][] = [
+      [event, () => done()],
+      ['error', (err) => done(err)],
+      ['close', () => done(new Error('the archive was abandoned'))],
+    ];
+    for (const [e, f] of handlers) stream.once(e, f);
+  });
+}
+
 async function addFile(pack: tar.Pack, dir: string, name: string): Promise<void> {
   if (!SAFE_NAME.test(name)) throw new Error(`refusing to pack ${JSON.stringify(name)}`);
   const file = path.join(dir, name);
   const st = fs.statSync(file);
   const entry = pack.entry({ name, size: st.size, mode: 0o644, mtime: st.mtime, type: 'file' });
+  // A reader that goes away destroys the archive and its entry with an error; without a listener
+  // that error would take the whole process down.
+  entry.on('error', () => undefined);
   let n = 0;
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
     n += (chunk as Buffer).length;
     if (n > st.size) break;
-    if (!entry.write(chunk)) await once(entry, 'drain');
+    if (!entry.write(chunk)) await settled(entry, 'drain');
   }
   if (n !== st.size) throw new Error(`${name} changed while it was packed`);
+  const finished = settled(entry, 'finish');
   entry.end(null);
-  await once(entry, 'finish');
+  await finished;
 }
 
 /** Streams the named files of `dir` as one tar archive. */
@@ -74,28 +102,16 @@ export function unpackTo(dir: string): Writable {
     body.once('end', () => close());
     body.once('error', close);
   });
-  /** Resolves when the extractor can take more, rejects once it failed. */
-  const settled = (event: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (failed) return reject(failed);
-      const onError = (err: Error) => reject(err);
-      extract.once('error', onError);
-      extract.once(event, () => {
-        extract.off('error', onError);
-        if (failed) reject(failed);
-        else resolve();
-      });
-    });
   const ended = (err: Error) => (/Unexpected end of data/.test(err.message) ? new Error('the archive ends early') : err);
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (failed) return cb(failed);
       if (extract.write(chunk)) return cb();
-      settled('drain').then(() => cb(), cb);
+      settled(extract, 'drain').then(() => cb(), cb);
     },
     final(cb) {
       if (failed) return cb(failed);
-      const done = settled('finish');
+      const done = settled(extract, 'finish');
       extract.end(null);
       done.then(() => cb(), (err: Error) => cb(ended(err)));
     },
