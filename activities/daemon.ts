@@ -13,8 +13,8 @@ import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
 import { processRuntime } from './runtime-process';
 import { dockerRuntime } from './runtime-docker';
-import { ensureImagesDir, removeTmpfsImages } from '../common/image-dir';
-import { reportCheckpoint } from './checkpoint-ready';
+import { ensureImagesDir, removeTmpfsImages } from '../image/folder';
+import { reportCheckpoint } from '../image/rendezvous';
 
 export interface HostContext {
   host: string;

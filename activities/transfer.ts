@@ -5,7 +5,7 @@
 // first (checks, fault points) happens here too.
 import type { RestoreResult } from '../common/schemas';
 import type { DaemonActivities } from './daemon';
-import type { ImageStoreActivities } from './image-store';
+import type { ImageActivities } from './image';
 import type { ProbeActivities } from './probe';
 
 export interface FetchAndRestoreRequest {
@@ -34,7 +34,7 @@ export interface FetchAndRestoreResult {
   verifyMs: number;
 }
 
-export function createTransferActivities(daemons: DaemonActivities, images: ImageStoreActivities, probe: ProbeActivities) {
+export function createTransferActivities(daemons: DaemonActivities, images: ImageActivities, probe: ProbeActivities) {
   /** Step 1: the image into this host's service folder, verified. */
   async function fetchImage(req: FetchAndRestoreRequest): Promise<{ bytes: number }> {
     if (req.via === 'peer') {

@@ -1,12 +1,12 @@
 // Compression choices, measured on the CRIU image of the bench service at each size: how much
 // brotli (quality 1, what the agent-to-agent transfer may use) and gzip (level 1, the S3 option)
 // shrink it and how fast they run here, and what the transfer's `auto` setting
-// (common/peer-compression.ts, from a 2 MiB sample) would pick for that image.
+// (image/compression.ts, from a 2 MiB sample) would pick for that image.
 import fs from 'fs';
 import path from 'path';
 import zlib from 'zlib';
-import { imageFileNames } from '../common/image-dir';
-import { chooseEncoding, COMPRESS_BELOW, sampleRatio } from '../common/peer-compression';
+import { imageFileNames } from '../image/folder';
+import { chooseEncoding, COMPRESS_BELOW, sampleRatio } from '../image/compression';
 import { freePort } from '../demo/probe';
 import { cleanup, criu, freshDir, startBareTree, TCP } from './criu-level';
 

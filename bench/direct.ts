@@ -4,7 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../common/config';
 import { s3Client } from '../common/s3';
 import { createDaemonActivities } from '../activities/daemon';
-import { createImageStoreActivities } from '../activities/image-store';
+import { createImageActivities } from '../activities/image';
 import { createRegistryActivities } from '../activities/registry';
 import { probeActivities } from '../activities/probe';
 import { createTransferActivities } from '../activities/transfer';
@@ -17,7 +17,7 @@ export function directDriver() {
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   const host = (h: string) => {
     const daemons = createDaemonActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath });
-    const images = createImageStoreActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages });
+    const images = createImageActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages });
     return { ...daemons, ...images, ...probeActivities, ...createTransferActivities(daemons, images, probeActivities) };
   };
   const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A) => env.run(fn as any, ...args) as Promise<R>;

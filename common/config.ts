@@ -2,7 +2,7 @@
 // Secrets (S3 keys) come from the environment or a 0600 file, never from workflow inputs.
 import fs from 'fs';
 import path from 'path';
-import { parseKey } from './integrity';
+import { parseKey } from './keys';
 
 /** The checkout's root, whether this file runs compiled (dist/common) or from source (common). */
 export const REPO_ROOT = (() => {

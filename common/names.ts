@@ -1,5 +1,13 @@
 // Pure naming rules shared by workflows and activities (no Node built-ins: workflows import this).
 
+/**
+ * A checkpoint id, the one pattern everywhere: ids end up in paths and S3 keys, so a safe alphabet
+ * and no leading "-" or ".". The workflows make `g<generation>-<8 hex>` (migrations) and
+ * `p<generation>-<8 hex>` (periodic checkpoints).
+ */
+export const CHECKPOINT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+export const CHECKPOINT_ID_RULE = 'must be 1-64 characters of A-Z, a-z, 0-9 and "-", not starting with "-"';
+
 /** Task queue of the orchestrator worker: workflows and the placement registry. */
 export const ORCHESTRATOR_QUEUE = 'fastmig';
 

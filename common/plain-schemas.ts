@@ -3,6 +3,7 @@
 // memory (11.7 → 10.4 MiB, 3 s after a restore). Defined here only; schemas/index.ts imports and
 // re-exports them, so every other process reaches them there.
 import type { ZodError } from 'zod';
+import { CHECKPOINT_ID, CHECKPOINT_ID_RULE } from './names';
 
 export const RESTART_ACTIONS = ['standby', 'scratch', 'restore'] as const;
 
@@ -13,8 +14,6 @@ export function describeZodError(err: ZodError): string {
 
 // The bodies of the daemon's API. The host agent builds them from validated inputs; the daemon
 // still checks each one strictly (unknown fields, types, ranges), as a zod schema would.
-
-const CHECKPOINT_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 export interface CheckpointRequest {
   checkpointId: string;
@@ -38,7 +37,7 @@ function fields(body: unknown, allowed: string[]): Record<string, unknown> {
 }
 
 function checkpointId(v: unknown): string {
-  if (typeof v !== 'string' || !CHECKPOINT_ID.test(v)) throw new RequestError('checkpointId: must be 1-64 characters of A-Z, a-z, 0-9 and "-"');
+  if (typeof v !== 'string' || !CHECKPOINT_ID.test(v)) throw new RequestError(`checkpointId: ${CHECKPOINT_ID_RULE}`);
   return v;
 }
 

@@ -3,7 +3,7 @@ import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
 import { paths, readEnvFile } from '../common/config';
-import { newKeyHex } from '../common/integrity';
+import { newKeyHex } from '../common/keys';
 
 /** Generates what is missing of the cluster's secrets (S3 credentials, signing and image keys). */
 export function ensureSecrets(): Record<string, string> {

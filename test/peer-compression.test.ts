@@ -1,6 +1,6 @@
 // Compression of the agent-to-agent transfer: the setting is checked, `auto` decides from a sample
 // of the image, and a compressing endpoint's answer says so, carries the files intact and binds
-// the encoding into its MAC. The endpoint is the real one (workers/image-peer.ts), in this process.
+// the encoding into its MAC. The endpoint is the real one (image/peer-server.ts), in this process.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -8,11 +8,11 @@ import http from 'http';
 import crypto from 'crypto';
 import zlib from 'zlib';
 import { pipeline } from 'stream/promises';
-import { chooseEncoding, peerCompressionSetting } from '../common/peer-compression';
-import { PEER_HEADERS, peerKey, responseMac, signPeerRequest } from '../common/peer-auth';
+import { chooseEncoding, peerCompressionSetting } from '../image/compression';
+import { PEER_HEADERS, peerKey, responseMac, signPeerRequest } from '../image/peer-auth';
 import { paths } from '../common/config';
-import { unpackTo } from '../common/tar';
-import { serveImages } from '../workers/image-peer';
+import { unpackTo } from '../image/tar';
+import { serveImages } from '../image/peer-server';
 import { createLogger } from '../common/log';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmig-peer-compression-'));

@@ -6,8 +6,8 @@ import { ops } from '../client';
 import { loadConfig } from '../common/config';
 import { s3Client, readJson, writeJson } from '../common/s3';
 import { keys } from '../common/names';
-import { manifestSignatureValid } from '../common/integrity';
-import type { HostRecord, ImageManifest, Placement } from '../common/schemas';
+import { manifestSignatureValid, type ImageManifest } from '../image/manifest';
+import type { HostRecord, Placement } from '../common/schemas';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, removeQuietly } from './helpers';
 

@@ -8,7 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Client } from 'minio';
 import { loadConfig, paths } from '../common/config';
 import { s3Client } from '../common/s3';
-import { createImageStoreActivities } from '../activities/image-store';
+import { createImageActivities } from '../activities/image';
 
 const cfg = loadConfig();
 const HOST = 'hostResume';
@@ -45,7 +45,7 @@ test.each([false, true])('an interrupted upload resumes where it stopped (encryp
 
   const failAt = { part: 3 as number | null };
   const sent: number[] = [];
-  const store = createImageStoreActivities({ host: HOST, home: cfg.home, s3: flakyClient(failAt, sent), bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: false });
+  const store = createImageActivities({ host: HOST, home: cfg.home, s3: flakyClient(failAt, sent), bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: false });
   const env = () => new MockActivityEnvironment();
 
   await expect(env().run(store.uploadImage, { service: SERVICE, checkpointId: id, encrypt })).rejects.toThrow(/injected/);

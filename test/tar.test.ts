@@ -2,10 +2,10 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Readable } from 'stream';
+import { Readable, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
 import execa from 'execa';
-import { packFiles, unpackTo } from '../common/tar';
+import { packFiles, unpackTo } from '../image/tar';
 
 let tmp: string;
 beforeEach(() => {
@@ -40,4 +40,26 @@ test('refuses a truncated archive', async () => {
   for await (const c of packFiles(path.join(tmp, 'src'), ['f'])) chunks.push(c as Buffer);
   const cut = Buffer.concat(chunks).subarray(0, 3000);
   await expect(pipeline(Readable.from([cut]), unpackTo(path.join(tmp, 'out')))).rejects.toThrow(/ends early/);
+});
+
+test('a reader that goes away mid-archive stops the packing, and nothing is left open', async () => {
+  fs.writeFileSync(path.join(tmp, 'src', 'a'), Buffer.alloc(8 * 2 ** 20, 1));
+  fs.writeFileSync(path.join(tmp, 'src', 'b'), Buffer.alloc(8 * 2 ** 20, 2));
+  let seen = 0;
+  const leaving = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      cb(seen > 2 ** 20 ? new Error('reader gone') : null);
+    },
+  });
+  await expect(pipeline(packFiles(path.join(tmp, 'src'), ['a', 'b']), leaving)).rejects.toThrow(/reader gone/);
+  await new Promise((r) => setTimeout(r, 200));
+  const open = fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(path.join(tmp, 'src'));
+    } catch {
+      return false;
+    }
+  });
+  expect(open).toEqual([]);
 });

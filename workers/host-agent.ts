@@ -9,14 +9,14 @@ import { ensureBucket, s3Client, writeJson } from '../common/s3';
 import { createDaemonActivities } from '../activities/daemon';
 import { createRegistryActivities } from '../activities/registry';
 import { fenceStaleInstances, renewLeases } from './host-lease';
-import { createImageStoreActivities } from '../activities/image-store';
+import { createImageActivities } from '../activities/image';
 import { probeActivities } from '../activities/probe';
 import { createEngineImageActivities } from '../activities/runtime-docker';
 import { activityLogInterceptor, connectWorker } from './connect';
 import { tracingPlugins } from './tracing';
 import { Registry, serveMetrics } from '../common/metrics';
 import { createTransferActivities } from '../activities/transfer';
-import { serveImages } from './image-peer';
+import { serveImages } from '../image/peer-server';
 
 async function main() {
   const host = parseOrThrow(HostName, process.argv[2], 'host name');
@@ -48,7 +48,7 @@ async function main() {
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
-  const images = createImageStoreActivities({
+  const images = createImageActivities({
     host,
     home: cfg.home,
     s3,

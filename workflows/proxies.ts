@@ -2,7 +2,7 @@
 // queue of the host they act on; registry steps to the orchestrator's queue.
 import { proxyActivities, proxyLocalActivities, RetryPolicy } from '@temporalio/workflow';
 import type { DaemonActivities } from '../activities/daemon';
-import type { ImageStoreActivities } from '../activities/image-store';
+import type { ImageActivities as ImageStoreActivities } from '../activities/image';
 import type { ProbeActivities } from '../activities/probe';
 import type { EngineImageActivities } from '../activities/runtime-docker';
 import type { RegistryActivities } from '../activities/registry';

@@ -1,4 +1,4 @@
-// Images: container images put into the hosts' engines, and checkpoint images with their manifest.
+// Container images put into the hosts' engines.
 import { z } from 'zod';
 import { ImageRef } from './names';
 
@@ -25,28 +25,4 @@ export const ImageTransfer = z
   .strict();
 export type ImageTransfer = z.infer<typeof ImageTransfer>;
 
-/** One file of a checkpoint image, as recorded in the manifest. */
-export interface ManifestFile {
-  name: string;
-  size: number;
-  /** Written by older versions only; the archive's sha256 covers every file. */
-  sha256?: string;
-}
-
-export interface ImageManifest {
-  format: 'fastmig-image/1';
-  service: string;
-  checkpointId: string;
-  sourceHost: string;
-  createdAt: string;
-  /** none by default (gzip costs far more CPU time than it saves on a fast link); gzip on request. */
-  compression: 'gzip' | 'none';
-  files: ManifestFile[];
-  /** Sum of file sizes before packing. */
-  rawBytes: number;
-  archive: { key: string; bytes: number; sha256: string };
-  /** Set when the archive is encrypted at rest; the tag authenticates the ciphertext. */
-  encryption: { alg: 'aes-256-gcm'; iv: string; tag: string } | null;
-  /** HMAC-SHA256 over the canonical JSON of every other field, with the cluster key. */
-  signature: string;
-}
+// What a checkpoint image holds (its manifest) is described in image/manifest.ts.

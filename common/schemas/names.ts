@@ -1,5 +1,6 @@
 // Names and small values that end up in paths, S3 keys, workflow ids and commands.
 import { z } from 'zod';
+import { CHECKPOINT_ID, CHECKPOINT_ID_RULE } from '../names';
 
 /** Service names end up in paths, S3 keys and workflow ids, so they use a safe alphabet. */
 export const ServiceName = z
@@ -8,6 +9,9 @@ export const ServiceName = z
     /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
     'a service name is 1-40 characters of a-z, 0-9 and "-", starting and ending with a letter or digit',
   );
+
+/** The one checkpoint-id pattern (common/names.ts), as a schema. */
+export const CheckpointId = z.string().regex(CHECKPOINT_ID, `a checkpoint id ${CHECKPOINT_ID_RULE}`);
 
 export const HostName = z
   .string()

@@ -1,7 +1,7 @@
 // A service: its spec as deployed, where it runs (the registry's records), and the daemon's view of it.
 import { z } from 'zod';
 import { RESTART_ACTIONS } from '../plain-schemas';
-import { HostName, ImageRef, Port, Runtime, ServiceName } from './names';
+import { CheckpointId, HostName, ImageRef, Port, Runtime, ServiceName } from './names';
 
 export const Hooks = z
   .object({
@@ -81,7 +81,7 @@ export const Placement = z
     /** Bumped on every move so a stale instance can be recognised. */
     generation: z.number().int().min(1),
     updatedAt: z.string(),
-    lastCheckpoint: z.string().optional(),
+    lastCheckpoint: CheckpointId.optional(),
     /** docker: the port on 127.0.0.1 of the host that the engine publishes `spec.port` on. */
     hostPort: Port.optional(),
   })
@@ -152,6 +152,6 @@ export interface HostRecord {
   taskQueue: string;
   pid: number;
   startedAt: string;
-  /** The agent's image endpoint for other agents (workers/image-peer.ts); absent: images go through S3 only. */
+  /** The agent's image endpoint for other agents (image/peer-server.ts); absent: images go through S3 only. */
   peerUrl?: string;
 }

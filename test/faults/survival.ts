@@ -7,7 +7,7 @@ import path from 'path';
 import { ops } from '../../client';
 import { Client, Connection } from '@temporalio/client';
 import { fastmigHome, loadConfig, paths } from '../../common/config';
-import { tmpfsImagesDir } from '../../common/image-dir';
+import { tmpfsImagesDir } from '../../image/folder';
 import { entityWorkflowId } from '../../common/names';
 import { httpText } from '../../demo/probe';
 import { kvProcesses } from '../helpers';

@@ -7,7 +7,7 @@ import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
 import { s3Client } from '../../common/s3';
 import { keys, ORCHESTRATOR_QUEUE, hostQueue } from '../../common/names';
-import { newKeyHex } from '../../common/integrity';
+import { newKeyHex } from '../../common/keys';
 import { ops, queuePollers } from '../../client';
 import { createLogger } from '../../common/log';
 import { verifyKeys, writeKeys } from '../../demo/kv-client';

@@ -1,4 +1,4 @@
-// Images are signed and optionally encrypted: the image-store activities (run in-process against
+// Images are signed and optionally encrypted: the image activities (run in-process against
 // the real S3 server) refuse anything tampered with, signed by another key, or unreadable.
 import fs from 'fs';
 import path from 'path';
@@ -7,8 +7,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { loadConfig, paths } from '../../common/config';
 import { s3Client, readJson, writeJson } from '../../common/s3';
 import { keys } from '../../common/names';
-import { createImageStoreActivities } from '../../activities/image-store';
-import type { ImageManifest } from '../../common/schemas';
+import { createImageActivities } from '../../activities/image';
+import { signManifest, type ImageManifest } from '../../image/manifest';
 import { tryBadInput } from './attempts';
 
 const cfg = loadConfig();
@@ -16,8 +16,8 @@ const s3 = s3Client(cfg);
 const HOST = 'hostSec';
 const SERVICE = 'sec-image';
 const home = cfg.home;
-const store = (over: Partial<Parameters<typeof createImageStoreActivities>[0]> = {}) =>
-  createImageStoreActivities({ host: HOST, home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: false, ...over });
+const store = (over: Partial<Parameters<typeof createImageActivities>[0]> = {}) =>
+  createImageActivities({ host: HOST, home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: false, ...over });
 const env = () => new MockActivityEnvironment();
 let n = 0;
 
@@ -96,7 +96,7 @@ const attacks: [string, (id: string) => Promise<void>, RegExp, boolean?, Paramet
   ['a manifest with its signature removed', (id) => editManifest(id, (m) => ({ ...m, signature: '' })), /signature/],
   ['a manifest re-signed with another key', (id) => editManifest(id, (m) => {
     const { signature: _s, ...rest } = m;
-    return require('../../common/integrity').signManifest(rest, crypto.randomBytes(32));
+    return signManifest(rest, crypto.randomBytes(32));
   }), /signature/],
   ['a manifest pointing at another service\'s archive', (id) => editManifest(id, (m) => ({ ...m, archive: { ...m.archive, key: keys.imageArchive('other', id) } })), /signature/],
   ['a download with the wrong cluster key', async () => undefined, /signature/, false, { clusterKey: crypto.randomBytes(32) }],

@@ -6,7 +6,7 @@ import crypto from 'crypto';
 import { loadConfig } from '../../common/config';
 import { s3Client, readJson } from '../../common/s3';
 import { keys } from '../../common/names';
-import { peerKey, signPeerRequest, PEER_HEADERS } from '../../common/peer-auth';
+import { peerKey, signPeerRequest, PEER_HEADERS } from '../../image/peer-auth';
 import type { HostRecord } from '../../common/schemas';
 import { tryBadInput } from './attempts';
 

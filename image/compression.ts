@@ -1,17 +1,25 @@
-// Whether an image is compressed on its way from one agent to another. Brotli at quality 1 shrinks
-// a small service's image (mostly runtime heap) by a quarter at ~280 MB/s and a big one holding
-// random application data by 3 %. Whether that pays depends on the link: here, where both hosts
-// share two CPUs and the "link" is a loopback copy at 100-400 MB/s, compressing made a 16 MiB
-// migration's downtime ~60 % longer (measured A/B, docs/benchmarks.md), so the default is `none`.
-// On a slow link (another site, another cloud) `auto` compresses an image whose 2 MiB sample,
-// spread over its files, shrinks below COMPRESS_BELOW, and `brotli` always does.
-// FASTMIG_PEER_COMPRESSION=none|auto|brotli, read by the serving agent.
+// How an image is compressed on its way. On the way to S3: none by default, gzip (level 1) with
+// FASTMIG_IMAGE_COMPRESSION=gzip (worth it only on slow links: gzip runs at tens of MB/s). From
+// one agent to another: brotli at quality 1 shrinks a small service's image (mostly runtime heap)
+// by a quarter at ~280 MB/s and a big one holding random application data by 3 %. Whether that pays
+// depends on the link: here, where both hosts share two CPUs and the "link" is a loopback copy at
+// 100-400 MB/s, compressing made a 16 MiB migration's downtime ~60 % longer (measured A/B,
+// docs/benchmarks.md), so the default is `none`. On a slow link (another site, another cloud)
+// `auto` compresses an image whose 2 MiB sample, spread over its files, shrinks below
+// COMPRESS_BELOW, and `brotli` always does. FASTMIG_PEER_COMPRESSION=none|auto|brotli, read by the
+// serving agent.
 import fs from 'fs';
 import path from 'path';
 import zlib from 'zlib';
 import type { Transform } from 'stream';
 
+/** A compression of the archive: `gzip` at rest (the manifest's `compression`), `br` between agents. */
+export type Codec = 'none' | 'gzip' | 'br';
+
+/** What the peer endpoint names in its encoding header (and binds into its MAC). */
 export type PeerEncoding = 'br' | 'identity';
+
+export const codecOfEncoding = (e: PeerEncoding): Codec => (e === 'br' ? 'br' : 'none');
 
 /** Compress when the sample shrinks below this fraction of its size. */
 export const COMPRESS_BELOW = 0.85;
@@ -72,5 +80,19 @@ export function chooseEncoding(dir: string, names: string[], setting: PeerCompre
   return sampleRatio(dir, names) < COMPRESS_BELOW ? 'br' : 'identity';
 }
 
-export const compressor = (): Transform => zlib.createBrotliCompress(brotliOptions());
-export const decompressor = (): Transform => zlib.createBrotliDecompress({ chunkSize: 2 ** 20 });
+/** The codec of an upload to the image store (FASTMIG_IMAGE_COMPRESSION). */
+export const storeCodec = (): 'gzip' | 'none' => (process.env.FASTMIG_IMAGE_COMPRESSION === 'gzip' ? 'gzip' : 'none');
+
+/** The stages that compress with `c` (none for `none`). */
+export function compressing(c: Codec): Transform[] {
+  if (c === 'gzip') return [zlib.createGzip({ level: 1 })];
+  if (c === 'br') return [zlib.createBrotliCompress(brotliOptions())];
+  return [];
+}
+
+/** The stages that undo `compressing(c)`. */
+export function decompressing(c: Codec): Transform[] {
+  if (c === 'gzip') return [zlib.createGunzip()];
+  if (c === 'br') return [zlib.createBrotliDecompress({ chunkSize: 2 ** 20 })];
+  return [];
+}

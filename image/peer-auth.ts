@@ -20,7 +20,7 @@ export const PEER_HEADERS = {
   /** Encrypted answers: the AES-GCM nonce (header) and tag (trailer). */
   iv: 'x-fastmig-iv',
   tag: 'x-fastmig-tag',
-  /** `br` when the archive is brotli-compressed (common/peer-compression.ts); covered by the MAC. */
+  /** `br` when the archive is brotli-compressed (image/compression.ts); covered by the MAC. */
   encoding: 'x-fastmig-encoding',
 } as const;
 

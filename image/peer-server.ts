@@ -1,23 +1,23 @@
-// The image endpoint of a host agent: serves this host's checkpoint images to the other agents of
-// the cluster as one tar stream, so a migration moves its image host to host instead of through S3
-// while the service is frozen. HTTP on 127.0.0.1 (FASTMIG_PEER_ADDRESS to listen elsewhere) on a
-// free port, advertised in the host's registry record; every request must be signed with the
-// cluster's peer key (common/peer-auth.ts) and every answer ends with a MAC over its digest.
+// The serving side of the agent-to-agent transfer: a host agent's image endpoint serves this
+// host's checkpoint images to the other agents of the cluster as one archive, so a migration moves
+// its image host to host instead of through S3 while the service is frozen. HTTP on 127.0.0.1
+// (FASTMIG_PEER_ADDRESS to listen elsewhere) on a free port, advertised in the host's registry
+// record; every request must be signed with the cluster's peer key (image/peer-auth.ts) and every
+// answer ends with trailers: the archive's digest and length, a MAC over them bound to the request's
+// nonce and the encoding, and the GCM tag when the request asked for `?encrypt=1`.
 import http from 'http';
 import fs from 'fs';
-import path from 'path';
-import crypto from 'crypto';
-import { Transform } from 'stream';
-import { pipeline } from 'stream/promises';
 import { paths } from '../common/config';
-import { packFiles } from '../common/tar';
-import { chooseEncoding, compressor, peerCompressionSetting } from '../common/peer-compression';
-import { CHECKPOINT_ID, imageFileNames } from '../common/image-dir';
-import { PEER_HEADERS, peerKey, peerVerifier, responseMac } from '../common/peer-auth';
+import { CHECKPOINT_ID } from '../common/names';
 import { HostName, ServiceName } from '../common/schemas';
-import { checkpointOutcome } from '../activities/checkpoint-ready';
-import type { DaemonConfig } from '../daemon/files';
+import { daemonFiles, type DaemonConfig } from '../daemon/files';
 import type { Logger } from '../common/log';
+import { chooseEncoding, codecOfEncoding, peerCompressionSetting } from './compression';
+import { newIv } from './encryption';
+import { imageFileNames, ImageFolders } from './folder';
+import { PEER_HEADERS, peerKey, peerVerifier, responseMac } from './peer-auth';
+import { sendImage, type Sealed } from './pipeline';
+import { checkpointOutcome } from './rendezvous';
 
 export interface PeerServerOptions {
   host: string;
@@ -42,6 +42,7 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
   const key = peerKey(o.clusterKey);
   const verify = peerVerifier(key);
   const compression = peerCompressionSetting();
+  const folders = new ImageFolders(o.host, o.home);
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
       o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'image request failed');
@@ -66,9 +67,8 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
     const encrypt = params.get('encrypt') === '1';
     const wait = params.get('wait') === '1';
     if (!ServiceName.safeParse(service).success || !CHECKPOINT_ID.test(checkpointId)) return refuse(400, 'bad service or checkpoint name');
-    const serviceDir = paths.serviceDir(o.host, service, o.home);
     try {
-      const conf = JSON.parse(fs.readFileSync(path.join(serviceDir, 'daemon.json'), 'utf8')) as DaemonConfig;
+      const conf = JSON.parse(fs.readFileSync(daemonFiles(paths.serviceDir(o.host, service, o.home)).config, 'utf8')) as DaemonConfig;
       if (conf.host !== o.host || conf.spec?.name !== service) return refuse(404, `${service} does not belong to ${o.host}`);
     } catch {
       return refuse(404, `no service ${service} on ${o.host}`);
@@ -79,46 +79,31 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
       if (outcome === 'timeout') return refuse(504, `checkpoint ${checkpointId} of ${service} did not end on ${o.host} within ${MAX_WAIT_MS / 1000} s`);
       if (!outcome.ok) return refuse(409, `checkpoint ${checkpointId} of ${service} failed on ${o.host}: ${outcome.why}`);
     }
-    const dir = path.join(serviceDir, 'images', checkpointId);
+    const dir = folders.dir({ service, checkpointId });
     if (!fs.existsSync(dir)) return refuse(404, `no checkpoint ${checkpointId} of ${service} on ${o.host}`);
     if (encrypt && !o.imageKey) return refuse(409, 'encryption was asked for but FASTMIG_IMAGE_KEY is not configured on the source');
     const names = imageFileNames(dir);
     const encoding = chooseEncoding(dir, names, compression);
-    const iv = crypto.randomBytes(12);
-    const cipher = encrypt ? crypto.createCipheriv('aes-256-gcm', o.imageKey!, iv) : null;
-    const hash = crypto.createHash('sha256');
-    let bytes = 0;
+    const iv = newIv();
     const t0 = Date.now();
-    // Counts and hashes what goes out; its flush runs before the answer ends, so the trailers
-    // (digest, length, MAC bound to the request's nonce) close the very answer they describe.
-    const meter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        cb(null, chunk);
-      },
-      flush(cb) {
-        const digest = hash.digest('hex');
-        const trailers: Record<string, string> = {
-          [PEER_HEADERS.digest]: digest,
-          [PEER_HEADERS.bytes]: String(bytes),
-          [PEER_HEADERS.mac]: responseMac(key, auth.nonce, digest, bytes, encoding),
-        };
-        if (cipher) trailers[PEER_HEADERS.tag] = cipher.getAuthTag().toString('hex');
-        res.addTrailers(trailers);
-        cb();
-      },
-    });
     res.writeHead(200, {
       'content-type': 'application/x-tar',
       trailer: [PEER_HEADERS.digest, PEER_HEADERS.bytes, PEER_HEADERS.mac, PEER_HEADERS.tag].join(', '),
       [PEER_HEADERS.encoding]: encoding,
-      ...(cipher ? { [PEER_HEADERS.iv]: iv.toString('hex') } : {}),
+      ...(encrypt ? { [PEER_HEADERS.iv]: iv.toString('hex') } : {}),
     });
-    // Compressed before it is encrypted (ciphertext does not compress).
-    const stages = [packFiles(dir, names), ...(encoding === 'br' ? [compressor()] : []), ...(cipher ? [cipher] : []), meter, res];
-    pipeline(stages as unknown as [NodeJS.ReadableStream, ...NodeJS.WritableStream[]]).then(
-      () => o.log.info({ service, checkpointId, workflowId, peer: auth.host, bytes, encoding, ms: Date.now() - t0 }, 'image served to peer'),
+    // The trailers are added as the archive ends, before the answer does: they close the very
+    // answer they describe.
+    const sealed = (s: Sealed) =>
+      res.addTrailers({
+        [PEER_HEADERS.digest]: s.sha256,
+        [PEER_HEADERS.bytes]: String(s.bytes),
+        [PEER_HEADERS.mac]: responseMac(key, auth.nonce, s.sha256, s.bytes, encoding),
+        ...(s.tag ? { [PEER_HEADERS.tag]: s.tag } : {}),
+      });
+    const sealing = encrypt ? { key: o.imageKey!, iv } : null;
+    sendImage(dir, names, { codec: codecOfEncoding(encoding), sealing, sealed }, res).then(
+      (s) => o.log.info({ service, checkpointId, workflowId, peer: auth.host, bytes: s.bytes, encoding, ms: Date.now() - t0 }, 'image served to peer'),
       (err) => {
         o.log.warn({ service, checkpointId, workflowId, peer: auth.host, err: err instanceof Error ? err.message : String(err) }, 'image stream failed');
         res.destroy();
