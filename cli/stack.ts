@@ -9,11 +9,11 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Client as S3 } from 'minio';
 import { REPO_ROOT, StackFile, fastmigHome, paths, readEnvFile, readStackFile, loadConfig } from '../common/config';
-import { pidAlive } from '../common/pid-file';
+import { isAlive, pidAlive } from '../common/pid-file';
 import { HostName, parseOrThrow } from '../common/schemas';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 import { tcpConnects } from '../activities/probe';
-import { daemonFiles } from '../daemon/files';
+import { serviceFolder } from '../common/service-folder';
 import { queuePollers } from './temporal';
 import { newKeyHex } from '../common/integrity';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -163,7 +163,7 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
     else {
       say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
       fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
-      startDetached(`agent-${host}`, node, [path.join(dist, 'host-agent.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
+      startDetached(`agent-${host}`, node, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
     }
   }
   if (pidAlive(path.join(paths.runDir(home), 'api.pid'))) say('HTTP API already running');
@@ -243,7 +243,7 @@ export async function stackDown(say: Say): Promise<void> {
   const daemons: number[] = [];
   for (const host of fs.existsSync(hostsDir) ? fs.readdirSync(hostsDir) : []) {
     for (const svc of fs.readdirSync(path.join(hostsDir, host))) {
-      const pid = pidAlive(daemonFiles(path.join(hostsDir, host, svc)).pid);
+      const pid = pidAlive(serviceFolder(path.join(hostsDir, host, svc)).pid);
       if (pid) daemons.push(pid);
     }
   }
@@ -278,14 +278,7 @@ async function stopPids(pids: number[]): Promise<void> {
     }
   }
   const deadline = Date.now() + 10_000;
-  const alive = () => pids.filter((p) => {
-    try {
-      process.kill(p, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const alive = () => pids.filter(isAlive);
   while (alive().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const p of alive()) process.kill(p, 'SIGKILL');
 }

@@ -16,7 +16,7 @@ import { CHECKPOINT_ID, imageFileNames } from '../common/image-dir';
 import { PEER_HEADERS, peerKey, peerVerifier, responseMac } from '../common/peer-auth';
 import { HostName, ServiceName } from '../common/schemas';
 import { checkpointOutcome } from '../activities/checkpoint-ready';
-import type { DaemonConfig } from '../daemon/files';
+import type { DaemonConfig } from '../common/service-folder';
 import type { Logger } from '../common/log';
 
 export interface PeerServerOptions {
