@@ -122,7 +122,8 @@ export function createServiceActivities(ctx: HostContext) {
       while (Date.now() < deadline) {
         const st = await daemonStatus(service);
         if (st && (!req.start || st.state === 'running')) return prepared(st);
-        if (st && req.start && st.state === 'exited') {
+        // Ended already (its exit may have been decided by the agent's restart policy meanwhile).
+        if (st && req.start && st.lastExit && st.state !== 'running' && st.state !== 'starting') {
           throw ApplicationFailure.nonRetryable(`service ${service} exited at start: ${st.lastExit?.reason}`, 'StartFailed');
         }
         heartbeat();
