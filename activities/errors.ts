@@ -1,6 +1,6 @@
 // Turns failures that a retry cannot fix into non-retryable Temporal failures with a clear message.
 import { ApplicationFailure } from '@temporalio/activity';
-import { DaemonError } from '../daemon/client';
+import { DaemonError } from '../agent/daemon-client';
 
 export function asActivityFailure(err: unknown): unknown {
   if (err instanceof DaemonError && err.status < 500) {

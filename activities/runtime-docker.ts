@@ -44,6 +44,13 @@ function bindOnce(port: number): Promise<number> {
   });
 }
 
+/**
+ * The engine enforces a service's memory limit on the whole container (the kernel's cgroup, no
+ * swap). The daemon is PID 1 of the same container, so the container gets its share on top.
+ */
+const DAEMON_ALLOWANCE_MIB = 48;
+const memoryFlags = (limitMiB?: number) => (limitMiB ? ['--memory', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`, '--memory-swap', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`] : []);
+
 /** Named after host and service: engines may be shared (docker-compose), names must not clash. */
 export const containerName = (host: string, service: string) => `fastmig-${host}-${service}`;
 
@@ -123,6 +130,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         // separate machines), else on any port free on this machine (the source still holds its own;
         // and two engines here would both hand out the first port of the same range).
         ...(spec.port ? ['-p', `127.0.0.1:${await freeLoopbackPort(preferredHostPort)}:${spec.port}`] : []),
+        ...memoryFlags(spec.memoryLimitMiB),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
         spec.image!,

@@ -3,7 +3,8 @@ import fs from 'fs';
 import path from 'path';
 import { spawn } from 'child_process';
 import { REPO_ROOT } from '../common/config';
-import { daemonFiles } from '../daemon/files';
+import { serviceFolder } from '../common/service-folder';
+import { isAlive } from '../common/pid-file';
 import type { ServiceRuntime } from './runtime';
 
 const DAEMON_MAIN = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js');
@@ -15,7 +16,7 @@ export function processRuntime(criuPath: string): ServiceRuntime {
     },
 
     async launch(_service, dir, mode) {
-      const f = daemonFiles(dir);
+      const f = serviceFolder(dir);
       const out = fs.openSync(f.daemonLog, 'a');
       const child = spawn(process.execPath, [DAEMON_MAIN, dir, mode], {
         detached: true,
@@ -31,7 +32,7 @@ export function processRuntime(criuPath: string): ServiceRuntime {
     },
 
     async remove(_service, dir) {
-      const f = daemonFiles(dir);
+      const f = serviceFolder(dir);
       // The daemon deletes its pid file as it exits, possibly between a check and a read.
       let pid = 0;
       try {
@@ -40,22 +41,13 @@ export function processRuntime(criuPath: string): ServiceRuntime {
         // already gone
       }
       const deadline = Date.now() + 10_000;
-      while (pid && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     },
 
     async daemonLogTail(_service, dir) {
-      const f = daemonFiles(dir);
+      const f = serviceFolder(dir);
       return fs.existsSync(f.daemonLog) ? fs.readFileSync(f.daemonLog, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
     },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

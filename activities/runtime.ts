@@ -1,7 +1,7 @@
 // The one interface the host agent uses to run a service's daemon, whatever the runtime: a
 // detached process on the host, or a container whose PID 1 is the daemon. Everything after the
 // launch (start, checkpoint, restore, logs) goes through the daemon's unix-socket API either way.
-import type { DaemonConfig } from '../daemon/files';
+import type { DaemonConfig } from '../common/service-folder';
 import type { ServiceSpec } from '../common/schemas';
 
 export type LaunchMode = 'scratch' | 'standby';

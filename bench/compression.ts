@@ -6,6 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import zlib from 'zlib';
 import { imageFileNames } from '../image/folder';
+import { IMAGE_FILES } from '../common/service-folder';
 import { chooseEncoding, COMPRESS_BELOW, sampleRatio } from '../image/compression';
 import { freePort } from '../demo/probe';
 import { cleanup, criu, freshDir, startBareTree, TCP } from './criu-level';
@@ -56,7 +57,7 @@ export async function compressionChoices(bin: string, fillMiB: number): Promise<
   const tree = await startBareTree(port, fillMiB);
   const dir = freshDir(`compression-${port}`);
   try {
-    await criu(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight'], dir, 'dump.log');
+    await criu(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight'], dir, IMAGE_FILES.dumpLog);
     const names = imageFileNames(dir).filter((n) => n.endsWith('.img'));
     const imageBytes = names.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     const data = imageBytesToMeasure(dir, names);

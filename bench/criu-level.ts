@@ -7,6 +7,7 @@ import { spawn, ChildProcess } from 'child_process';
 import execa from 'execa';
 import { REPO_ROOT } from '../common/config';
 import { childrenOf, signal } from '../daemon/process-tree';
+import { IMAGE_FILES, imageFolder } from '../common/service-folder';
 import { freePort, startProbe } from '../demo/probe';
 import { answers, checkState, sleep, until } from './stats';
 
@@ -90,14 +91,14 @@ export async function floorRun(bin: string, fillMiB: number, procs = 1): Promise
   const port = await freePort();
   const tree = await startBareTree(port, fillMiB, procs);
   const dir = freshDir(`floor-${port}`);
-  const pidfile = path.join(dir, 'restore.pid');
+  const pidfile = imageFolder(dir).restorePid;
   const probe = startProbe(port, 5);
   try {
     await sleep(30);
     const t0 = Date.now();
-    await criu(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight'], dir, 'dump.log');
+    await criu(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight'], dir, IMAGE_FILES.dumpLog);
     const t1 = Date.now();
-    await criu(bin, ['restore', '-d', ...TCP, '--pidfile', pidfile], dir, 'restore.log');
+    await criu(bin, ['restore', '-d', ...TCP, '--pidfile', pidfile], dir, IMAGE_FILES.restoreLog);
     const t2 = Date.now();
     await until('floor: restored service answering', () => answers(port), 10_000, 1);
     const t3 = Date.now();
@@ -152,13 +153,13 @@ export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
   const tree = await startBareTree(port, fillMiB);
   const src = freshDir(`lazy-src-${port}`);
   const dst = freshDir(`lazy-dst-${port}`);
-  const pidfile = path.join(dst, 'restore.pid');
+  const pidfile = imageFolder(dst).restorePid;
   const probe = startProbe(port, 5);
   const started: ChildProcess[] = [];
   try {
     await sleep(30);
     const t0 = Date.now();
-    const dump = await startReady(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight', '--lazy-pages', '--address', '127.0.0.1', '--port', String(pagePort)], src, 'dump.log');
+    const dump = await startReady(bin, ['dump', '-t', String(tree.init), ...TCP, '--skip-in-flight', '--lazy-pages', '--address', '127.0.0.1', '--port', String(pagePort)], src, IMAGE_FILES.dumpLog);
     started.push(dump.child);
     const t1 = Date.now();
     // The dumped tree stays frozen (and so holds the service's port) until its last page was
@@ -169,7 +170,7 @@ export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
     const lazy = await startReady(bin, ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(pagePort)], dst, 'lazy.log');
     started.push(lazy.child);
     const t2 = Date.now();
-    await criu(bin, ['restore', '-d', ...TCP, '--lazy-pages', '--pidfile', pidfile], dst, 'restore.log');
+    await criu(bin, ['restore', '-d', ...TCP, '--lazy-pages', '--pidfile', pidfile], dst, IMAGE_FILES.restoreLog);
     const t3 = Date.now();
     await until('lazy: restored service answering', () => answers(port), 20_000, 1);
     const t4 = Date.now();
@@ -178,7 +179,7 @@ export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
     await Promise.race([lazy.exited, sleep(10_000)]);
     await sleep(30);
     const p = await probe.stop();
-    if (code !== 0) throw new Error(`lazy dump ended with ${code}: ${errorLines(path.join(src, 'dump.log'))}`);
+    if (code !== 0) throw new Error(`lazy dump ended with ${code}: ${errorLines(imageFolder(src).dumpLog)}`);
     await checkState(port, 'lazy');
     return { downtimeMs: p.maxGapMs, freezeToResumeMs: t4 - t0, dumpMs: t1 - t0, restoreMs: t3 - t2, pagesDoneMs: t5 - t0, imageBytes: imageBytes(dst) };
   } finally {

@@ -3,7 +3,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../common/config';
 import { s3Client } from '../common/s3';
-import { createDaemonActivities } from '../activities/daemon';
+import { createServiceActivities } from '../activities/service';
 import { createImageActivities } from '../activities/image';
 import { createRegistryActivities } from '../activities/registry';
 import { probeActivities } from '../activities/probe';
@@ -16,7 +16,7 @@ export function directDriver() {
   const env = new MockActivityEnvironment();
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   const host = (h: string) => {
-    const daemons = createDaemonActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath });
+    const daemons = createServiceActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath });
     const images = createImageActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages });
     return { ...daemons, ...images, ...probeActivities, ...createTransferActivities(daemons, images, probeActivities) };
   };

@@ -21,9 +21,35 @@ export interface CheckpointRequest {
 }
 export interface RestoreRequest {
   checkpointId: string;
+  /** Sent by the agent's restart policy: only a service that ended on its own is restored, and counted. */
+  restart: boolean;
+}
+export interface StartRequest {
+  restart: boolean;
 }
 export interface StopRequest {
   graceMs: number;
+}
+export const HOOKS = ['postCheckpoint', 'preRestore', 'restart'] as const;
+export interface HookRequest {
+  /** One of the spec's hooks (hooks.postCheckpoint, hooks.preRestore, restart.hook); never a command. */
+  hook: (typeof HOOKS)[number];
+  /** The image the hook is about (FASTMIG_IMAGE_DIR). */
+  checkpointId?: string;
+}
+export interface HookResult {
+  /** null when it did not start or was ended (its timeout). */
+  exitCode: number | null;
+  /** The ends of its output. */
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+/** The agent's restart decision, recorded in the daemon's status with the exit it answers. */
+export interface DecisionRequest {
+  action: (typeof RESTART_ACTIONS)[number];
+  reason: string;
+  delayMs: number;
 }
 
 /** Thrown by the request checks; the message has describeZodError's form ("field: problem"). */
@@ -43,12 +69,37 @@ function checkpointId(v: unknown): string {
 
 export function parseCheckpointRequest(body: unknown): CheckpointRequest {
   const b = fields(body, ['checkpointId', 'leaveRunning']);
-  if (b.leaveRunning !== undefined && typeof b.leaveRunning !== 'boolean') throw new RequestError('leaveRunning: Expected boolean');
-  return { checkpointId: checkpointId(b.checkpointId), leaveRunning: b.leaveRunning ?? false };
+  return { checkpointId: checkpointId(b.checkpointId), leaveRunning: flag(b, 'leaveRunning') };
+}
+
+function flag(b: Record<string, unknown>, name: string): boolean {
+  if (b[name] !== undefined && typeof b[name] !== 'boolean') throw new RequestError(`${name}: Expected boolean`);
+  return (b[name] as boolean | undefined) ?? false;
 }
 
 export function parseRestoreRequest(body: unknown): RestoreRequest {
-  return { checkpointId: checkpointId(fields(body, ['checkpointId']).checkpointId) };
+  const b = fields(body, ['checkpointId', 'restart']);
+  return { checkpointId: checkpointId(b.checkpointId), restart: flag(b, 'restart') };
+}
+
+export function parseStartRequest(body: unknown): StartRequest {
+  return { restart: flag(fields(body, ['restart']), 'restart') };
+}
+
+export function parseHookRequest(body: unknown): HookRequest {
+  const b = fields(body, ['hook', 'checkpointId']);
+  const hook = HOOKS.find((h) => h === b.hook);
+  if (!hook) throw new RequestError(`hook: must be one of ${HOOKS.join(', ')}`);
+  return { hook, ...(b.checkpointId !== undefined ? { checkpointId: checkpointId(b.checkpointId) } : {}) };
+}
+
+export function parseDecisionRequest(body: unknown): DecisionRequest {
+  const b = fields(body, ['action', 'reason', 'delayMs']);
+  const action = RESTART_ACTIONS.find((a) => a === b.action);
+  if (!action) throw new RequestError(`action: must be one of ${RESTART_ACTIONS.join(', ')}`);
+  if (typeof b.reason !== 'string' || b.reason.length > 1000) throw new RequestError('reason: must be a string of at most 1000 characters');
+  if (typeof b.delayMs !== 'number' || !Number.isInteger(b.delayMs) || b.delayMs < 0 || b.delayMs > 60_000) throw new RequestError('delayMs: must be a whole number from 0 to 60000');
+  return { action, reason: b.reason, delayMs: b.delayMs };
 }
 
 export function parseStopRequest(body: unknown): StopRequest {

@@ -1,8 +1,13 @@
 // The daemon's adapter to CRIU: the exact command lines for dump and restore, and their logs.
 import fs from 'fs';
 import path from 'path';
+import { spawn, type ChildProcess } from 'child_process';
 import { run } from './run';
-import type { Tools } from './tools';
+import { joinCgroup } from './process-tree';
+import { BASE_PATH } from './tools';
+import { isAlive } from '../common/pid-file';
+import type { LineLogger as Logger } from '../common/log-lite';
+import { IMAGE_FILES, imageFolder, type Tools } from '../common/service-folder';
 
 /** Written next to the CRIU images: what a restore needs to reconnect the service. */
 export interface ImageSidecar {
@@ -13,7 +18,6 @@ export interface ImageSidecar {
   /** Sizes of CRIU's image files right after the dump: a restore refuses an image that differs. */
   files?: Record<string, number>;
 }
-export const SIDECAR = 'fastmig.json';
 
 export function imageFileSizes(dir: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -41,39 +45,88 @@ const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
  */
 const CONTAINER_DUMP_FLAGS = ['--network-lock', 'nftables'];
 const CONTAINER_RESTORE_FLAGS = ['--tcp-close', '--network-lock', 'nftables'];
+/**
+ * CRIU records the cgroups of the dumped tree and, by default ("soft"), a restore moves the tree
+ * back into the cgroups of those names, creating them if need be: on another host that would be
+ * the source's group (on one machine, the source's very own). With "ignore" on both sides (as
+ * runc documents for restoring into another cgroup) CRIU leaves cgroups alone, and the restored
+ * tree is born where `criu restore` runs: the daemon starts it inside the service's own memory
+ * cgroup (criuRestoreArgs), so the target's limit holds from the first restored page on.
+ */
+const CGROUP_FLAGS = ['--manage-cgroups=ignore'];
 
-export async function criuDump(criu: string, pid: number, dir: string, leaveRunning: boolean, container = false): Promise<void> {
-  const args = ['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', ...TCP_FLAGS, ...DUMP_ONLY_FLAGS];
-  if (container) args.push(...CONTAINER_DUMP_FLAGS);
+export interface CriuTarget {
+  criu: string;
+  tools: Tools;
+  /** In a container (see the flags above). */
+  container?: boolean;
+}
+
+const DUMP_ATTEMPTS = 3;
+
+async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean): Promise<void> {
+  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
+  if (t.container) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
-  const r = await run(criu, args, { timeoutMs: 120_000 });
-  if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(path.join(dir, 'dump.log'))}`);
+  const r = await run(t.criu, args, { timeoutMs: 120_000 });
+  if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(imageFolder(dir).dumpLog)}`);
+}
+
+/**
+ * Dumps the tree of `pid` into `dir` (which holds the sidecar already). CRIU resumes the tree when
+ * a dump fails, so the service is still running. Several dumps at once on one host fail now and
+ * then (the parasite's reply comes back empty), so a failed dump of a live tree is tried again,
+ * from a clean folder, twice at most.
+ */
+export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await criuDump(t, pid, dir, leaveRunning);
+    } catch (err) {
+      if (attempt >= DUMP_ATTEMPTS || !isAlive(pid)) throw err;
+      log.warn({ dir, attempt, err: err instanceof Error ? err.message : String(err) }, 'dump failed, trying again');
+      for (const f of fs.readdirSync(dir)) if (f !== IMAGE_FILES.sidecar) fs.rmSync(path.join(dir, f), { force: true });
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }
 
 /**
  * Starts `criu restore` without detaching: criu stays the parent of the restored tree and exits
  * when it ends, so the daemon keeps one child to watch. fd 3 of criu is the new log pipe, handed to
  * the restored tree in place of the pipe it had at dump time (--inherit-fd); `cat` relays it.
+ * criu itself runs in the service's memory cgroup, if it has one (`cgroupProcs`), `cat` not.
  */
-export function criuRestoreArgs(criu: string, dir: string, sidecar: ImageSidecar, pidfile: string, tools: Tools, container = false): string[] {
-  return [
+export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, cgroupProcs: string | null): ChildProcess {
+  const f = imageFolder(dir);
+  const args = [
     '-c',
-    `"$@" 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | ${tools.cat}`,
+    `{ ${joinCgroup('$FASTMIG_CGROUP_PROCS')}; exec "$@"; } 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | ${t.tools.cat}`,
     'fastmig-restore',
-    criu,
+    t.criu,
     'restore',
     '-D',
     dir,
     '-o',
-    'restore.log',
-    ...(container ? CONTAINER_RESTORE_FLAGS : TCP_FLAGS),
+    IMAGE_FILES.restoreLog,
+    ...(t.container ? CONTAINER_RESTORE_FLAGS : TCP_FLAGS),
+    ...CGROUP_FLAGS,
     '--pidfile',
-    pidfile,
+    f.restorePid,
     '--inherit-fd',
     `fd[3]:${sidecar.stdioPipe}`,
     '--action-script',
-    tools.notify,
+    t.tools.notify,
   ];
+  fs.rmSync(f.restorePid, { force: true });
+  fs.rmSync(f.restoreReady, { force: true });
+  // In a container, criu finds the bundle's tools (its action script's sh) first.
+  const PATH = t.container ? `${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH;
+  return spawn(t.tools.sh, args, {
+    cwd: dir,
+    env: { PATH, FASTMIG_READY_FILE: f.restoreReady, FASTMIG_CRIU_OUT: f.criuOut, FASTMIG_CGROUP_PROCS: cgroupProcs ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** The lines of a CRIU log that explain a failure (the rlimit warning is always there and harmless). */

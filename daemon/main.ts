@@ -1,15 +1,15 @@
-// Entry point of one service's daemon: `node dist/daemon/main.js <service dir> <standby|scratch|restore> [checkpoint]`.
+// Entry point of one service's daemon: `node dist/daemon/main.js <service dir> <standby|scratch>`.
 // It runs detached from the host agent, so restarting the agent never touches the service.
 import fs from 'fs';
 import { createLineLogger } from '../common/log-lite';
 import type { ServiceSpec } from '../common/schemas';
 import { Supervisor } from './supervisor';
 import { createApi } from './api';
-import { daemonFiles, DaemonConfig } from './files';
+import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 
 async function main() {
-  const [dir, mode = 'standby', checkpointId] = process.argv.slice(2);
-  const files = daemonFiles(dir);
+  const [dir, mode = 'standby'] = process.argv.slice(2);
+  const files = serviceFolder(dir);
   const conf = JSON.parse(fs.readFileSync(files.config, 'utf8')) as DaemonConfig;
   // Validated (defaults filled in) by the host agent that wrote daemon.json: zod is not loaded here.
   const spec: ServiceSpec = conf.spec;
@@ -41,7 +41,6 @@ async function main() {
 
   if (conf.leaseSeconds) sup.watchLease(files.lease, conf.leaseSeconds);
   if (mode === 'scratch') await sup.start();
-  else if (mode === 'restore' && checkpointId) await sup.restore(checkpointId);
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, async () => {

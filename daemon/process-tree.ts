@@ -4,7 +4,8 @@
 // the socketpairs Node would use) that `cat`, outside the tree, relays to the daemon.
 import fs from 'fs';
 import { spawn, ChildProcess } from 'child_process';
-import { HOST_TOOLS, Tools } from './tools';
+import { HOST_TOOLS } from './tools';
+import type { Tools } from '../common/service-folder';
 
 /** Printed by the namespace init when the service ends; the daemon reads the exit status from it. */
 export const EXIT_MARKER = '@@fastmig-exit';
@@ -14,14 +15,20 @@ export interface StartOptions {
   cwd: string;
   env: Record<string, string>;
   tools?: Tools;
+  /** The service's memory cgroup (daemon/cgroup.ts): the tree is born inside it, `cat` stays out. */
+  cgroupProcs?: string | null;
 }
+
+/** The shell line that moves the shell running it into a cgroup (its children are born there). */
+export const joinCgroup = (procsVar: string) => `{ [ -z "${procsVar}" ] || echo 0 > "${procsVar}" || exit 125; }`;
 
 export function spawnServiceTree(opts: StartOptions): ChildProcess {
   const t = opts.tools ?? HOST_TOOLS;
   const init = `"$@"; echo "${EXIT_MARKER} $?"`;
   // Short options: busybox's unshare (the container bundle) knows no --pid/--fork.
-  const outer = `S=$1; shift; ${t.unshare} -p -f ${t.setsid} ${t.sh} -c "$S" fastmig-init "$@" </dev/null 2>&1 | ${t.cat}`;
-  return spawn(t.sh, ['-c', outer, 'fastmig-wrap', init, ...opts.command], {
+  const tree = `${t.unshare} -p -f ${t.setsid} ${t.sh} -c "$S" fastmig-init "$@"`;
+  const outer = `C=$1; S=$2; shift 2; { ${joinCgroup('$C')}; exec ${tree}; } </dev/null 2>&1 | ${t.cat}`;
+  return spawn(t.sh, ['-c', outer, 'fastmig-wrap', opts.cgroupProcs ?? '', init, ...opts.command], {
     cwd: opts.cwd,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,30 +81,6 @@ export function descendantsOf(pid: number): number[] {
   return out;
 }
 
-/** Resident memory of a process and all its descendants, in bytes. */
-export function treeRssBytes(pid: number): number {
-  let total = 0;
-  for (const p of [pid, ...descendantsOf(pid)]) {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return total;
-}
-
-export function isAlive(pid: number | null): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -110,4 +93,15 @@ export function stdioPipeOf(pid: number): string {
   const target = fs.readlinkSync(`/proc/${pid}/fd/1`);
   if (!target.startsWith('pipe:')) throw new Error(`the service's stdout is ${target}, not the daemon's pipe`);
   return target;
+}
+
+/** Polls cond every 2 ms until it holds (true), abort holds or the time runs out (false). */
+export async function waitFor(cond: () => boolean, abort: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    if (abort()) return cond();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return cond();
 }

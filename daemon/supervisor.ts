@@ -1,15 +1,24 @@
-// The per-service supervisor: owns one service's process tree, its output, and its checkpoint and
-// restore operations. One instance lives in each daemon process.
+// The per-service supervisor, one in each daemon process: it spawns the service's tree, dumps and
+// restores it with CRIU, relays its output and records how it ended. It decides nothing: restart
+// policy and hooks belong to the host agent (agent/restarts.ts, agent/hooks.ts), which hears of an
+// exit through waitExit, records its decision here and calls start or restore. Memory limits are
+// the kernel's (daemon/cgroup.ts). Only the lease watch is the daemon's own: it must hold when the
+// agent is gone.
 import fs from 'fs';
 import path from 'path';
-import { spawn, ChildProcess } from 'child_process';
-import type { CheckpointResult, DaemonStatus, ExitRecord, RestartDecision, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
+import type { ChildProcess } from 'child_process';
+import type { CheckpointResult, DaemonStatus, RestoreResult, ServiceSpec, ServiceState } from '../common/schemas';
+import type { DecisionRequest, HookRequest, HookResult } from '../common/plain-schemas';
 import type { LineLogger as Logger } from '../common/log-lite';
-import { decide } from './restart-policy';
-import { run } from './run';
-import { criuDump, criuErrors, criuRestoreArgs, imageDamage, imageFileSizes, ImageSidecar, SIDECAR } from './criu';
-import { HOST_TOOLS, Tools } from './tools';
-import { EXIT_MARKER, childrenOf, descendantsOf, findNamespaceInit, isAlive, signal, spawnServiceTree, stdioPipeOf, treeRssBytes } from './process-tree';
+import { isAlive } from '../common/pid-file';
+import { imageFolder, serviceFolder, type Tools } from '../common/service-folder';
+import { criuErrors, dumpTree, imageDamage, imageFileSizes, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { BASE_PATH, HOST_TOOLS } from './tools';
+import { childrenOf, descendantsOf, findNamespaceInit, signal, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
+import { Exits, exitRecord } from './exits';
+import { ServiceOutput } from './output';
+import { runHook } from './hook';
+import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
 
 export interface SupervisorOptions {
   spec: ServiceSpec;
@@ -22,52 +31,37 @@ export interface SupervisorOptions {
   container?: boolean;
 }
 
-const LOG_RING = 2000;
-const DUMP_ATTEMPTS = 3;
-const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The daemon's part of a checkpoint's and a restore's result; the agent adds its hook's time. */
+export type DaemonCheckpoint = Omit<CheckpointResult, 'hookMs'>;
+export type DaemonRestore = Omit<RestoreResult, 'hookMs'>;
+
 
 export class Supervisor {
   private state: ServiceState = 'standby';
   private initPid: number | null = null;
   private child: ChildProcess | null = null;
   private startedAt: string | null = null;
-  private lastExit: ExitRecord | null = null;
   private lastCheckpoint: DaemonStatus['lastCheckpoint'] = null;
   private lastRestore: DaemonStatus['lastRestore'] = null;
-  private restarts = 0;
-  private decisions: RestartDecision[] = [];
-  private restartTimer: NodeJS.Timeout | null = null;
-  private exitCode: number | null = null;
-  /** Why the daemon itself killed the service (e.g. its memory limit), for the exit record. */
-  private killReason: string | null = null;
-  private memoryWatch: NodeJS.Timeout | null = null;
+  private readonly exits = new Exits();
   /** Last results, so a retried request for the same checkpoint is answered, not redone. */
-  private lastCheckpointResult: CheckpointResult | null = null;
-  private lastRestoreResult: RestoreResult | null = null;
-  private partial = '';
-  private readonly lines: string[] = [];
-  private readonly logFile: fs.WriteStream;
+  private lastCheckpointResult: DaemonCheckpoint | null = null;
+  private lastRestoreResult: DaemonRestore | null = null;
   /** Serializes operations: one start/checkpoint/restore/stop at a time. */
   private busy: Promise<unknown> = Promise.resolve();
-
+  private readonly output: ServiceOutput;
+  private readonly cgroup: MemoryCgroup | null;
+  /** The cgroup's OOM kills when the current tree began: more at its end means the limit ended it. */
+  private oomsBefore = 0;
   private readonly tools: Tools;
+  private readonly criu: CriuTarget;
 
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
-    this.logFile = fs.createWriteStream(path.join(o.dir, 'service.log'), { flags: 'a' });
-    // A full disk must not take the daemon down: the ring buffer still keeps the recent lines.
-    this.logFile.on('error', (err) => this.o.log.warn({ err: err.message }, 'service log file not writable'));
-    if (o.spec.memoryLimitMiB) this.memoryWatch = setInterval(() => this.enforceMemoryLimit(o.spec.memoryLimitMiB!), 200);
-  }
-
-  /** Kills a running service whose processes hold more resident memory than its limit. */
-  private enforceMemoryLimit(limitMiB: number): void {
-    if (this.state !== 'running' || !this.initPid || this.killReason) return;
-    const rssMiB = treeRssBytes(this.initPid) / 2 ** 20;
-    if (rssMiB <= limitMiB) return;
-    this.killReason = `memory limit of ${limitMiB} MiB exceeded (${Math.round(rssMiB)} MiB resident)`;
-    this.o.log.warn({ rssMiB: Math.round(rssMiB), limitMiB }, 'memory limit exceeded: killing the service');
-    signal(this.initPid, 'SIGKILL');
+    this.criu = { criu: o.criuPath, tools: this.tools, container: o.container };
+    this.output = new ServiceOutput(serviceFolder(o.dir).serviceLog, o.log);
+    const limit = o.spec.memoryLimitMiB;
+    this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
   }
 
   status(): DaemonStatus {
@@ -80,18 +74,18 @@ export class Supervisor {
       startedAt: this.startedAt,
       lastCheckpoint: this.lastCheckpoint,
       lastRestore: this.lastRestore,
-      lastExit: this.lastExit,
-      restarts: this.restarts,
-      decisions: this.decisions,
+      lastExit: this.exits.last,
+      restarts: this.exits.restarts,
+      decisions: this.exits.decisions,
     };
   }
 
   logs(n: number): string[] {
-    return this.lines.slice(-n);
+    return this.output.tail(n);
   }
 
   imageDir(checkpointId: string): string {
-    return path.join(this.o.dir, 'images', checkpointId);
+    return serviceFolder(this.o.dir).image(checkpointId);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -100,21 +94,25 @@ export class Supervisor {
     return run;
   }
 
-  private require(allowed: ServiceState[], op: string): void {
+  /** A restart (the agent's policy) acts only on a service that ended on its own, and counts. */
+  private require(allowed: ServiceState[], op: string, restart = false): void {
+    if (restart) allowed = ['exited'];
     if (!allowed.includes(this.state)) {
       throw new Error(`cannot ${op} ${this.o.spec.name}: it is ${this.state} (needs ${allowed.join(' or ')})`);
     }
+    if (restart) this.exits.restarts++;
   }
 
-  start(): Promise<DaemonStatus> {
+  start(restart = false): Promise<DaemonStatus> {
     return this.exclusive(async () => {
-      this.require(['standby', 'exited', 'checkpointed'], 'start');
+      this.require(['standby', 'exited', 'checkpointed'], 'start', restart);
       this.state = 'starting';
       const child = spawnServiceTree({
         command: this.o.spec.command,
         cwd: this.o.spec.cwd ?? '/',
         env: { PATH: BASE_PATH, ...this.o.spec.env },
         tools: this.tools,
+        cgroupProcs: this.cgroup?.procsFile,
       });
       this.attach(child);
       try {
@@ -130,38 +128,27 @@ export class Supervisor {
     });
   }
 
-  checkpoint(checkpointId: string, leaveRunning: boolean): Promise<CheckpointResult> {
+  checkpoint(checkpointId: string, leaveRunning: boolean): Promise<DaemonCheckpoint> {
     return this.exclusive(async () => {
       if (this.lastCheckpointResult?.checkpointId === checkpointId && this.state !== 'checkpointing') return this.lastCheckpointResult;
       this.require(['running'], 'checkpoint');
       const pid = this.initPid!;
       const dir = this.imageDir(checkpointId);
+      const sidecarFile = imageFolder(dir).sidecar;
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
       const sidecar: ImageSidecar = { stdioPipe: stdioPipeOf(pid), service: this.o.spec.name, sourceHost: this.o.host };
-      fs.writeFileSync(path.join(dir, SIDECAR), JSON.stringify(sidecar));
+      fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
       this.state = 'checkpointing';
       const frozenAt = Date.now();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await criuDump(this.o.criuPath, pid, dir, leaveRunning, this.o.container);
-          break;
-        } catch (err) {
-          // CRIU resumes the tree when a dump fails, so the service is still running. Several
-          // dumps at once on one host fail now and then (the parasite's reply comes back empty),
-          // so a failed dump of a live tree is tried again, from a clean folder, twice at most.
-          if (attempt < DUMP_ATTEMPTS && isAlive(pid)) {
-            this.o.log.warn({ checkpointId, attempt, err: err instanceof Error ? err.message : String(err) }, 'dump failed, trying again');
-            for (const f of fs.readdirSync(dir)) if (f !== SIDECAR) fs.rmSync(path.join(dir, f), { force: true });
-            await new Promise((r) => setTimeout(r, 100 * attempt));
-            continue;
-          }
-          this.state = isAlive(pid) ? 'running' : 'exited';
-          throw err;
-        }
+      try {
+        await dumpTree(this.criu, pid, dir, leaveRunning, this.o.log);
+      } catch (err) {
+        this.state = isAlive(pid) ? 'running' : 'exited';
+        throw err;
       }
       const dumpMs = Date.now() - frozenAt;
-      fs.writeFileSync(path.join(dir, SIDECAR), JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
+      fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
       if (leaveRunning) this.state = 'running';
       else {
         this.state = 'checkpointed';
@@ -170,60 +157,69 @@ export class Supervisor {
       const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
       this.lastCheckpoint = { id: checkpointId, at: new Date(frozenAt).toISOString(), bytes, dumpMs };
       this.o.log.info({ checkpointId, dumpMs, bytes, leaveRunning }, 'checkpoint written');
-      const hookMs = await this.runHook('postCheckpoint', dir);
-      this.lastCheckpointResult = { checkpointId, frozenAt, dumpMs, hookMs, bytes, leftRunning: leaveRunning };
+      this.lastCheckpointResult = { checkpointId, frozenAt, dumpMs, bytes, leftRunning: leaveRunning };
       return this.lastCheckpointResult;
     });
   }
 
-  restore(checkpointId: string): Promise<RestoreResult> {
+  restore(checkpointId: string, restart = false): Promise<DaemonRestore> {
     return this.exclusive(async () => {
-      if (this.lastRestoreResult?.checkpointId === checkpointId && this.state === 'running') return this.lastRestoreResult;
-      this.require(['standby', 'exited', 'checkpointed'], 'restore');
+      if (!restart && this.lastRestoreResult?.checkpointId === checkpointId && this.state === 'running') return this.lastRestoreResult;
+      this.require(['standby', 'exited', 'checkpointed'], 'restore', restart);
       const dir = this.imageDir(checkpointId);
-      const sidecarFile = path.join(dir, SIDECAR);
-      if (!fs.existsSync(sidecarFile)) throw new Error(`no checkpoint image ${checkpointId} on ${this.o.host}`);
-      const sidecar = JSON.parse(fs.readFileSync(sidecarFile, 'utf8')) as ImageSidecar;
+      const f = imageFolder(dir);
+      if (!fs.existsSync(f.sidecar)) throw new Error(`no checkpoint image ${checkpointId} on ${this.o.host}`);
+      const sidecar = JSON.parse(fs.readFileSync(f.sidecar, 'utf8')) as ImageSidecar;
       // CRIU may hang on a truncated image instead of failing: refuse one that is not as dumped.
       const damage = sidecar.files ? imageDamage(dir, sidecar.files) : null;
       if (damage) throw new Error(`checkpoint image ${checkpointId} on ${this.o.host} is damaged: ${damage}`);
       this.state = 'restoring';
-      let hookMs = 0;
-      try {
-        hookMs = await this.runHook('preRestore', dir);
-      } catch (err) {
-        this.state = 'standby';
-        throw err;
-      }
       const t0 = Date.now();
-      const pidfile = path.join(dir, 'restore.pid');
-      const ready = path.join(dir, 'restore.ready');
-      fs.rmSync(pidfile, { force: true });
-      fs.rmSync(ready, { force: true });
-      const child = spawn(this.tools.sh, criuRestoreArgs(this.o.criuPath, dir, sidecar, pidfile, this.tools, this.o.container), {
-        cwd: dir,
-        env: { PATH: this.o.tools ? `${path.dirname(this.tools.sh)}:${BASE_PATH}` : BASE_PATH, FASTMIG_READY_FILE: ready, FASTMIG_CRIU_OUT: path.join(dir, 'criu.out') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawnRestore(this.criu, dir, sidecar, this.cgroup?.procsFile ?? null);
       this.attach(child);
       // Generous for the image's size, but bounded: a restore that hangs is ended.
       const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
-      const ok = await waitFor(() => fs.existsSync(ready), () => this.child !== child, 30_000 + bytes / 20_000);
+      const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => this.child !== child, 30_000 + bytes / 20_000);
       if (!ok) {
         this.state = 'standby';
         // criu and whatever it restored so far go too, not just the shell that started it.
         for (const p of [child.pid!, ...descendantsOf(child.pid!)]) signal(p, 'SIGKILL');
-        throw new Error(`criu restore failed: ${criuErrors(path.join(dir, 'restore.log'))}`);
+        throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
       }
-      this.initPid = Number(fs.readFileSync(pidfile, 'utf8').trim());
+      this.initPid = Number(fs.readFileSync(f.restorePid, 'utf8').trim());
       const restoreMs = Date.now() - t0;
       this.state = 'running';
       this.startedAt = new Date().toISOString();
       this.lastRestore = { id: checkpointId, at: this.startedAt, restoreMs };
       this.o.log.info({ checkpointId, restoreMs, pid: this.initPid }, 'service restored');
-      this.lastRestoreResult = { checkpointId, restoreMs, hookMs, pid: this.initPid };
+      this.lastRestoreResult = { checkpointId, restoreMs, pid: this.initPid };
       return this.lastRestoreResult;
     });
+  }
+
+  /** Runs one of the spec's hooks in the service's environment, when the agent asks (daemon/hook.ts). */
+  hook(req: HookRequest): Promise<HookResult> {
+    const { spec, host, dir } = this.o;
+    return runHook({ spec, host, dir, sh: this.tools.sh, imageDir: (id) => this.imageDir(id), lastExit: this.exits.last, restarts: this.exits.restarts }, req);
+  }
+
+  /** true while the service has ended on its own and no decision answers that exit yet. */
+  private exitPending(): boolean {
+    return this.state === 'exited' && this.exits.undecided();
+  }
+
+  /** The agent's long-poll: answers once an exit waits for a decision, or after timeoutMs. */
+  async waitExit(timeoutMs: number): Promise<DaemonStatus> {
+    if (!this.exitPending()) await this.exits.next(timeoutMs);
+    return this.status();
+  }
+
+  /** Records the agent's restart decision about the last exit; standby settles the state at once. */
+  decide(d: DecisionRequest): DaemonStatus {
+    if (!this.exitPending()) throw new Error(`no exit of ${this.o.spec.name} waits for a decision (it is ${this.state})`);
+    this.exits.decide(d);
+    if (d.action === 'standby') this.state = 'standby';
+    return this.status();
   }
 
   /**
@@ -233,17 +229,10 @@ export class Supervisor {
   watchLease(file: string, ttlSeconds: number): NodeJS.Timeout {
     return setInterval(() => {
       const st = fs.statSync(file, { throwIfNoEntry: false });
-      if (!st || this.state !== 'running') return;
-      const ageS = (Date.now() - st.mtimeMs) / 1000;
-      if (ageS <= ttlSeconds) return;
+      const ageS = st ? (Date.now() - st.mtimeMs) / 1000 : 0;
+      if (this.state !== 'running' || ageS <= ttlSeconds) return;
       this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the host agent is silent, the service may run elsewhere now');
-      this.decisions.push({
-        at: new Date().toISOString(),
-        exit: { at: new Date().toISOString(), code: null, signal: 'SIGKILL', reason: `fenced after ${Math.round(ageS)} s without the host agent` },
-        action: 'standby',
-        reason: 'lease expired: stopped so that only one instance can serve',
-        delayMs: 0,
-      });
+      this.exits.fenced(ageS);
       void this.stop(0);
     }, 1000);
   }
@@ -273,125 +262,28 @@ export class Supervisor {
   /** Wires a wrapper's output into the log and watches for the end of the service. */
   private attach(child: ChildProcess): void {
     this.child = child;
-    this.exitCode = null;
-    child.stdout!.on('data', (d: Buffer) => this.onOutput(d));
-    child.stderr!.on('data', (d: Buffer) => this.onOutput(d));
+    this.output.exitCode = null;
+    this.oomsBefore = this.cgroup?.oomKills() ?? 0;
+    child.stdout!.on('data', (d: Buffer) => this.output.feed(d));
+    child.stderr!.on('data', (d: Buffer) => this.output.feed(d));
     child.on('close', () => {
       if (this.child !== child) return;
       this.child = null;
-      if (this.state === 'running' || this.state === 'starting') {
-        const code = this.exitCode;
-        const sig = code !== null && code > 128 ? signalName(code - 128) : null;
-        this.lastExit = {
-          at: new Date().toISOString(),
-          code: sig ? null : code,
-          signal: sig ?? (code === null ? 'SIGKILL' : null),
-          reason: this.killReason ?? (code === null ? 'the process tree was killed' : sig ? `killed by ${sig}` : `exited with code ${code}`),
-        };
-        this.killReason = null;
-        this.state = 'exited';
-        this.initPid = null;
-        this.o.log.warn({ lastExit: this.lastExit }, 'service ended');
-        void this.applyRestartPolicy(this.lastExit);
-      }
+      if (this.state !== 'running' && this.state !== 'starting') return;
+      const oom = !!this.cgroup && this.cgroup.oomKills() > this.oomsBefore;
+      const exit = exitRecord(this.output.exitCode, oom ? this.o.spec.memoryLimitMiB! : null);
+      this.state = 'exited';
+      this.initPid = null;
+      this.o.log.warn({ lastExit: exit }, 'service ended');
+      this.exits.ended(exit);
     });
-  }
-
-  /** Runs the restart policy after the service ended on its own; the daemon itself stays. */
-  private async applyRestartPolicy(exit: ExitRecord): Promise<void> {
-    // The newest consistent state on this host: its last checkpoint, or the image it was restored
-    // from (a migrated service has no checkpoint of its own here yet).
-    const ck = newest(this.lastCheckpoint, this.lastRestore);
-    const hasCheckpoint = !!ck && fs.existsSync(path.join(this.imageDir(ck.id), SIDECAR));
-    const d = await decide(this.o.spec.restart, exit, this.restarts, hasCheckpoint, {
-      PATH: BASE_PATH,
-      ...this.o.spec.env,
-      FASTMIG_SERVICE: this.o.spec.name,
-      FASTMIG_HOST: this.o.host,
-    });
-    this.decisions.push({ at: new Date().toISOString(), exit, ...d });
-    if (this.decisions.length > 20) this.decisions.shift();
-    this.o.log.info({ decision: d.action, reason: d.reason, delayMs: d.delayMs, restarts: this.restarts }, 'restart policy decided');
-    if (this.state !== 'exited') return;
-    if (d.action === 'standby') {
-      this.state = 'standby';
-      return;
-    }
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
-      if (this.state !== 'exited') return; // stopped, removed or restored meanwhile
-      this.restarts++;
-      const run = d.action === 'restore' ? this.restore(ck!.id) : this.start();
-      run.catch((err) => this.o.log.error({ err: err instanceof Error ? err.message : String(err), action: d.action }, 'restart failed'));
-    }, d.delayMs);
-  }
-
-  private onOutput(d: Buffer): void {
-    const text = this.partial + d.toString('utf8');
-    const parts = text.split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) {
-      if (line.startsWith(EXIT_MARKER + ' ')) {
-        this.exitCode = Number(line.slice(EXIT_MARKER.length + 1));
-        continue;
-      }
-      this.lines.push(line);
-      if (this.lines.length > LOG_RING) this.lines.splice(0, this.lines.length - LOG_RING);
-      this.logFile.write(line + '\n');
-    }
-  }
-
-  private async runHook(which: 'postCheckpoint' | 'preRestore', imageDir: string): Promise<number> {
-    const cmd = this.o.spec.hooks[which];
-    if (!cmd) return 0;
-    const t0 = Date.now();
-    const r = await run(this.tools.sh, ['-c', cmd], {
-      cwd: this.o.dir,
-      timeoutMs: 60_000,
-      env: {
-        PATH: BASE_PATH,
-        ...this.o.spec.env,
-        FASTMIG_SERVICE: this.o.spec.name,
-        FASTMIG_HOST: this.o.host,
-        FASTMIG_HOOK: which,
-        FASTMIG_IMAGE_DIR: imageDir,
-      },
-    });
-    const ms = Date.now() - t0;
-    this.o.log.info({ hook: which, exitCode: r.exitCode, ms }, 'hook ran');
-    if (r.exitCode !== 0) {
-      const why = (r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' ');
-      throw new Error(`${which} hook failed on ${this.o.host} with exit code ${r.exitCode}${why ? `: ${why}` : ''}`);
-    }
-    return ms;
   }
 
   async shutdown(): Promise<void> {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (this.memoryWatch) clearInterval(this.memoryWatch);
     this.state = this.state === 'exited' ? 'standby' : this.state;
     await this.stop(3000);
-    this.logFile.end();
+    this.exits.wakeAll();
+    this.output.close();
+    this.cgroup?.remove();
   }
-}
-
-function newest(a: { id: string; at: string } | null, b: { id: string; at: string } | null): { id: string; at: string } | null {
-  if (!a || !b) return a ?? b;
-  return Date.parse(b.at) > Date.parse(a.at) ? b : a;
-}
-
-function signalName(n: number): string {
-  const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
-  return names[n] ?? `SIG${n}`;
-}
-
-/** Polls cond every 2 ms until it holds (true), abort holds or the time runs out (false). */
-async function waitFor(cond: () => boolean, abort: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (cond()) return true;
-    if (abort()) return cond();
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return cond();
 }

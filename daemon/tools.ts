@@ -3,15 +3,10 @@
 // the image itself needs none of them (distroless, musl or glibc images alike).
 import path from 'path';
 import { REPO_ROOT } from '../common/config';
+import type { Tools } from '../common/service-folder';
 
-export interface Tools {
-  sh: string;
-  unshare: string;
-  setsid: string;
-  cat: string;
-  /** CRIU action script that marks a restored tree as resumed. */
-  notify: string;
-}
+/** The PATH of the service, its hooks and CRIU (a daemon does not pass its own on). */
+export const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export const HOST_TOOLS: Tools = {
   sh: 'sh',

@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
 import { paths } from '../common/config';
-import { daemonFiles } from '../daemon/files';
+import { serviceFolder } from '../common/service-folder';
 import { ImageError } from './errors';
 import type { FetchRequest, ImageRef, ImageTransport, TransferHooks } from './transport';
 
@@ -16,7 +16,7 @@ const SHM = '/dev/shm';
 
 /** `<service dir>/images` of one service on one host. */
 export function imagesDir(host: string, service: string, home: string): string {
-  return daemonFiles(paths.serviceDir(host, service, home)).images;
+  return serviceFolder(paths.serviceDir(host, service, home)).images;
 }
 
 /** The tmpfs folder of one service's images on one host of one stack home. */

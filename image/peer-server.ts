@@ -10,7 +10,7 @@ import fs from 'fs';
 import { paths } from '../common/config';
 import { CHECKPOINT_ID } from '../common/names';
 import { HostName, ServiceName } from '../common/schemas';
-import { daemonFiles, type DaemonConfig } from '../daemon/files';
+import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import type { Logger } from '../common/log';
 import { chooseEncoding, codecOfEncoding, peerCompressionSetting } from './compression';
 import { newIv } from './encryption';
@@ -68,7 +68,7 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
     const wait = params.get('wait') === '1';
     if (!ServiceName.safeParse(service).success || !CHECKPOINT_ID.test(checkpointId)) return refuse(400, 'bad service or checkpoint name');
     try {
-      const conf = JSON.parse(fs.readFileSync(daemonFiles(paths.serviceDir(o.host, service, o.home)).config, 'utf8')) as DaemonConfig;
+      const conf = JSON.parse(fs.readFileSync(serviceFolder(paths.serviceDir(o.host, service, o.home)).config, 'utf8')) as DaemonConfig;
       if (conf.host !== o.host || conf.spec?.name !== service) return refuse(404, `${service} does not belong to ${o.host}`);
     } catch {
       return refuse(404, `no service ${service} on ${o.host}`);

@@ -18,6 +18,6 @@ case "$role" in
       rm -rf "$app" && mv "$app.tmp" "$app"
     fi
     export FASTMIG_APP_DIR=$app FASTMIG_BUNDLE=$app/.tools/bundle FASTMIG_CRIU=$app/.tools/criu/criu
-    exec node dist/workers/host-agent.js "$host" ;;
+    exec node dist/agent/main.js "$host" ;;
   *) echo "unknown role \"$role\": use orchestrator or host-agent <host>" >&2; exit 2 ;;
 esac

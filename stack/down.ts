@@ -3,7 +3,7 @@ import fs from 'fs';
 import path from 'path';
 import { fastmigHome, paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
-import { daemonFiles } from '../daemon/files';
+import { serviceFolder } from '../common/service-folder';
 import { removeBridge } from './engines';
 import { Say, stopPids } from './processes';
 
@@ -15,7 +15,7 @@ export async function stackDown(say: Say): Promise<void> {
   const daemons: number[] = [];
   for (const host of fs.existsSync(hostsDir) ? fs.readdirSync(hostsDir) : []) {
     for (const svc of fs.readdirSync(path.join(hostsDir, host))) {
-      const pid = pidAlive(daemonFiles(path.join(hostsDir, host, svc)).pid);
+      const pid = pidAlive(serviceFolder(path.join(hostsDir, host, svc)).pid);
       if (pid) daemons.push(pid);
     }
   }

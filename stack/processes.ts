@@ -4,6 +4,7 @@ import fs from 'fs';
 import path from 'path';
 import { spawn } from 'child_process';
 import { fastmigHome, paths } from '../common/config';
+import { isAlive } from '../common/pid-file';
 
 export type Say = (line: string) => void;
 
@@ -40,14 +41,7 @@ export async function stopPids(pids: number[]): Promise<void> {
     }
   }
   const deadline = Date.now() + 10_000;
-  const alive = () => pids.filter((p) => {
-    try {
-      process.kill(p, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const alive = () => pids.filter(isAlive);
   while (alive().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const p of alive()) process.kill(p, 'SIGKILL');
 }

@@ -26,7 +26,7 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
     else {
       say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
       fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
-      startDetached(`agent-${host}`, node, [path.join(dist, 'host-agent.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
+      startDetached(`agent-${host}`, node, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
     }
   }
   if (running('api')) say('HTTP API already running');

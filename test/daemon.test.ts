@@ -7,7 +7,8 @@ import http from 'http';
 import { spawnSync } from 'child_process';
 import { REPO_ROOT } from '../common/config';
 import type { DaemonStatus } from '../common/schemas';
-import { TOKEN, startDaemon, stopDaemons, until } from './daemon-harness';
+import { checkpointWithHook } from '../agent/hooks';
+import { HOST, TOKEN, startDaemon, stopDaemons, until } from './daemon-harness';
 
 function rawRequest(socket: string, method: string, route: string, headers: Record<string, string>, body?: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -26,11 +27,13 @@ afterAll(stopDaemons);
 
 test('a service that exits is recorded with its exit code, and its output is kept', async () => {
   const d = await startDaemon({ command: ['sh', '-c', 'echo hello from the service; exit 3'] });
-  // the default restart policy leaves the daemon in standby after an exit
-  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'standby');
+  // the daemon decides nothing: the exit waits for the host agent's restart policy
+  await until(async () => (await d.call<DaemonStatus>('GET', '/status')).state === 'exited');
   const st = await d.call<DaemonStatus>('GET', '/status');
   expect(st.lastExit).toMatchObject({ code: 3, signal: null });
-  expect(st.decisions.at(-1)).toMatchObject({ action: 'standby' });
+  expect(st.decisions).toEqual([]);
+  // the agent's long-poll answers at once while the exit waits for a decision
+  expect(await d.call<DaemonStatus>('GET', '/wait-exit')).toMatchObject({ state: 'exited', lastExit: { code: 3 } });
   const { lines } = await d.call<{ lines: string[] }>('GET', '/logs?lines=10');
   expect(lines).toContain('hello from the service');
   expect(fs.readFileSync(d.f.serviceLog, 'utf8')).toMatch(/hello from the service/);
@@ -59,7 +62,7 @@ test('standby mode keeps the daemon up without the service', async () => {
   expect(started.pid).toBeGreaterThan(0);
 });
 
-test('checkpoint (leaving it running) runs the post-checkpoint hook; a restore continues from the checkpointed memory', async () => {
+test('checkpoint (leaving it running), then the post-checkpoint hook in the service environment; a restore continues from the checkpointed memory', async () => {
   const marker = path.join(os.tmpdir(), `fm-hook-${process.pid}`);
   fs.rmSync(marker, { force: true });
   const d = await startDaemon({
@@ -67,8 +70,10 @@ test('checkpoint (leaving it running) runs the post-checkpoint hook; a restore c
     hooks: { postCheckpoint: `echo "$FASTMIG_SERVICE $FASTMIG_HOST" > ${marker}` },
   });
   await until(async () => (await d.call<{ lines: string[] }>('GET', '/logs?lines=1')).lines.some((l) => l === 'n=20'), 10_000);
-  const ck = await d.call<any>('POST', '/checkpoint', { checkpointId: 'c1', leaveRunning: true });
+  // as the agent does it: the daemon dumps, then runs the hook the agent names
+  const ck = await checkpointWithHook(d.call, d.spec, HOST, { checkpointId: 'c1', leaveRunning: true });
   expect(ck).toMatchObject({ checkpointId: 'c1', leftRunning: true });
+  expect(ck.hookMs).toBeGreaterThan(0);
   expect(ck.bytes).toBeGreaterThan(0);
   expect(fs.readFileSync(marker, 'utf8').trim()).toBe('dtest hostT');
   const atCheckpoint = Math.max(...(await d.call<{ lines: string[] }>('GET', '/logs?lines=2000')).lines.map((l) => Number(l.slice(2))));
@@ -85,6 +90,30 @@ test('checkpoint (leaving it running) runs the post-checkpoint hook; a restore c
   expect(after[0]).toBeGreaterThan(1);
   expect(after[0]).toBeLessThanOrEqual(atCheckpoint + 2);
   fs.rmSync(marker, { force: true });
+});
+
+test('memory limit by the kernel: the tree, and a tree restored from it, run in the service\'s cgroup; going over ends it, recorded as the limit', async () => {
+  // Grows by 150 MiB on SIGUSR1: over the 80 MiB limit.
+  const grow = "const a=[];process.on('SIGUSR1',()=>{for(let i=0;i<150;i++)a.push(Buffer.alloc(1<<20,1))});setInterval(()=>{},1000);console.log('up')";
+  const d = await startDaemon({ command: [process.execPath, '-e', grow], memoryLimitMiB: 80 });
+  const service = async () => {
+    const st = await d.status();
+    let pid = 0;
+    await until(() => (pid = Number(fs.readFileSync(`/proc/${st.pid}/task/${st.pid}/children`, 'utf8').trim().split(/\s+/)[0] || 0)) > 0);
+    return pid;
+  };
+  const memoryCgroup = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:memory:|^0::/.test(l)) ?? '';
+  const started = await service();
+  expect(memoryCgroup(started)).toMatch(/fastmig-dtest-[0-9a-f]{12}$/);
+  await until(async () => (await d.call<{ lines: string[] }>('GET', '/logs?lines=5')).lines.includes('up'));
+  await d.call('POST', '/checkpoint', { checkpointId: 'm1', leaveRunning: false });
+  await d.call('POST', '/restore', { checkpointId: 'm1' });
+  const restored = await service();
+  // criu was started inside the group (--manage-cgroups=ignore): the restored tree is born there
+  expect(memoryCgroup(restored)).toBe(memoryCgroup(started));
+  process.kill(restored, 'SIGUSR1');
+  await until(async () => (await d.status()).state === 'exited', 15_000);
+  expect((await d.status()).lastExit).toMatchObject({ signal: 'SIGKILL', reason: expect.stringMatching(/^memory limit of 80 MiB exceeded/) });
 });
 
 describe('API guard', () => {

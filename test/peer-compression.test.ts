@@ -11,6 +11,7 @@ import { pipeline } from 'stream/promises';
 import { chooseEncoding, peerCompressionSetting } from '../image/compression';
 import { PEER_HEADERS, peerKey, responseMac, signPeerRequest } from '../image/peer-auth';
 import { paths } from '../common/config';
+import { serviceFolder } from '../common/service-folder';
 import { unpackTo } from '../image/tar';
 import { serveImages } from '../image/peer-server';
 import { createLogger } from '../common/log';
@@ -48,10 +49,11 @@ test('a compressing endpoint answers br, the files arrive intact and the MAC cov
   const service = 'svc-br';
   const checkpointId = 'g2-abcdef12';
   const serviceDir = paths.serviceDir(host, service, home);
-  fs.mkdirSync(path.join(serviceDir, 'images', checkpointId), { recursive: true });
-  fs.writeFileSync(path.join(serviceDir, 'daemon.json'), JSON.stringify({ host, spec: { name: service } }));
+  const folder = serviceFolder(serviceDir);
+  fs.mkdirSync(folder.image(checkpointId), { recursive: true });
+  fs.writeFileSync(folder.config, JSON.stringify({ host, spec: { name: service } }));
   const files = { 'pages-1.img': Buffer.concat([crypto.randomBytes(2 ** 20), Buffer.alloc(3 * 2 ** 20, 7)]), 'core-1.img': Buffer.from('core') };
-  for (const [n, b] of Object.entries(files)) fs.writeFileSync(path.join(serviceDir, 'images', checkpointId, n), b);
+  for (const [n, b] of Object.entries(files)) fs.writeFileSync(path.join(folder.image(checkpointId), n), b);
 
   const clusterKey = crypto.randomBytes(32);
   const old = process.env.FASTMIG_PEER_COMPRESSION;

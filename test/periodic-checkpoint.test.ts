@@ -3,6 +3,7 @@
 import fs from 'fs';
 import { ops } from '../client';
 import { loadConfig, paths } from '../common/config';
+import { serviceFolder } from '../common/service-folder';
 import { keys } from '../common/names';
 import { s3Client, listKeys } from '../common/s3';
 import { startProbe } from '../demo/probe';
@@ -43,6 +44,6 @@ test('every 5 s a checkpoint is taken without stopping the service; 2 kept in S3
   const ids = await imageIds();
   expect(ids.length).toBeLessThanOrEqual(2);
   expect(ids.length).toBeGreaterThanOrEqual(1);
-  const local = fs.readdirSync(paths.serviceDir('hostA', SERVICE) + '/images');
+  const local = fs.readdirSync(serviceFolder(paths.serviceDir('hostA', SERVICE)).images);
   expect(local).toHaveLength(1);
 });

@@ -1,7 +1,7 @@
-// The restart policy, on a real daemon with real processes and CRIU: what happens after the
-// service ends on its own, recorded with its reason.
+// The restart policy, as the host agent applies it to a real daemon with real processes and CRIU:
+// what happens after the service ends on its own, recorded in the daemon's status with its reason.
 import fs from 'fs';
-import { decideByRules } from '../daemon/restart-policy';
+import { decideByRules } from '../agent/restart-policy';
 import { RestartPolicy } from '../common/schemas';
 import { startDaemon, stopDaemons, until } from './daemon-harness';
 
@@ -18,11 +18,20 @@ test('rules: first match by exit code or signal, the fallback otherwise, the lim
   expect(decideByRules(p, exit(3, null), 2, true)).toMatchObject({ action: 'standby', reason: 'restart limit 2 reached' });
 });
 
+test('the default policy: after an exit the service waits in standby, the decision recorded', async () => {
+  const d = await startDaemon({ command: ['sh', '-c', 'exit 3'] }, 'scratch', { restarts: true });
+  await until(async () => (await d.status()).state === 'standby');
+  const st = await d.status();
+  expect(st.lastExit).toMatchObject({ code: 3, signal: null });
+  expect(st.decisions).toEqual([expect.objectContaining({ action: 'standby', exit: st.lastExit })]);
+  expect(st.restarts).toBe(0);
+});
+
 test('exit code 3 → restarted from scratch until the limit, then standby, every decision recorded', async () => {
   const d = await startDaemon({
     command: ['sh', '-c', 'echo started; sleep 0.2; exit 3'],
     restart: { rules: [{ exitCodes: [3], action: 'scratch' }], maxRestarts: 2, backoffMs: 50 },
-  });
+  }, 'scratch', { restarts: true });
   await until(async () => (await d.status()).state === 'standby', 20_000);
   const st = await d.status();
   expect(st.restarts).toBe(2);
@@ -35,7 +44,7 @@ test('SIGKILL → restored from the last checkpoint: the counter goes on from th
   const d = await startDaemon({
     command: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo "n=$i"; sleep 0.02; done'],
     restart: { rules: [{ signals: ['SIGKILL'], action: 'restore' }], backoffMs: 0 },
-  });
+  }, 'scratch', { restarts: true });
   await until(async () => (await d.call<{ lines: string[] }>('GET', '/logs?lines=1')).lines.some((l) => Number(l.slice(2)) >= 30), 10_000);
   const logs = async () => (await d.call<{ lines: string[] }>('GET', '/logs?lines=2000')).lines.map((l) => Number(l.slice(2))).filter((n) => n > 0);
   const low = Math.max(...(await logs()));
@@ -63,7 +72,7 @@ test('a restart hook chooses the action and wins over the rules', async () => {
   const d = await startDaemon({
     command: ['sh', '-c', 'exit 7'],
     restart: { rules: [{ action: 'scratch' }], hook: 'test "$FASTMIG_EXIT_CODE" = 7 && echo standby || echo scratch', maxRestarts: 3 },
-  });
+  }, 'scratch', { restarts: true });
   await until(async () => (await d.status()).decisions.length > 0, 10_000);
   const st = await d.status();
   expect(st.decisions[0]).toMatchObject({ action: 'standby', reason: expect.stringMatching(/restart hook chose standby/) });
@@ -71,7 +80,7 @@ test('a restart hook chooses the action and wins over the rules', async () => {
 });
 
 test('a stop by the operator is not a failure: no restart', async () => {
-  const d = await startDaemon({ command: ['sleep', '300'], restart: { otherwise: 'scratch', backoffMs: 0 } });
+  const d = await startDaemon({ command: ['sleep', '300'], restart: { otherwise: 'scratch', backoffMs: 0 } }, 'scratch', { restarts: true });
   await d.call('POST', '/stop', { graceMs: 1000 });
   await new Promise((r) => setTimeout(r, 300));
   const st = await d.status();

@@ -7,6 +7,7 @@ import crypto from 'crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Client } from 'minio';
 import { loadConfig, paths } from '../common/config';
+import { serviceFolder } from '../common/service-folder';
 import { s3Client } from '../common/s3';
 import { createImageActivities } from '../activities/image';
 
@@ -36,7 +37,7 @@ function flakyClient(failAt: { part: number | null }, sent: number[]): Client {
 
 test.each([false, true])('an interrupted upload resumes where it stopped (encrypted: %s)', async (encrypt) => {
   const id = `r${Date.now()}${encrypt ? 'e' : ''}`;
-  const dir = path.join(paths.serviceDir(HOST, SERVICE), 'images', id);
+  const dir = serviceFolder(paths.serviceDir(HOST, SERVICE)).image(id);
   fs.mkdirSync(dir, { recursive: true });
   // 40 MiB of pages: three parts of at most 16 MiB.
   const pages = crypto.randomBytes(40 * 2 ** 20);

@@ -1,7 +1,7 @@
 // Activity stubs with the timeouts and retries each kind of step gets. Host steps go to the task
 // queue of the host they act on; registry steps to the orchestrator's queue.
 import { proxyActivities, proxyLocalActivities, RetryPolicy } from '@temporalio/workflow';
-import type { DaemonActivities } from '../activities/daemon';
+import type { ServiceActivities } from '../activities/service';
 import type { ImageActivities as ImageStoreActivities } from '../activities/image';
 import type { ProbeActivities } from '../activities/probe';
 import type { EngineImageActivities } from '../activities/runtime-docker';
@@ -10,7 +10,7 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { TransferActivities } from '../activities/transfer';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 
-type HostActivities = DaemonActivities & ImageStoreActivities & ProbeActivities & EngineImageActivities & TransferActivities;
+type HostActivities = ServiceActivities & ImageStoreActivities & ProbeActivities & EngineImageActivities & TransferActivities;
 
 const retry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 };
 

@@ -24,7 +24,7 @@ export const RestartRule = z
   })
   .strict();
 
-/** What the daemon does when the service ends on its own (not stopped, not checkpointed). */
+/** What the host agent does when the service ends on its own (not stopped, not checkpointed). */
 export const RestartPolicy = z
   .object({
     rules: z.array(RestartRule).max(32).default([]),
@@ -56,7 +56,7 @@ export const ServiceSpec = z
     /** Encrypt this service's images at rest (AES-256-GCM with the cluster's image key). */
     encryptImages: z.boolean().default(false),
     restart: RestartPolicy.default({}),
-    /** The daemon kills the service (SIGKILL) when its processes' resident memory exceeds this; the restart policy then decides. */
+    /** The kernel ends the service (a memory cgroup, or the engine's for a container; no swap) when its memory exceeds this; the restart policy then decides. */
     memoryLimitMiB: z.number().int().min(8).max(1_048_576).optional(),
     /** Periodic checkpoints taken while the service keeps running, the newest `keep` kept in S3. */
     checkpoint: z
@@ -139,7 +139,7 @@ export interface RestoreResult {
   pid: number;
 }
 
-// The bodies of the daemon's API (CheckpointRequest, RestoreRequest, StopRequest): plain-schemas.ts.
+// The bodies of the daemon's API (CheckpointRequest, RestoreRequest, StopRequest, HookRequest, ...): plain-schemas.ts.
 
 /** What preparing a service on a host gives back: its daemon's status and where it answers. */
 export interface PreparedService extends DaemonStatus {

@@ -13,7 +13,7 @@ import { hostQueue, keys, migrateWorkflowId } from '../../common/names';
 import { s3Client } from '../../common/s3';
 import { FaultPoint, reachedMarker } from '../../common/faults';
 import { descendantsOf } from '../../daemon/process-tree';
-import { daemonFiles } from '../../daemon/files';
+import { serviceFolder } from '../../common/service-folder';
 import type { MigrationReport } from '../../common/schemas';
 
 export const SOURCE = 'faultA';
@@ -93,7 +93,7 @@ export class FaultCluster {
   }
 
   async startAgent(host: string): Promise<void> {
-    const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'workers', 'host-agent.js'), host], {
+    const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], {
       // Images in the service folder: that folder is itself a small tmpfs here, so images stay on
       // tmpfs and a full "disk" reaches them. Their transfers are compressed, so that path meets
       // the faults too (the main stack's agents use the default, uncompressed).
@@ -119,7 +119,7 @@ export class FaultCluster {
     const root = paths.hostDir(host);
     const doomed: number[] = [];
     for (const svc of fs.existsSync(root) ? fs.readdirSync(root) : []) {
-      const pid = pidAlive(daemonFiles(path.join(root, svc)).pid);
+      const pid = pidAlive(serviceFolder(path.join(root, svc)).pid);
       if (pid) doomed.push(pid, ...descendantsOf(pid));
     }
     killAll(doomed);

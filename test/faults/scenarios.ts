@@ -3,6 +3,7 @@
 // pausing that step on its host (a fault point), doing the damage, and letting it go on.
 import { ops } from '../../client';
 import { keys } from '../../common/names';
+import { serviceFolder } from '../../common/service-folder';
 import { httpText } from '../../demo/probe';
 import type { FaultPoint } from '../../common/faults';
 import type { MigrationReport } from '../../common/schemas';
@@ -443,7 +444,7 @@ async function corruptLocalImage(c: Ctx): Promise<void> {
   const fs = await import('fs');
   const path = await import('path');
   const { paths } = await import('../../common/config');
-  const images = path.join(paths.serviceDir(TARGET, c.service), 'images');
+  const images = serviceFolder(paths.serviceDir(TARGET, c.service)).images;
   const id = fs.readdirSync(images).filter((n) => n.startsWith('g') && !n.endsWith('.partial')).pop();
   if (!id) throw new Error('no migration image on the target');
   const dir = path.join(images, id);

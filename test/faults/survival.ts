@@ -8,6 +8,7 @@ import { ops } from '../../client';
 import { Client, Connection } from '@temporalio/client';
 import { fastmigHome, loadConfig, paths } from '../../common/config';
 import { tmpfsImagesDir } from '../../image/folder';
+import { serviceFolder } from '../../common/service-folder';
 import { entityWorkflowId } from '../../common/names';
 import { httpText } from '../../demo/probe';
 import { kvProcesses } from '../helpers';
@@ -52,7 +53,7 @@ function criuOf(service: string): string[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (/\/criu\0/.test(cmd) && cmd.includes(`/${service}/images/`)) out.push(cmd);
+      if (/\/criu\0/.test(cmd) && cmd.includes(`${serviceFolder(`/${service}`).images}/`)) out.push(cmd);
     } catch {
       /* exited */
     }
@@ -67,7 +68,7 @@ function leftovers(service: string, home: string): string[] {
     const dir = paths.serviceDir(host, service);
     if (!fs.existsSync(dir)) continue;
     if (host !== home) found.push(`a copy on ${host}`);
-    const images = path.join(dir, 'images');
+    const images = serviceFolder(dir).images;
     for (const n of fs.existsSync(images) ? fs.readdirSync(images) : []) {
       if (n.endsWith('.partial') || n.endsWith('.upload.json')) found.push(`${host}: temporary ${n}`);
     }

@@ -5,6 +5,7 @@ import path from 'path';
 import execa from 'execa';
 import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
+import { serviceFolder } from '../../common/service-folder';
 import { s3Client } from '../../common/s3';
 import { keys, ORCHESTRATOR_QUEUE, hostQueue } from '../../common/names';
 import { newKeyHex } from '../../common/keys';
@@ -77,9 +78,9 @@ test('a host agent refuses to remove a folder it did not create', async () => {
   const foreign = paths.serviceDir('hostA', 'foreign-thing');
   fs.mkdirSync(foreign, { recursive: true });
   fs.writeFileSync(path.join(foreign, 'precious'), 'keep me');
-  const { createDaemonActivities } = await import('../../activities/daemon');
+  const { createServiceActivities } = await import('../../activities/service');
   const { MockActivityEnvironment } = await import('@temporalio/testing');
-  const acts = createDaemonActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath });
+  const acts = createServiceActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath });
   expect(await tryBadInput('agent: remove a foreign folder', async () => {
     try {
       await new MockActivityEnvironment().run(acts.removeService, { service: 'foreign-thing', generation: 1 });
@@ -92,9 +93,9 @@ test('a host agent refuses to remove a folder it did not create', async () => {
 });
 
 test('a host agent refuses a stale generation: the running service is not touched', async () => {
-  const { createDaemonActivities } = await import('../../activities/daemon');
+  const { createServiceActivities } = await import('../../activities/service');
   const { MockActivityEnvironment } = await import('@temporalio/testing');
-  const acts = createDaemonActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath });
+  const acts = createServiceActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath });
   for (const [what, run] of [
     ['remove', () => acts.removeService({ service: SERVICE, generation: 7 })],
     ['checkpoint', () => acts.checkpointService({ service: SERVICE, generation: 7, checkpointId: 'stale1' })],
@@ -114,7 +115,7 @@ test('a host agent refuses a stale generation: the running service is not touche
 
 test('a target host that does not share the cluster key refuses the image; the migration rolls back', async () => {
   const host = 'hostRogue';
-  const agent = execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'workers', 'host-agent.js'), host], {
+  const agent = execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], {
     env: { FASTMIG_CLUSTER_KEY: newKeyHex(), FASTMIG_LOG_LEVEL: 'warn' },
     reject: false,
   });
@@ -146,7 +147,7 @@ test('secrets never appear in a migration\'s Temporal history', async () => {
   expect(report.ok).toBe(true);
   const history = await client.workflow.getHandle(report.workflowId).fetchHistory();
   const text = JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
-  const token = fs.readFileSync(path.join(paths.serviceDir('hostB', SERVICE), 'token'), 'utf8').trim();
+  const token = fs.readFileSync(serviceFolder(paths.serviceDir('hostB', SERVICE)).token, 'utf8').trim();
   expect(text).toContain(SERVICE); // the history was really read
   for (const secret of [cfg.s3.secretKey, cfg.s3.accessKey, token, cfg.clusterKey!.toString('hex'), cfg.imageKey!.toString('hex')]) {
     expect(text).not.toContain(secret);

@@ -6,7 +6,7 @@ import path from 'path';
 import http from 'http';
 import { spawn, ChildProcess } from 'child_process';
 import { REPO_ROOT, loadConfig } from '../../common/config';
-import { daemonFiles, DaemonConfig } from '../../daemon/files';
+import { serviceFolder, type DaemonConfig } from '../../common/service-folder';
 import { ServiceSpec } from '../../common/schemas';
 import { tryBadInput } from './attempts';
 
@@ -34,7 +34,7 @@ const clean4xx = (r: { status: number; body: string }) => r.status >= 400 && r.s
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fmsec-'));
-  const f = daemonFiles(dir);
+  const f = serviceFolder(dir);
   fs.mkdirSync(f.images);
   const conf: DaemonConfig = {
     // As a host agent writes it: validated, defaults filled in (the daemon does not parse it again).
@@ -82,6 +82,10 @@ const malformed: [string, string, string, string | Buffer][] = [
   ['an oversized body', 'POST', '/stop', JSON.stringify({ pad: 'x'.repeat(200_000) })],
   ['binary garbage', 'POST', '/checkpoint', Buffer.from([0xff, 0x00, 0xfe, 0x7b, 0x22])],
   ['an unknown route', 'POST', '/exec', JSON.stringify({ cmd: 'id' })],
+  ['a hook that is not one of the spec\'s kinds (no command runs)', 'POST', '/hook', JSON.stringify({ hook: 'id' })],
+  ['a hook the spec does not have', 'POST', '/hook', JSON.stringify({ hook: 'preRestore', checkpointId: 'c1' })],
+  ['a restart decision with no exit to answer', 'POST', '/decision', JSON.stringify({ action: 'scratch', reason: 'x', delayMs: 0 })],
+  ['a restart of a service that did not end', 'POST', '/start', JSON.stringify({ restart: true })],
   ['a wrong method', 'DELETE', '/status', ''],
   ['a restore of a checkpoint that does not exist', 'POST', '/restore', JSON.stringify({ checkpointId: 'nope' })],
   ['a checkpoint of a service that is not running', 'POST', '/checkpoint', JSON.stringify({ checkpointId: 'c1' })],

@@ -5,6 +5,7 @@ import path from 'path';
 import crypto from 'crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { loadConfig, paths } from '../../common/config';
+import { serviceFolder } from '../../common/service-folder';
 import { s3Client, readJson, writeJson } from '../../common/s3';
 import { keys } from '../../common/names';
 import { createImageActivities } from '../../activities/image';
@@ -16,6 +17,7 @@ const s3 = s3Client(cfg);
 const HOST = 'hostSec';
 const SERVICE = 'sec-image';
 const home = cfg.home;
+const imageOf = (id: string) => serviceFolder(paths.serviceDir(HOST, SERVICE, home)).image(id);
 const store = (over: Partial<Parameters<typeof createImageActivities>[0]> = {}) =>
   createImageActivities({ host: HOST, home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: false, ...over });
 const env = () => new MockActivityEnvironment();
@@ -24,7 +26,7 @@ let n = 0;
 /** A checkpoint folder with two files, as a dump would leave it. */
 function makeCheckpoint(): string {
   const id = `t${Date.now()}-${n++}`;
-  const dir = path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id);
+  const dir = imageOf(id);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'pages-1.img'), crypto.randomBytes(200_000));
   fs.writeFileSync(path.join(dir, 'core-1.img'), 'core');
@@ -34,12 +36,12 @@ async function upload(id: string, encrypt = false): Promise<{ bytes: number; enc
   return env().run(store().uploadImage, { service: SERVICE, checkpointId: id, encrypt });
 }
 async function refusedDownload(id: string, pattern: RegExp, over: Parameters<typeof store>[0] = {}): Promise<boolean> {
-  fs.rmSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id), { recursive: true, force: true });
+  fs.rmSync(imageOf(id), { recursive: true, force: true });
   try {
     await env().run(store(over).downloadImage, { service: SERVICE, checkpointId: id });
     return false;
   } catch (err) {
-    const dir = path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id);
+    const dir = imageOf(id);
     // refused cleanly: the right reason, and nothing left behind to restore from
     return pattern.test((err as Error).message) && !fs.existsSync(dir) && !fs.existsSync(`${dir}.partial`);
   }
@@ -66,19 +68,19 @@ afterAll(async () => {
 test('an untouched image round-trips (plain and encrypted), so the refusals below are meaningful', async () => {
   for (const encrypt of [false, true]) {
     const id = makeCheckpoint();
-    const original = fs.readFileSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id, 'pages-1.img'));
+    const original = fs.readFileSync(path.join(imageOf(id), 'pages-1.img'));
     const up = await upload(id, encrypt);
     expect(up.encrypted).toBe(encrypt);
-    fs.rmSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id), { recursive: true });
+    fs.rmSync(imageOf(id), { recursive: true });
     await env().run(store().downloadImage, { service: SERVICE, checkpointId: id });
-    expect(fs.readFileSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id, 'pages-1.img')).equals(original)).toBe(true);
+    expect(fs.readFileSync(path.join(imageOf(id), 'pages-1.img')).equals(original)).toBe(true);
   }
 });
 
 test('an encrypted image holds no plaintext in the store', async () => {
   const id = makeCheckpoint();
   const marker = 'SECRET-MARKER-0123456789';
-  fs.writeFileSync(path.join(paths.serviceDir(HOST, SERVICE, home), 'images', id, 'core-1.img'), marker.repeat(50));
+  fs.writeFileSync(path.join(imageOf(id), 'core-1.img'), marker.repeat(50));
   await upload(id, true);
   const chunks: Buffer[] = [];
   for await (const c of await s3.getObject(cfg.s3.bucket, keys.imageArchive(SERVICE, id))) chunks.push(c as Buffer);

@@ -1,9 +1,9 @@
 // The restart policy: after the service ends on its own, choose standby, a start from scratch or a
 // restore from the last local checkpoint, by exit code or signal, with a restart limit, backoff and
-// an optional decision hook. Pure but for the hook, so the rules are easy to read and test.
-import { run } from './run';
+// an optional decision hook. Pure but for the hook (run by the daemon, in the service's
+// environment), so the rules are easy to read and test. Applied by agent/restarts.ts.
 import type { ExitRecord, RestartAction, RestartPolicy } from '../common/schemas';
-import { RESTART_ACTIONS } from '../common/plain-schemas';
+import { RESTART_ACTIONS, type HookResult } from '../common/plain-schemas';
 
 export interface Decision {
   action: RestartAction;
@@ -31,19 +31,14 @@ export function decideByRules(policy: RestartPolicy, exit: ExitRecord, restarts:
   return { action, reason, delayMs: action === 'standby' ? 0 : delayMs };
 }
 
-/** Asks the policy's hook; falls back to the rules when it fails or answers something else. */
-export async function decide(policy: RestartPolicy, exit: ExitRecord, restarts: number, hasCheckpoint: boolean, env: Record<string, string>): Promise<Decision> {
+/**
+ * Asks the policy's hook (`runHook` runs it with the exit in its environment: FASTMIG_EXIT_CODE,
+ * FASTMIG_EXIT_SIGNAL, FASTMIG_RESTARTS); falls back to the rules when it fails or answers something else.
+ */
+export async function decide(policy: RestartPolicy, exit: ExitRecord, restarts: number, hasCheckpoint: boolean, runHook: () => Promise<HookResult>): Promise<Decision> {
   const byRules = decideByRules(policy, exit, restarts, hasCheckpoint);
   if (!policy.hook || byRules.reason.startsWith('restart limit')) return byRules;
-  const r = await run('sh', ['-c', policy.hook], {
-    timeoutMs: 10_000,
-    env: {
-      ...env,
-      FASTMIG_EXIT_CODE: exit.code === null ? '' : String(exit.code),
-      FASTMIG_EXIT_SIGNAL: exit.signal ?? '',
-      FASTMIG_RESTARTS: String(restarts),
-    },
-  });
+  const r = await runHook().catch((err: Error): HookResult => ({ exitCode: null, stdout: '', stderr: err.message, ms: 0 }));
   const answer = RESTART_ACTIONS.find((a) => a === r.stdout.trim());
   if (r.exitCode !== 0 || !answer) {
     return { ...byRules, reason: `the restart hook answered ${JSON.stringify(r.stdout.trim().slice(0, 40))} (exit ${r.exitCode}), not standby/scratch/restore; ${byRules.reason}` };

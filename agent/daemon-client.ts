@@ -1,5 +1,8 @@
-// Client of a daemon's unix-socket API, used by the host agent.
+// Client of a daemon's unix-socket API, used by the host agent (its activities, restart policy
+// and hooks) and by tests that drive a daemon directly.
+import fs from 'fs';
 import http from 'http';
+import { serviceFolder } from '../common/service-folder';
 
 export class DaemonError extends Error {
   constructor(readonly status: number, message: string) {
@@ -42,4 +45,13 @@ export function callDaemon<T>(socket: string, token: string, method: 'GET' | 'PO
     if (payload) req.write(payload);
     req.end();
   });
+}
+
+/** Calls the daemon of one service folder (its socket, with its token). */
+export type DaemonCall = <T>(method: 'GET' | 'POST', route: string, body?: unknown, timeoutMs?: number) => Promise<T>;
+
+export function daemonAt(dir: string): DaemonCall {
+  const f = serviceFolder(dir);
+  // Read at each call: the folder's token is written when the daemon is prepared.
+  return async (method, route, body, timeoutMs) => callDaemon(f.socket, fs.readFileSync(f.token, 'utf8').trim(), method, route, body, timeoutMs);
 }

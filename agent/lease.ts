@@ -2,25 +2,21 @@
 // daemons keep serving; when it starts, it removes any local instance that the placement registry
 // no longer gives to this host (the service was failed over while the agent was away).
 import fs from 'fs';
-import path from 'path';
 import { paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
-import { daemonFiles, DaemonConfig, LEASE_RENEW_MS } from '../daemon/files';
+import { listServiceFolders, serviceFolder, type DaemonConfig, LEASE_RENEW_MS } from '../common/service-folder';
 import type { Placement, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
 
-function serviceDirs(host: string, home: string): string[] {
-  const root = paths.hostDir(host, home);
-  return fs.existsSync(root) ? fs.readdirSync(root).map((n) => path.join(root, n)).filter((d) => fs.existsSync(daemonFiles(d).config)) : [];
-}
+const serviceDirs = (host: string, home: string) => listServiceFolders(paths.hostDir(host, home));
 
 export function renewLeases(host: string, home: string): NodeJS.Timeout {
   const renew = () => {
     const now = new Date();
     for (const dir of serviceDirs(host, home)) {
       try {
-        fs.writeFileSync(daemonFiles(dir).lease, '');
-        fs.utimesSync(daemonFiles(dir).lease, now, now);
+        fs.writeFileSync(serviceFolder(dir).lease, '');
+        fs.utimesSync(serviceFolder(dir).lease, now, now);
       } catch {
         /* removed meanwhile */
       }
@@ -50,7 +46,7 @@ export async function staleInstances(
 ) {
   const stale: { service: string; generation: number; why: string }[] = [];
   for (const dir of serviceDirs(host, home)) {
-    const conf = JSON.parse(fs.readFileSync(daemonFiles(dir).config, 'utf8')) as DaemonConfig;
+    const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
     const p = await placementOf(conf.spec.name);
     // While the agent runs, a service without a record may be one being deployed right now, and a
     // copy without its daemon may be a target being prepared: only replaced generations are stale.
@@ -58,7 +54,7 @@ export async function staleInstances(
     if (!atStart && stateOf && Date.now() - Date.parse(p!.updatedAt) < IDLE_COPY_GRACE_MS) {
       // A daemon that does not answer may still have a serving tree: only a live daemon's word counts.
       const state = await stateOf(conf.spec.name).catch(() => null);
-      if (state ? !SERVING_STATES.includes(state) : !pidAlive(daemonFiles(dir).pid)) continue;
+      if (state ? !SERVING_STATES.includes(state) : !pidAlive(serviceFolder(dir).pid)) continue;
     }
     const why = !p
       ? 'the service no longer exists'
@@ -66,7 +62,7 @@ export async function staleInstances(
         ? `it now runs on ${p.host} (generation ${p.generation})`
         : p.host === host && p.generation > conf.generation
           ? `generation ${p.generation} replaced this generation ${conf.generation}`
-          : p.host !== host && !pidAlive(daemonFiles(dir).pid)
+          : p.host !== host && !pidAlive(serviceFolder(dir).pid)
             ? `it runs on ${p.host}; this copy of an aborted move has no daemon left`
             : null;
     if (why) stale.push({ service: conf.spec.name, generation: conf.generation, why });

@@ -1,19 +1,21 @@
-// A host agent: runs the host activities (daemon, image store, probe) on its own task queue.
-// Usage: node dist/workers/host-agent.js <host>
+// A host agent: runs the host activities (service daemons, image store, probe) on its own task
+// queue, renews its services' leases and applies their restart policies.
+// Usage: node dist/agent/main.js <host>
 import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../common/config';
 import { createLogger } from '../common/log';
 import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
 import { ensureBucket, s3Client, writeJson } from '../common/s3';
-import { createDaemonActivities } from '../activities/daemon';
+import { createServiceActivities } from '../activities/service';
 import { createRegistryActivities } from '../activities/registry';
-import { fenceStaleInstances, renewLeases } from './host-lease';
+import { fenceStaleInstances, renewLeases } from './lease';
+import { watchRestarts } from './restarts';
 import { createImageActivities } from '../activities/image';
 import { probeActivities } from '../activities/probe';
 import { createEngineImageActivities } from '../activities/runtime-docker';
-import { activityLogInterceptor, connectWorker } from './connect';
-import { tracingPlugins } from './tracing';
+import { activityLogInterceptor, connectWorker } from '../workers/connect';
+import { tracingPlugins } from '../workers/tracing';
 import { Registry, serveMetrics } from '../common/metrics';
 import { createTransferActivities } from '../activities/transfer';
 import { serveImages } from '../image/peer-server';
@@ -27,18 +29,19 @@ async function main() {
   const taskQueue = hostQueue(host);
   await ensureBucket(s3, cfg.s3.bucket);
   // Fencing first: nothing stale may serve once this agent is back.
-  const daemons = createDaemonActivities({ host, home: cfg.home, criuPath: cfg.criuPath, leaseSeconds: cfg.leaseSeconds });
+  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, leaseSeconds: cfg.leaseSeconds });
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
-  await fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log);
+  await fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log);
   renewLeases(host, cfg.home);
+  watchRestarts(host, cfg.home, log);
   // Not only at start: an agent cut off from the cluster for a while may find, once it can read the
   // registry again, that its services were failed over meanwhile.
   let fencing = false;
-  const stateOf = async (service: string) => (await daemons.serviceStatus({ service }))?.state ?? null;
+  const stateOf = async (service: string) => (await services.serviceStatus({ service }))?.state ?? null;
   setInterval(() => {
     if (fencing) return;
     fencing = true;
-    fenceStaleInstances(host, cfg.home, registry.getPlacement, daemons.removeService, log, false, stateOf)
+    fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log, false, stateOf)
       .catch(() => undefined)
       .finally(() => (fencing = false));
   }, 10_000);
@@ -65,10 +68,10 @@ async function main() {
     namespace: cfg.namespace,
     taskQueue,
     activities: {
-      ...daemons,
+      ...services,
       ...images,
       ...probeActivities,
-      ...createTransferActivities(daemons, images, probeActivities),
+      ...createTransferActivities(services, images, probeActivities),
       ...createEngineImageActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
     },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },

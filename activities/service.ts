@@ -1,13 +1,15 @@
 // Host activities that adapt to the per-service daemon: create it, drive it through its unix-socket
-// API, stop and remove it. They run on the host agent of the host they act on.
+// API (hooks ordered around checkpoint and restore by agent/hooks.ts), stop and remove it. They
+// run on the host agent of the host they act on.
 import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
 import { paths } from '../common/config';
 import { ServiceSpec, parseOrThrow, type CheckpointResult, type DaemonStatus, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
-import { callDaemon } from '../daemon/client';
-import { daemonFiles, DaemonConfig } from '../daemon/files';
+import { daemonAt } from '../agent/daemon-client';
+import { checkpointWithHook, restoreWithHook } from '../agent/hooks';
+import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import { translate } from './errors';
 import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
@@ -33,10 +35,10 @@ export interface PrepareRequest {
   preferredHostPort?: number;
 }
 
-export function createDaemonActivities(ctx: HostContext) {
+export function createServiceActivities(ctx: HostContext) {
   const runtimes: Record<Runtime, ServiceRuntime> = { process: processRuntime(ctx.criuPath), docker: dockerRuntime(ctx) };
   const dirOf = (service: string) => paths.serviceDir(ctx.host, service, ctx.home);
-  const filesOf = (service: string) => daemonFiles(dirOf(service));
+  const filesOf = (service: string) => serviceFolder(dirOf(service));
   /** The runtime a service on this host was launched with (recorded in its daemon config). */
   const runtimeOf = (service: string): ServiceRuntime => {
     try {
@@ -47,14 +49,15 @@ export function createDaemonActivities(ctx: HostContext) {
     }
   };
 
-  async function call<T>(service: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
-    const f = filesOf(service);
-    if (!fs.existsSync(f.token)) {
+  /** The daemon of a service, its failures translated for Temporal. */
+  function daemonOf(service: string) {
+    if (!fs.existsSync(filesOf(service).token)) {
       throw ApplicationFailure.nonRetryable(`service ${service} has no daemon on ${ctx.host}`, 'NoDaemon');
     }
-    const token = fs.readFileSync(f.token, 'utf8').trim();
-    return translate(() => callDaemon<T>(f.socket, token, method, route, body));
+    const raw = daemonAt(dirOf(service));
+    return <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => translate(() => raw<T>(method, route, body));
   }
+  const call = <T>(service: string, method: 'GET' | 'POST', route: string, body?: unknown) => daemonOf(service)<T>(method, route, body);
 
   /**
    * Ownership: this agent acts only on service folders it created (a daemon.json it wrote) and only
@@ -84,7 +87,7 @@ export function createDaemonActivities(ctx: HostContext) {
     const f = filesOf(service);
     if (!fs.existsSync(f.socket) || !fs.existsSync(f.token)) return null;
     try {
-      return await callDaemon<DaemonStatus>(f.socket, fs.readFileSync(f.token, 'utf8').trim(), 'GET', '/status', undefined, 5000);
+      return await daemonAt(dirOf(service))<DaemonStatus>('GET', '/status', undefined, 5000);
     } catch {
       return null;
     }
@@ -103,7 +106,7 @@ export function createDaemonActivities(ctx: HostContext) {
         return prepared(existing);
       }
       const dir = dirOf(service);
-      const f = daemonFiles(dir);
+      const f = serviceFolder(dir);
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       // The daemon takes daemon.json as it is (it loads no zod), so the spec is checked, and its
@@ -118,7 +121,8 @@ export function createDaemonActivities(ctx: HostContext) {
       while (Date.now() < deadline) {
         const st = await daemonStatus(service);
         if (st && (!req.start || st.state === 'running')) return prepared(st);
-        if (st && req.start && st.state === 'exited') {
+        // Ended already (its exit may have been decided by the agent's restart policy meanwhile).
+        if (st && req.start && st.lastExit && st.state !== 'running' && st.state !== 'starting') {
           throw ApplicationFailure.nonRetryable(`service ${service} exited at start: ${st.lastExit?.reason}`, 'StartFailed');
         }
         heartbeat();
@@ -134,15 +138,17 @@ export function createDaemonActivities(ctx: HostContext) {
       // here (checks, injected faults) belongs inside the callback, so the waiting target hears it.
       return reportCheckpoint(req.service, req.checkpointId, async () => {
         await faultPoint('checkpoint', req.checkpointId);
-        requireOwned(req.service, req.generation);
-        return whileHeartbeating(call<CheckpointResult>(req.service, 'POST', '/checkpoint', { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning }));
+        const { spec } = requireOwned(req.service, req.generation);
+        const d = daemonOf(req.service);
+        return whileHeartbeating(translate(() => checkpointWithHook(d, spec, ctx.host, { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning })));
       });
     },
 
     async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
       await faultPoint('restore', req.checkpointId);
-      requireOwned(req.service, req.generation);
-      return whileHeartbeating(call(req.service, 'POST', '/restore', { checkpointId: req.checkpointId }));
+      const { spec } = requireOwned(req.service, req.generation);
+      const d = daemonOf(req.service);
+      return whileHeartbeating(translate(() => restoreWithHook(d, spec, ctx.host, req.checkpointId)));
     },
 
     async stopService(req: { service: string; generation: number }): Promise<DaemonStatus> {
@@ -202,4 +208,4 @@ async function whileHeartbeating<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-export type DaemonActivities = ReturnType<typeof createDaemonActivities>;
+export type ServiceActivities = ReturnType<typeof createServiceActivities>;

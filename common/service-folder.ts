@@ -1,0 +1,76 @@
+// The one module that knows the layout of a service folder (`hosts/<host>/<service>/`) and of a
+// checkpoint image folder inside it: the daemon, the host agent, the image code and the tests name
+// these files only through here. It loads no package (the daemon imports it).
+import fs from 'fs';
+import path from 'path';
+import type { ServiceSpec } from './schemas';
+
+/** The small programs a daemon needs around the service, and its CRIU action script (daemon/tools.ts). */
+export interface Tools {
+  sh: string;
+  unshare: string;
+  setsid: string;
+  cat: string;
+  /** CRIU action script that marks a restored tree as resumed. */
+  notify: string;
+}
+
+/** What the host agent writes into `daemon.json` for the daemon it starts. */
+export interface DaemonConfig {
+  spec: ServiceSpec;
+  host: string;
+  criuPath: string;
+  generation: number;
+  /** Set for a container: the bundle's tools instead of the host's PATH. */
+  tools?: Tools;
+  /** true inside a container: restores may land in another network namespace (another IP). */
+  container?: boolean;
+  /** Fencing: stop the service when the agent's lease is older than this (absent: never). */
+  leaseSeconds?: number;
+}
+
+/** How often a host agent renews the lease of each of its services. */
+export const LEASE_RENEW_MS = 2000;
+
+export function serviceFolder(dir: string) {
+  const images = path.join(dir, 'images');
+  return {
+    config: path.join(dir, 'daemon.json'),
+    token: path.join(dir, 'token'),
+    socket: path.join(dir, 'd.sock'),
+    pid: path.join(dir, 'daemon.pid'),
+    daemonLog: path.join(dir, 'daemon.log'),
+    serviceLog: path.join(dir, 'service.log'),
+    /** One folder per checkpoint id (for a process service, a symlink to tmpfs: image/folder.ts). */
+    images,
+    image: (checkpointId: string) => path.join(images, checkpointId),
+    /** Touched by the host agent; a stale lease means the host may have been failed over. */
+    lease: path.join(dir, 'lease'),
+  };
+}
+
+/** Names of the files fastmig keeps in a checkpoint image folder beside CRIU's `*.img`. */
+export const IMAGE_FILES = {
+  /** What a restore needs to reconnect the service (daemon/criu.ts ImageSidecar). */
+  sidecar: 'fastmig.json',
+  /** CRIU's logs, named relative to the image folder (`criu -o`). */
+  dumpLog: 'dump.log',
+  restoreLog: 'restore.log',
+  /** Written by `criu restore --pidfile`: the restored namespace init. */
+  restorePid: 'restore.pid',
+  /** Created by the CRIU action script once the restored tree runs. */
+  restoreReady: 'restore.ready',
+  /** CRIU's own stdout and stderr during a restore. */
+  criuOut: 'criu.out',
+} as const;
+
+export function imageFolder(dir: string): Record<keyof typeof IMAGE_FILES, string> {
+  const entries = Object.entries(IMAGE_FILES).map(([k, n]) => [k, path.join(dir, n)]);
+  return Object.fromEntries(entries) as Record<keyof typeof IMAGE_FILES, string>;
+}
+
+/** The service folders below a host's folder: those holding a daemon.json (written by its agent). */
+export function listServiceFolders(hostDir: string): string[] {
+  if (!fs.existsSync(hostDir)) return [];
+  return fs.readdirSync(hostDir).map((n) => path.join(hostDir, n)).filter((d) => fs.existsSync(serviceFolder(d).config));
+}
