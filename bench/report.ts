@@ -7,7 +7,7 @@ import os from 'os';
 import path from 'path';
 import { execFileSync } from 'child_process';
 import { REPO_ROOT } from '../common/config';
-import type { Figures, Results, Row } from './main';
+import type { Figures, Results, Row } from './results';
 import type { Spread } from './stats';
 
 const DOCS = path.join(REPO_ROOT, 'docs');
