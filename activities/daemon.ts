@@ -5,7 +5,7 @@ import path from 'path';
 import crypto from 'crypto';
 import { heartbeat, ApplicationFailure } from '@temporalio/activity';
 import { paths } from '../common/config';
-import { ServiceSpec, describeZodError, type CheckpointResult, type DaemonStatus, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
+import { ServiceSpec, parseOrThrow, type CheckpointResult, type DaemonStatus, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
 import { callDaemon } from '../daemon/client';
 import { daemonFiles, DaemonConfig } from '../daemon/files';
 import { translate } from './errors';
@@ -108,9 +108,8 @@ export function createDaemonActivities(ctx: HostContext) {
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       // The daemon takes daemon.json as it is (it loads no zod), so the spec is checked, and its
       // defaults filled in, here.
-      const checked = ServiceSpec.safeParse(req.spec);
-      if (!checked.success) throw ApplicationFailure.nonRetryable(`invalid service spec of ${service}: ${describeZodError(checked.error)}`, 'BadSpec');
-      const conf = await runtime.configure(checked.data, { spec: checked.data, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
+      const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
+      const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
       fs.rmSync(f.socket, { force: true });

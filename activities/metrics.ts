@@ -1,17 +1,19 @@
 // Orchestrator activity that adapts to Prometheus: it records each finished migration into the
 // orchestrator's metrics registry (served on its /metrics).
-import { Registry, MS_BUCKETS } from '../common/metrics';
+import { Counter, Histogram } from 'prom-client';
+import { MS_BUCKETS, Registry } from '../common/metrics';
 import type { MigrationReport } from '../common/schemas';
 
 export function createMetricsActivities(registry: Registry) {
-  const migrations = registry.counter('fastmig_migrations_total', 'Migrations by outcome and mode');
-  const downtime = registry.histogram('fastmig_migration_downtime_ms', 'Freeze on the source until the target answered, in ms', MS_BUCKETS);
-  const phases = registry.histogram('fastmig_migration_phase_ms', 'Duration of each migration phase, in ms', MS_BUCKETS);
+  const registers = [registry];
+  const migrations = new Counter({ name: 'fastmig_migrations_total', help: 'Migrations by outcome and mode', labelNames: ['mode', 'outcome'], registers });
+  const downtime = new Histogram({ name: 'fastmig_migration_downtime_ms', help: 'Freeze on the source until the target answered, in ms', labelNames: ['mode'], buckets: MS_BUCKETS, registers });
+  const phases = new Histogram({ name: 'fastmig_migration_phase_ms', help: 'Duration of each migration phase, in ms', labelNames: ['phase'], buckets: MS_BUCKETS, registers });
   return {
     async recordMigration(report: MigrationReport): Promise<void> {
-      migrations.inc({ outcome: report.outcome, mode: report.mode });
-      if (report.outcome === 'migrated') downtime.observe(report.downtimeMs, { mode: report.mode });
-      for (const [phase, ms] of Object.entries(report.phases)) phases.observe(ms ?? 0, { phase });
+      migrations.inc({ mode: report.mode, outcome: report.outcome });
+      if (report.outcome === 'migrated') downtime.observe({ mode: report.mode }, report.downtimeMs);
+      for (const [phase, ms] of Object.entries(report.phases)) phases.observe({ phase }, ms ?? 0);
     },
   };
 }

@@ -14,8 +14,9 @@ async function main() {
   const log = createLogger({ role: 'api', host: 'api' });
   const connection = await Connection.connect({ address: cfg.temporalAddress });
   const client = new Client({ connection, namespace: cfg.namespace });
-  const server = createHttpApi(client, token, log, new Registry());
-  server.listen(port, '127.0.0.1', () => log.info({ port }, 'HTTP API listening on 127.0.0.1'));
+  const app = createHttpApi(client, token, log, new Registry());
+  await app.listen({ port, host: '127.0.0.1' });
+  log.info({ port }, 'HTTP API listening on 127.0.0.1');
 }
 
 main().catch((err) => {

@@ -1,76 +1,72 @@
 // The HTTP API for webhooks and autoscalers: start a migration, follow it, list services and
 // hosts. Token-guarded, validated with the shared schemas, answering JSON errors with 4xx.
-import http from 'http';
 import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram } from 'prom-client';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { HttpAnswer, HttpError, Routes, createJsonServer, parseBody } from '../common/http';
-import { MigrationMode, HostName, ServiceName } from '../common/schemas';
+import { MigrationMode, HostName, ServiceRef, parseOrThrow } from '../common/schemas';
 import type { MigrationProgress, MigrationReport } from '../common/schemas';
-import { Registry, MS_BUCKETS } from '../common/metrics';
-import { makeOps } from '../cli/ops';
-import { failureMessage } from '../cli/temporal';
+import { MS_BUCKETS, Registry } from '../common/metrics';
+import { makeOps, failureMessage } from '../client';
 import { migrateWorkflowId } from '../common/names';
 import type { Logger } from '../common/log';
+import { ApiError, badRequest, createApp } from './app';
 import { openapi } from './openapi';
 
 const MigrateBody = z.object({ to: HostName, mode: MigrationMode.default('warm'), wait: z.boolean().default(false) }).strict();
-const WorkflowId = z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'a workflow id is 1-128 of A-Z, a-z, 0-9 and "-"');
+const WorkflowRef = z.object({ workflowId: z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'a workflow id is 1-128 of A-Z, a-z, 0-9 and "-"') });
 
-export function createHttpApi(client: Client, token: string, log: Logger, metrics: Registry): http.Server {
+type Params<K extends string> = { Params: Record<K, string> };
+
+export function createHttpApi(client: Client, token: string, log: Logger, metrics: Registry): FastifyInstance {
   const ops = makeOps(async (fn) => {
     try {
       return await fn({ client });
     } catch (err) {
-      throw new HttpError(409, failureMessage(err));
+      throw new ApiError(409, failureMessage(err));
     }
   });
-  const requests = metrics.counter('fastmig_api_requests_total', 'HTTP API requests by route and status');
-  const downtime = metrics.histogram('fastmig_api_migration_downtime_ms', 'Downtime of migrations the API waited for, in ms', MS_BUCKETS);
-  const serviceOf = (params: Record<string, string>) => {
-    const r = ServiceName.safeParse(params.service);
-    if (!r.success) throw new HttpError(400, `service: ${r.error.issues[0].message}`);
-    return r.data;
-  };
+  const registers = [metrics];
+  const requests = new Counter({ name: 'fastmig_api_requests_total', help: 'HTTP API requests by route and status', labelNames: ['route', 'status'], registers });
+  const downtime = new Histogram({ name: 'fastmig_api_migration_downtime_ms', help: 'Downtime of migrations the API waited for, in ms', labelNames: ['mode'], buckets: MS_BUCKETS, registers });
+  const serviceOf = (params: { service: string }) => parseOrThrow(ServiceRef, { service: params.service }, 'service', badRequest).service;
 
-  const routes: Routes = {
-    'GET /healthz': async () => ({ ok: true }),
-    'GET /v1/openapi.json': async () => openapi,
-    'GET /v1/services': async () => ops.inspect(),
-    'GET /v1/hosts': async () => ops.hosts(),
-    'GET /v1/services/:service/migrations': async (_b, _u, params) => ops.history(serviceOf(params)),
-    'POST /v1/services/:service/migrations': async (body, _u, params) => {
-      const service = serviceOf(params);
-      const req = parseBody(MigrateBody, body);
-      if (!req.wait) {
-        const entity = await ops.requestMigration({ service, to: req.to, mode: req.mode });
-        return new HttpAnswer(202, { accepted: true, service, entityWorkflowId: entity, migrationWorkflowId: migrateWorkflowId(service) });
-      }
-      const report = await ops.migrate({ service, to: req.to, mode: req.mode });
-      if (report.outcome === 'refused') throw new HttpError(409, report.error ?? 'refused');
-      if (report.outcome === 'migrated') downtime.observe(report.downtimeMs, { mode: report.mode });
-      return report;
-    },
-    'GET /v1/migrations/:workflowId': async (_b, _u, params) => {
-      const r = WorkflowId.safeParse(params.workflowId);
-      if (!r.success) throw new HttpError(400, `workflowId: ${r.error.issues[0].message}`);
-      const handle = client.workflow.getHandle(r.data);
-      try {
-        const d = await handle.describe();
-        if (d.status.name === 'RUNNING') return { status: 'running', progress: await handle.query<MigrationProgress>('progress') };
-        if (d.status.name === 'COMPLETED') return { status: 'completed', report: await handle.result() as MigrationReport };
-        return { status: d.status.name.toLowerCase() };
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new HttpError(404, `no migration ${r.data}`);
-        throw new HttpError(409, failureMessage(err));
-      }
-    },
-  };
-  return createJsonServer({
+  const app = createApp({
     token,
-    routes,
     log,
     open: ['GET /healthz', 'GET /v1/openapi.json', 'GET /metrics'],
-    text: { 'GET /metrics': () => metrics.render() },
-    onRequest: (route, status) => requests.inc({ route, status: String(status) }),
+    onAnswer: (route, status) => requests.inc({ route, status: String(status) }),
   });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/v1/openapi.json', async () => openapi);
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  app.get('/v1/services', async () => ops.inspect());
+  app.get('/v1/hosts', async () => ops.hosts());
+  app.get<Params<'service'>>('/v1/services/:service/migrations', async (req) => ops.history(serviceOf(req.params)));
+  app.post<Params<'service'>>('/v1/services/:service/migrations', async (req, reply) => {
+    const service = serviceOf(req.params);
+    const body = parseOrThrow(MigrateBody, req.body ?? {}, 'body', badRequest);
+    if (!body.wait) {
+      const entity = await ops.requestMigration({ service, to: body.to, mode: body.mode });
+      return reply.code(202).send({ accepted: true, service, entityWorkflowId: entity, migrationWorkflowId: migrateWorkflowId(service) });
+    }
+    const report = await ops.migrate({ service, to: body.to, mode: body.mode });
+    if (report.outcome === 'refused') throw new ApiError(409, report.error ?? 'refused');
+    if (report.outcome === 'migrated') downtime.observe({ mode: report.mode }, report.downtimeMs);
+    return report;
+  });
+  app.get<Params<'workflowId'>>('/v1/migrations/:workflowId', async (req) => {
+    const { workflowId } = parseOrThrow(WorkflowRef, { workflowId: req.params.workflowId }, 'workflow id', badRequest);
+    const handle = client.workflow.getHandle(workflowId);
+    try {
+      const d = await handle.describe();
+      if (d.status.name === 'RUNNING') return { status: 'running', progress: await handle.query<MigrationProgress>('progress') };
+      if (d.status.name === 'COMPLETED') return { status: 'completed', report: (await handle.result()) as MigrationReport };
+      return { status: d.status.name.toLowerCase() };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, `no migration ${workflowId}`);
+      throw new ApiError(409, failureMessage(err));
+    }
+  });
+  return app;
 }

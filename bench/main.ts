@@ -4,8 +4,8 @@
 // `--docker-sizes 16,256` picks the sizes also measured in a container (default: every size; the
 // quick run only the smallest, to stay within its time).
 import { loadConfig } from '../common/config';
-import { ops } from '../cli/ops';
-import { stackDown, stackStatus, stackUp } from '../cli/stack';
+import { ops } from '../client';
+import { stackDown, stackStatus, stackUp } from '../stack';
 import { ensureDemoImages } from '../demo/images';
 import { allowLazyPipes, cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
 import { compressionChoices, CompressionFigures } from './compression';

@@ -2,7 +2,7 @@
 // memory and CPU, throughput with and without the daemon, and concurrent migrations.
 import fs from 'fs';
 import execa from 'execa';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { APP_MOUNT } from '../activities/runtime-docker';
 import { endpointPort } from '../common/names';
 import type { MigrationProgress, Runtime } from '../common/schemas';

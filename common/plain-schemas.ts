@@ -1,6 +1,6 @@
 // The parts of the shared schemas that the service daemon needs at run time, without zod: one
 // daemon runs per service and must stay small, and zod made it hold about 1.4 MiB more private
-// memory (11.7 → 10.4 MiB, 3 s after a restore). Defined here only; schemas.ts imports and
+// memory (11.7 → 10.4 MiB, 3 s after a restore). Defined here only; schemas/index.ts imports and
 // re-exports them, so every other process reaches them there.
 import type { ZodError } from 'zod';
 

@@ -4,7 +4,7 @@ import fs from 'fs';
 import path from 'path';
 import execa from 'execa';
 import { REPO_ROOT, paths } from '../common/config';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 
 /** The bundle's node, as any image without node of its own uses it. */
 export const BUNDLE_NODE = '/fastmig/bundle/bin/node';

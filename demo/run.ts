@@ -5,9 +5,8 @@
 // every 5 ms, checks every key and the request counter, and stops what it started.
 import path from 'path';
 import { REPO_ROOT } from '../common/config';
-import { ops } from '../cli/ops';
-import { stackDown, stackStatus, stackUp } from '../cli/stack';
-import { UserError } from '../cli/temporal';
+import { ops, UserError } from '../client';
+import { stackDown, stackStatus, stackUp } from '../stack';
 import { MigrationMode, Runtime } from '../common/schemas';
 import { DEMO_IMAGES, KV_CONTAINER_CMD, KV_CONTAINER_PORT, ensureDemoImages } from './images';
 import { freePort, startProbe } from './probe';

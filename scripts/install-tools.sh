@@ -11,6 +11,9 @@ TEMPORAL_VERSION=v1.5.1   # later tags carry a replace directive that `go instal
 VERSITYGW_VERSION=v1.8.0
 mkdir -p "$TOOLS/bin"
 log() { printf '[tools] %s\n' "$*" >&2; }
+# One install at a time: two `stack up`s at once would build into the same folders.
+exec 9>"$TOOLS/.install.lock"
+flock 9
 
 need() { command -v "$1" >/dev/null 2>&1 || { log "missing $1: $2"; exit 1; }; }
 need go "install Go 1.25 or newer"

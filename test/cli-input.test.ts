@@ -1,6 +1,6 @@
 // Bad input through the real CLI binary: a non-zero exit, one clear line, no stack trace,
 // and nothing changed.
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { deployKv, fastmig, removeQuietly } from './helpers';
 
 const SERVICE = 'test-cli';

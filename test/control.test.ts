@@ -1,7 +1,7 @@
 // Control surfaces against the real stack: a fire-and-forget signal (autoscalers), the `temporal`
 // binary starting migrateService itself, and the entity's queries.
 import execa from 'execa';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { loadConfig, readStackFile } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, fastmig, kvProcesses, removeQuietly } from './helpers';
@@ -51,7 +51,7 @@ test('the temporal binary itself can start migrateService and read its result', 
 });
 
 test('a malformed signal is dropped and the entity keeps serving requests', async () => {
-  const { connectClient } = await import('../cli/temporal');
+  const { connectClient } = await import('../client');
   const { client, connection } = await connectClient();
   try {
     await client.workflow.getHandle(`service-${SERVICE}`).signal('migrate', { to: '../etc', mode: 'teleport' });
@@ -143,7 +143,7 @@ describe('HTTP API, metrics and search attributes', () => {
   });
 
   test('the Temporal UI can filter migrations by service and target host (search attributes)', async () => {
-    const { connectClient } = await import('../cli/temporal');
+    const { connectClient } = await import('../client');
     const { client, connection } = await connectClient();
     try {
       const found: string[] = [];

@@ -4,7 +4,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import execa from 'execa';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { paths } from '../common/config';
 import { fastmig } from './helpers';
 import { MUSL_IMAGE, ensureImages } from './docker-helpers';

@@ -1,6 +1,6 @@
 // The demo key-value service in a Debian (glibc) container: hostA → hostB warm and back cold,
 // every key and the counter intact, the source container gone, reached only via 127.0.0.1.
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { startProbe } from '../demo/probe';
 import { requestCount, verifyKeys, writeKeys } from '../demo/kv-client';
 import { removeQuietly, serviceDirExists } from './helpers';

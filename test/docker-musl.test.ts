@@ -2,7 +2,7 @@
 // service linked against musl) runs under the fastmig daemon and migrates with its state; the
 // node-based key-value service runs in it too, through the mounted bundle.
 import execa from 'execa';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { paths } from '../common/config';
 import { httpText } from '../demo/probe';
 import { verifyKeys, writeKeys } from '../demo/kv-client';

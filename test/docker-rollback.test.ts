@@ -1,7 +1,7 @@
 // A container restore that fails on the target rolls back: the source container restores the
 // service from its own image and keeps serving on its port; no container is left on the target.
 import execa from 'execa';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { paths } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { removeQuietly, serviceDirExists } from './helpers';

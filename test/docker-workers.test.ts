@@ -1,6 +1,6 @@
 // A multi-process service in a container: a master and 8 worker processes, each with its own
 // counter, checkpointed and restored whole (same PIDs in their namespace, counters carried on).
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { httpText } from '../demo/probe';
 import { removeQuietly } from './helpers';
 import { DEBIAN_IMAGE, NODE, deployContainer, endpointPort, ensureImages } from './docker-helpers';

@@ -1,5 +1,5 @@
 // Evacuating a host moves all its services (3 here) with bounded parallelism, state intact.
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, fastmig, kvProcesses, removeQuietly } from './helpers';
 

@@ -3,7 +3,7 @@ import path from 'path';
 import fs from 'fs';
 import execa from 'execa';
 import { REPO_ROOT, paths } from '../common/config';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { freePort } from '../demo/probe';
 import type { ServiceSpecInput } from '../common/schemas';
 

@@ -1,5 +1,5 @@
 // Live migration against the real stack: hostA → hostB (warm) and back (cold), state intact.
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { startProbe } from '../demo/probe';
 import { requestCount, verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, kvProcesses, removeQuietly, serviceDirExists } from './helpers';

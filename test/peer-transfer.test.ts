@@ -2,7 +2,7 @@
 // is stored after the service answers again; when the target cannot reach the source's endpoint,
 // the migration goes through S3 as before and still succeeds. All against the real stack.
 import net from 'net';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { loadConfig } from '../common/config';
 import { s3Client, readJson, writeJson } from '../common/s3';
 import { keys } from '../common/names';

@@ -1,7 +1,7 @@
 // Periodic checkpoints: taken while the service keeps running, recorded as its latest, the newest
 // `keep` kept in S3 and only the latest on the host.
 import fs from 'fs';
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { loadConfig, paths } from '../common/config';
 import { keys } from '../common/names';
 import { s3Client, listKeys } from '../common/s3';

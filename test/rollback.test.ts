@@ -1,5 +1,5 @@
 // A restore that fails on the target rolls back: the service resumes on the source with its state.
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, kvProcesses, removeQuietly, serviceDirExists } from './helpers';
 

@@ -4,7 +4,8 @@ import { NativeConnection, Runtime, DefaultLogger, ActivityInboundCallsIntercept
 import { Context } from '@temporalio/activity';
 import type { Logger } from '../common/log';
 import type { Config } from '../common/config';
-import { Registry, MS_BUCKETS } from '../common/metrics';
+import { Histogram } from 'prom-client';
+import { MS_BUCKETS, Registry } from '../common/metrics';
 
 export async function connectWorker(cfg: Config): Promise<NativeConnection> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -12,7 +13,7 @@ export async function connectWorker(cfg: Config): Promise<NativeConnection> {
 }
 
 class ActivityLog implements ActivityInboundCallsInterceptor {
-  constructor(private readonly ctx: Context, private readonly log: Logger, private readonly durations: ReturnType<Registry['histogram']>) {}
+  constructor(private readonly ctx: Context, private readonly log: Logger, private readonly durations: Histogram<'activity' | 'outcome'>) {}
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const info = this.ctx.info;
     const arg = input.args[0] as any;
@@ -22,11 +23,11 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
     try {
       const out = await next(input);
       log.info({ ms: Date.now() - t0 }, 'activity done');
-      this.durations.observe(Date.now() - t0, { activity: info.activityType, outcome: 'ok' });
+      this.durations.observe({ activity: info.activityType, outcome: 'ok' }, Date.now() - t0);
       return out;
     } catch (err) {
       log.warn({ ms: Date.now() - t0, err: err instanceof Error ? err.message : String(err) }, 'activity failed');
-      this.durations.observe(Date.now() - t0, { activity: info.activityType, outcome: 'failed' });
+      this.durations.observe({ activity: info.activityType, outcome: 'failed' }, Date.now() - t0);
       throw err;
     }
   }
@@ -34,6 +35,6 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
 
 /** Logs every activity with host, service and workflow id, and records its duration. */
 export function activityLogInterceptor(log: Logger, metrics: Registry) {
-  const durations = metrics.histogram('fastmig_activity_ms', 'Duration of activities on this worker, in ms', MS_BUCKETS);
+  const durations = new Histogram({ name: 'fastmig_activity_ms', help: 'Duration of activities on this worker, in ms', labelNames: ['activity', 'outcome'], buckets: MS_BUCKETS, registers: [metrics] });
   return (ctx: Context) => ({ inbound: new ActivityLog(ctx, log, durations) });
 }

@@ -1,16 +1,15 @@
 // Failure helpers for workflows: clear, non-retryable refusals and readable messages.
 import { ApplicationFailure, ActivityFailure, ChildWorkflowFailure } from '@temporalio/workflow';
-import { z } from 'zod';
-import { describeZodError } from '../common/schemas';
+import type { z } from 'zod';
+import { parseOrThrow } from '../common/schemas';
 
 export function refuse(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, 'BadRequest');
 }
 
+/** Input checks in a workflow: the shared parseOrThrow, failing as a non-retryable refusal. */
 export function validate<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.infer<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw refuse(`invalid ${what}: ${describeZodError(r.error)}`);
-  return r.data;
+  return parseOrThrow(schema, value, what, (w, problem) => refuse(`invalid ${w}: ${problem}`));
 }
 
 /** The innermost message of a failure chain (an activity failure wraps the real cause). */

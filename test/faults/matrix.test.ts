@@ -1,7 +1,7 @@
 // The fault matrix against the real stack. With FASTMIG_FAULT_MATRIX=full (npm run test:faults)
 // every scenario × phase runs FASTMIG_FAULT_REPEAT times (default 3); otherwise the quick subset
 // runs once, as part of the test suite.
-import { ops } from '../../cli/ops';
+import { ops } from '../../client';
 import { freePort, httpText } from '../../demo/probe';
 import { KV_SERVICE, removeQuietly } from '../helpers';
 import { FaultCluster, SOURCE, until } from './cluster';

@@ -1,7 +1,7 @@
 // The fault matrix: each fault in each phase where it can strike. Normal-operation faults hit a
 // running service; the others hit a warm migration from faultA to faultB at the named step, by
 // pausing that step on its host (a fault point), doing the damage, and letting it go on.
-import { ops } from '../../cli/ops';
+import { ops } from '../../client';
 import { keys } from '../../common/names';
 import { httpText } from '../../demo/probe';
 import type { FaultPoint } from '../../common/faults';

@@ -4,7 +4,7 @@
 // is left, and all of it within the scenario's documented bound.
 import fs from 'fs';
 import path from 'path';
-import { ops } from '../../cli/ops';
+import { ops } from '../../client';
 import { Client, Connection } from '@temporalio/client';
 import { fastmigHome, loadConfig, paths } from '../../common/config';
 import { tmpfsImagesDir } from '../../common/image-dir';

@@ -2,7 +2,7 @@
 // never removed or replaced, even when its name collides with a service's container.
 import execa from 'execa';
 import { paths } from '../../common/config';
-import { ops } from '../../cli/ops';
+import { ops } from '../../client';
 import { DEMO_IMAGES, ensureDemoImages } from '../../demo/images';
 import { tryBadInput } from './attempts';
 

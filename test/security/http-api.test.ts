@@ -1,7 +1,7 @@
 // Attacks on the HTTP API (loopback): no way in without the token, and every malformed or
 // unknown request ends in a clean JSON 4xx with nothing started.
 import { readStackFile, readEnvFile, paths } from '../../common/config';
-import { ops } from '../../cli/ops';
+import { ops } from '../../client';
 import { tryBadInput } from './attempts';
 
 const base = () => readStackFile()!.apiUrl;

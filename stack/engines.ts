@@ -7,6 +7,7 @@ import path from 'path';
 import crypto from 'crypto';
 import execa from 'execa';
 import { paths } from '../common/config';
+import { Say, startDetached, waitUntil } from './processes';
 
 /** The /24 a host's bridge uses: an unusual private range, distinct per stack home and host. */
 function subnetOf(home: string, index: number): string {
@@ -42,18 +43,25 @@ export async function removeBridge(home: string, host: string): Promise<void> {
   await execa('ip', ['link', 'delete', bridgeOf(home, host)], { reject: false });
 }
 
-/** dockerd's arguments for one host; `start` spawns it detached and records its pid. */
-export async function startEngine(
-  host: string,
-  index: number,
-  home: string,
-  start: (name: string, cmd: string, args: string[]) => number,
-): Promise<void> {
+/** Starts the engine of every host that has none answering, then waits for all of them. */
+export async function startEngines(hosts: string[], home: string, say: Say): Promise<void> {
+  for (const [i, host] of hosts.entries()) {
+    if (await engineAnswers(host, home)) say(`container engine of ${host} already answers`);
+    else {
+      say(`starting the container engine (dockerd) of ${host}…`);
+      await startEngine(host, i, home);
+    }
+  }
+  for (const host of hosts) await waitUntil(`container engine of ${host}`, () => engineAnswers(host, home), 60_000, `dockerd-${host}`);
+}
+
+/** Spawns one host's dockerd detached, on its own bridge, socket, data and exec roots. */
+async function startEngine(host: string, index: number, home: string): Promise<void> {
   const dir = paths.dockerDir(host, home);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const bridge = bridgeOf(home, host);
   await ensureBridge(bridge, subnetOf(home, index));
-  start(`dockerd-${host}`, 'dockerd', [
+  startDetached(`dockerd-${host}`, 'dockerd', [
     '--host', `unix://${paths.dockerSocket(host, home)}`,
     '--data-root', path.join(dir, 'data'),
     '--exec-root', path.join(dir, 'exec'),
@@ -61,5 +69,5 @@ export async function startEngine(
     '--bridge', bridge,
     '--iptables=false', '--ip-masq=false', '--ip-forward=false',
     '--log-level', 'warn',
-  ]);
+  ], {});
 }

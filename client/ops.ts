@@ -1,10 +1,10 @@
 // Service operations as functions: each starts one workflow on the orchestrator and returns its
-// result. The CLI, the demo and the tests all go through here.
+// result. The CLI, the HTTP API, the demo, the bench and the tests all go through here.
 import { Client, WorkflowIdReusePolicy, WithStartWorkflowOperation } from '@temporalio/client';
 import type { serviceEntity, MigrateRequest } from '../workflows/entity';
 import type { EvacuateRequest, EvacuationReport } from '../workflows/evacuate';
 import { entityWorkflowId } from '../common/names';
-import { UserError, connectClient, failureMessage } from './temporal';
+import { UserError, connectClient, failureMessage } from './connection';
 import fs from 'fs';
 import crypto from 'crypto';
 import type { DeployRequest, HostImage, HostRecord, ImageTransfer, MigrateInput, MigrateInputRaw, MigrationProgress, MigrationReport } from '../common/schemas';

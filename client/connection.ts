@@ -1,4 +1,4 @@
-// The CLI's connection to Temporal: a client, worker presence checks and readable failures.
+// The client's connection to Temporal: a client, worker presence checks and readable failures.
 import { Client, Connection, WorkflowFailedError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../common/config';

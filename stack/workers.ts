@@ -1,0 +1,74 @@
+// The stack's own node processes: the orchestrator worker, one host agent per host and the HTTP
+// API, started from the build in dist/; then the cluster's host monitor workflow.
+import fs from 'fs';
+import path from 'path';
+import { Client, Connection } from '@temporalio/client';
+import { REPO_ROOT, StackFile, loadConfig, paths } from '../common/config';
+import { pidAlive } from '../common/pid-file';
+import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
+import { tcpConnects } from '../activities/probe';
+import { queuePollers } from '../client';
+import { API_PORT, METRICS_PORT } from './ports';
+import { Say, startDetached, stopPids, waitUntil } from './processes';
+
+export async function startWorkers(stack: StackFile, home: string, say: Say): Promise<void> {
+  const node = process.execPath;
+  const dist = path.join(REPO_ROOT, 'dist', 'workers');
+  const running = (name: string) => pidAlive(path.join(paths.runDir(home), `${name}.pid`));
+  await restartStaleWorkers(home, say);
+  if (running('orchestrator')) say('orchestrator worker already running');
+  else {
+    say(`starting orchestrator worker (task queue ${ORCHESTRATOR_QUEUE})…`);
+    startDetached('orchestrator', node, [path.join(dist, 'orchestrator.js')], { FASTMIG_METRICS_PORT: String(METRICS_PORT) });
+  }
+  for (const [i, host] of stack.hosts.entries()) {
+    if (running(`agent-${host}`)) say(`host agent ${host} already running`);
+    else {
+      say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
+      fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
+      startDetached(`agent-${host}`, node, [path.join(dist, 'host-agent.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
+    }
+  }
+  if (running('api')) say('HTTP API already running');
+  else {
+    say(`starting HTTP API on ${stack.apiUrl}…`);
+    startDetached('api', node, [path.join(REPO_ROOT, 'dist', 'api', 'main.js')], { FASTMIG_API_PORT: String(API_PORT) });
+  }
+  await waitUntil('HTTP API', () => tcpConnects(API_PORT), 30_000, 'api');
+  const conn = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    for (const [queue, log] of [[ORCHESTRATOR_QUEUE, 'orchestrator'], ...stack.hosts.map((h) => [hostQueue(h), `agent-${h}`])]) {
+      await waitUntil(`worker on task queue ${queue}`, async () => (await queuePollers(conn, stack.namespace, queue)) > 0, 60_000, log);
+    }
+    await ensureHostMonitor(stack, conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Starts the cluster's host monitor (failover) unless it runs already. */
+async function ensureHostMonitor(stack: StackFile, connection: Connection): Promise<void> {
+  const client = new Client({ connection, namespace: stack.namespace });
+  await client.workflow.start('hostMonitor', {
+    taskQueue: ORCHESTRATOR_QUEUE,
+    workflowId: 'host-monitor',
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [{ pingEverySeconds: 5, failoverAfterSeconds: loadConfig().failoverAfterSeconds }],
+  });
+}
+
+/** Workers started before the last build run old code: stop them so they start again. */
+async function restartStaleWorkers(home: string, say: Say): Promise<void> {
+  const built = fs.statSync(path.join(REPO_ROOT, 'dist', '.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const run = paths.runDir(home);
+  for (const f of fs.existsSync(run) ? fs.readdirSync(run) : []) {
+    if (!(f === 'orchestrator.pid' || f === 'api.pid' || f.startsWith('agent-'))) continue;
+    const file = path.join(run, f);
+    const pid = pidAlive(file);
+    if (pid && fs.statSync(file).mtimeMs < built) {
+      say(`restarting ${f.slice(0, -4)}: the code was rebuilt since it started`);
+      await stopPids([pid]);
+      fs.rmSync(file, { force: true });
+    }
+  }
+}
