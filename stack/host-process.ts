@@ -1,6 +1,6 @@
 // How a program runs "on" a host of the embedded stack: in the host's network namespace, and in a
-// mount namespace of its own in which the stack home's per-host folder shows only this host's
-// folder (the others are covered by an empty tmpfs). Measured here: a service started from such a
+// mount namespace of its own in which each per-host folder (service folders, image folders) shows
+// only this host's sub-folder (the others are covered by an empty tmpfs). Measured here: a service started from such a
 // process and CRIU run from it dump and restore normally; dockerd starts in the host's network
 // namespace this way, but not under `ip netns exec`, whose fresh /sys hides the cgroup mounts
 // ("Devices cgroup isn't mounted").
@@ -9,33 +9,40 @@ import execa from 'execa';
 import { HOST_IF, namespaceOf } from './network';
 
 /**
- * Moves `own` aside, covers `parent` with a tmpfs, puts `own` back: the mount namespace then sees
- * `parent` holding only `own`. The propagation is slave, so nothing of this reaches the machine's
+ * For each folder given (each holding one sub-folder per host): moves this host's sub-folder aside,
+ * covers the folder with a tmpfs, puts the sub-folder back. The mount namespace then sees only its
+ * own host's sub-folder there. The propagation is slave, so nothing of this reaches the machine's
  * namespace, while mounts made there later (e.g. a new tmpfs) still show up here.
  */
 const PRIVATE_VIEW = `set -e
-P=$1; O=$2; shift 2
-A=$(mktemp -d /run/fastmig-own.XXXXXX)
-mount --bind "$P/$O" "$A"
-mount -t tmpfs -o mode=0700 fastmig-hosts "$P"
-mkdir "$P/$O"
-mount --move "$A" "$P/$O"
-rmdir "$A"
+O=$1; shift
+while [ "$1" != -- ]; do
+  P=$1; shift
+  mkdir -p "$P/$O"
+  A=$(mktemp -d /run/fastmig-own.XXXXXX)
+  mount --bind "$P/$O" "$A"
+  mount -t tmpfs -o mode=0700 fastmig-hosts "$P"
+  mkdir "$P/$O"
+  mount --move "$A" "$P/$O"
+  rmdir "$A"
+done
+shift
 exec "$@"`;
 
 export interface HostProcessOptions {
-  /** The folder holding one sub-folder per host; this host sees only its own in it. */
-  hostsDir?: string;
+  /** Folders holding one sub-folder per host (service folders, image folders): this host sees only its own. */
+  hostsDirs?: string[];
 }
 
 /**
  * The argv that starts `cmd args` on a host: `nsenter --net` (not `ip netns exec`, so /sys and its
- * cgroup mounts stay the machine's), then `unshare --mount` for the private view of hostsDir.
+ * cgroup mounts stay the machine's), then `unshare --mount` for the private view of hostsDirs.
  */
 export function hostProcessArgv(home: string, host: string, cmd: string, args: string[], o: HostProcessOptions = {}): string[] {
   const net = ['nsenter', `--net=/run/netns/${namespaceOf(home, host)}`];
-  if (!o.hostsDir) return [...net, cmd, ...args];
-  return [...net, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', PRIVATE_VIEW, 'fastmig-host', path.resolve(o.hostsDir), host, cmd, ...args];
+  if (!o.hostsDirs?.length) return [...net, cmd, ...args];
+  const dirs = o.hostsDirs.map((d) => path.resolve(d));
+  return [...net, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', PRIVATE_VIEW, 'fastmig-host', host, ...dirs, '--', cmd, ...args];
 }
 
 async function ipIn(home: string, host: string, args: string[]): Promise<void> {

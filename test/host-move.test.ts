@@ -15,6 +15,8 @@ import { criuErrors } from '../daemon/criu';
 const CRIU = process.env.FASTMIG_CRIU || path.join(paths.toolsDir(), 'criu', 'criu');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmig-move-'));
 const hostsDir = path.join(home, 'hosts');
+/** Stands for the per-host image folders on tmpfs. */
+const imagesDir = path.join(home, 'shm');
 let net: HostNetwork;
 
 // One counter in memory; each line a client sends gets the next value.
@@ -29,7 +31,7 @@ const CLIENT = `const s = require('net').connect(+process.argv[2], process.argv[
   const tick = setInterval(() => { if (Date.now() - t0 > +process.argv[3]) { clearInterval(tick); end(); } else s.write('inc\\n'); }, 100);`;
 
 function onHost(host: string, cmd: string, args: string[]): string[] {
-  return hostProcessArgv(home, host, cmd, args, { hostsDir });
+  return hostProcessArgv(home, host, cmd, args, { hostsDirs: [hostsDir, imagesDir] });
 }
 
 async function run(argv: string[]): Promise<execa.ExecaReturnValue> {
@@ -37,7 +39,10 @@ async function run(argv: string[]): Promise<execa.ExecaReturnValue> {
 }
 
 beforeAll(async () => {
-  for (const h of ['hostA', 'hostB', 'hostC']) fs.mkdirSync(path.join(hostsDir, h, 'svc'), { recursive: true });
+  for (const h of ['hostA', 'hostB', 'hostC']) {
+    fs.mkdirSync(path.join(hostsDir, h, 'svc'), { recursive: true });
+    fs.mkdirSync(path.join(imagesDir, h), { recursive: true });
+  }
   net = await createHostNetwork(home, ['hostA', 'hostB', 'hostC']);
 });
 
@@ -46,14 +51,15 @@ afterAll(async () => {
   fs.rmSync(home, { recursive: true, force: true });
 });
 
-test('a program started on a host sees only its own host folder and its own network', async () => {
+test('a program started on a host sees only its own host folders and its own network', async () => {
   fs.writeFileSync(path.join(hostsDir, 'hostB', 'svc', 'data'), 'B');
-  const r = await run(onHost('hostA', 'sh', ['-c', `ls ${hostsDir}; cat ${hostsDir}/hostB/svc/data; ip -4 -o addr show dev eth0`]));
-  expect(r.stdout.split('\n')[0]).toBe('hostA');
+  const r = await run(onHost('hostA', 'sh', ['-c', `ls ${hostsDir}; ls ${imagesDir}; cat ${hostsDir}/hostB/svc/data; ip -4 -o addr show dev eth0`]));
+  expect(r.stdout.split('\n').slice(0, 2)).toEqual(['hostA', 'hostA']);
   expect(r.stderr).toMatch(/No such file or directory/);
   expect(r.stdout).toContain(net.hosts[0].address);
   // The machine's view is untouched.
   expect(fs.readdirSync(hostsDir).sort()).toEqual(['hostA', 'hostB', 'hostC']);
+  expect(fs.readdirSync('/run').filter((n) => n.startsWith('fastmig-own.'))).toEqual([]);
 });
 
 test('a service on its own address moves from hostA to hostB with CRIU, its TCP connection kept', async () => {
