@@ -1,9 +1,9 @@
 // How a program runs "on" a host of the embedded stack: in the host's network namespace, and in a
 // mount namespace of its own in which each per-host folder (service folders, image folders) shows
-// only this host's sub-folder (the others are covered by an empty tmpfs). Measured here: a service started from such a
-// process and CRIU run from it dump and restore normally; dockerd starts in the host's network
-// namespace this way, but not under `ip netns exec`, whose fresh /sys hides the cgroup mounts
-// ("Devices cgroup isn't mounted").
+// only this host's sub-folder (the others are covered by an empty tmpfs). Measured here: a service
+// started from such a process, and CRIU run from it, dump and restore normally; dockerd starts in
+// a host's network namespace by `nsenter --net`, but not under `ip netns exec`, whose fresh /sys
+// hides the cgroup mounts ("Devices cgroup isn't mounted").
 import path from 'path';
 import execa from 'execa';
 import { HOST_IF, namespaceOf } from './network';
