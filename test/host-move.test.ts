@@ -98,7 +98,8 @@ test('a service on its own address moves from hostA to hostB with CRIU, its TCP 
   process.stderr.write(`moved hostA→hostB: restore ${restoreMs} ms, ${seen.values.length} answers, longest gap ${seen.gap} ms\n`);
   expect(seen.error).toBeNull();
   expect(seen.values).toEqual(seen.values.map((_, i) => i + 1)); // one counter, never reset
-  expect(seen.gap).toBeLessThan(3000);
+  // Measured 0.4-0.5 s idle, 1.8 s while a stack started; a peer left on the old MAC waits 55-60 s.
+  expect(seen.gap).toBeLessThan(5000);
   // A new connection reaches the same counter, now on hostB.
   const again = await execInHost(home, 'hostC', process.execPath, ['-e', CLIENT, addr, String(port), '150']);
   expect(JSON.parse(again.stdout).values[0]).toBe(seen.values.length + 1);

@@ -119,7 +119,8 @@ test('a shaped link holds transfers between hosts (both ways) and from the root 
     expect(mbitPerSecond(r)).toBeGreaterThan(0.5 * 100);
   }
   expect(unshaped.bytes).toBe(MB8);
-  expect(mbitPerSecond(unshaped)).toBeGreaterThan(2 * 100);
+  // Unshaped, veth to veth ran at 1.3-1.9 Gbit/s on an idle machine, 345 Mbit/s while a stack started.
+  expect(mbitPerSecond(unshaped)).toBeGreaterThan(1.5 * 100);
   await setLink(home, null);
   expect(await linkRateOf(namespaceOf(home, 'hostB'))).toBeNull();
 });
