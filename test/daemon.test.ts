@@ -103,14 +103,14 @@ test('memory limit by the kernel: the tree, and a tree restored from it, run in 
     return pid;
   };
   const memoryCgroup = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:memory:|^0::/.test(l)) ?? '';
-  const started = await service();
-  expect(memoryCgroup(started)).toMatch(/fastmig-dtest-[0-9a-f]{12}$/);
+  const group = memoryCgroup(await service());
+  expect(group).toMatch(/fastmig-dtest-[0-9a-f]{12}$/);
   await until(async () => (await d.call<{ lines: string[] }>('GET', '/logs?lines=5')).lines.includes('up'));
   await d.call('POST', '/checkpoint', { checkpointId: 'm1', leaveRunning: false });
   await d.call('POST', '/restore', { checkpointId: 'm1' });
   const restored = await service();
   // criu was started inside the group (--manage-cgroups=ignore): the restored tree is born there
-  expect(memoryCgroup(restored)).toBe(memoryCgroup(started));
+  expect(memoryCgroup(restored)).toBe(group);
   process.kill(restored, 'SIGUSR1');
   await until(async () => (await d.status()).state === 'exited', 15_000);
   expect((await d.status()).lastExit).toMatchObject({ signal: 'SIGKILL', reason: expect.stringMatching(/^memory limit of 80 MiB exceeded/) });
