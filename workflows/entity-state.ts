@@ -31,7 +31,7 @@ export class ServiceEntity {
   private running: string | null = null;
   private lastPeriodic: string | null = null;
   private next = 0;
-  retired = false;
+  private isRetired = false;
 
   constructor(
     readonly service: string,
@@ -59,6 +59,15 @@ export class ServiceEntity {
     return report;
   }
 
+  /** The service was removed: the entity finishes its queue and ends. */
+  retire(): void {
+    this.isRetired = true;
+  }
+
+  get retired(): boolean {
+    return this.isRetired;
+  }
+
   placementView() {
     return { service: this.service, host: this.host, generation: this.generation };
   }
@@ -82,9 +91,9 @@ export class ServiceEntity {
   /** Waits for work: a queued migration, the end (retired, history grown), or the checkpoint period. */
   async nextWork(): Promise<'migrate' | 'checkpoint' | 'end'> {
     const every = this.placement?.spec.checkpoint?.everySeconds;
-    const wake = () => this.queue.length > 0 || this.retired || workflowInfo().continueAsNewSuggested;
+    const wake = () => this.queue.length > 0 || this.isRetired || workflowInfo().continueAsNewSuggested;
     const woken = every ? await condition(wake, every * 1000) : (await condition(wake), true);
-    if (!woken && this.placement && !this.retired) return 'checkpoint';
+    if (!woken && this.placement && !this.isRetired) return 'checkpoint';
     return this.queue.length ? 'migrate' : 'end';
   }
 

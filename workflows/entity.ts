@@ -29,7 +29,7 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
       /* a malformed signal is dropped: signals cannot answer */
     }
   });
-  setHandler(retireSignal, () => void (entity.retired = true));
+  setHandler(retireSignal, () => entity.retire());
   setHandler(placementQuery, () => entity.placementView());
   setHandler(historyQuery, () => entity.history);
   setHandler(pendingQuery, () => entity.pending());
