@@ -5,4 +5,5 @@ export { inspectServices, serviceLogs, removeService, listHosts } from './manage
 export { serviceEntity, migrateUpdate, migrateSignal, placementQuery, historyQuery, pendingQuery } from './entity';
 export { evacuateHost, scheduledMigration } from './evacuate';
 export { distributeImage, listImages } from './images';
-export { hostMonitor, failoverService } from './failover';
+export { hostMonitor } from './host-monitor';
+export { failoverService } from './failover';

@@ -1,0 +1,69 @@
+// The target step that a migration and a failover share: a new instance of a service on a host,
+// prepared (its daemon in standby, or started from scratch), then filled from a checkpoint image
+// and checked to answer (one activity on that host), or removed again.
+import { sleep } from '@temporalio/workflow';
+import type { Placement, ServiceSpec } from '../common/schemas';
+import type { FetchAndRestoreResult } from '../activities/transfer';
+import { hostSteps, registry } from './proxies';
+
+export class Target {
+  private readonly steps: ReturnType<typeof hostSteps>;
+  private removal?: Promise<boolean>;
+  /** Where it answers on its host's loopback once prepared (a container publishes its own port). */
+  port: number | undefined;
+  /** The port the registry records once prepared: a container's published port; none for a process. */
+  hostPort: number | undefined;
+
+  constructor(
+    readonly host: string,
+    private readonly spec: ServiceSpec,
+    readonly generation: number,
+  ) {
+    this.steps = hostSteps(host);
+    this.port = spec.port;
+  }
+
+  private get proxied(): boolean {
+    return this.spec.runtime === 'docker';
+  }
+
+  /** The service's record naming this instance (a failover writes it before the instance exists: fencing). */
+  placed(p: Placement): Placement {
+    return { ...p, host: this.host, generation: this.generation, hostPort: this.hostPort, updatedAt: new Date().toISOString() };
+  }
+
+  /** start: the command from scratch; otherwise the daemon waits in standby for an image. */
+  async prepare(start: boolean, preferredHostPort: number | undefined): Promise<void> {
+    const prepared = await this.steps.prepareService({ spec: this.spec, generation: this.generation, start, preferredHostPort });
+    this.port = prepared.hostPort ?? this.spec.port;
+    this.hostPort = this.proxied ? this.port : undefined;
+  }
+
+  /**
+   * Gets the image (from the host that took it, or from S3), restores it and waits until the
+   * service answers. waitForCheckpoint: asked before the dump ended; the source answers once it has.
+   */
+  arrive(checkpointId: string, from: string, via: 'peer' | 's3', waitForCheckpoint?: true): Promise<FetchAndRestoreResult> {
+    const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied };
+    return this.steps.fetchAndRestore({ ...req, port: this.port, via, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
+  }
+
+  /** A service started from scratch answers. */
+  verify(): Promise<{ healthyAt: number }> {
+    return this.steps.healthCheck({ port: this.port, proxied: this.proxied });
+  }
+
+  /** Removes the instance, once however often asked; false when its agent did not answer. */
+  remove(): Promise<boolean> {
+    this.removal ??= this.steps.removeService({ service: this.spec.name, generation: this.generation }).then(
+      () => true,
+      () => false,
+    );
+    return this.removal;
+  }
+
+  /** Surely gone: removed, or, when its agent does not answer, fenced once its lease has lapsed. */
+  async gone(): Promise<void> {
+    if (!(await this.remove())) await sleep((await registry.fencingSeconds()) * 1000);
+  }
+}
