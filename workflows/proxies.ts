@@ -1,8 +1,9 @@
 // Activity stubs with the timeouts and retries each kind of step gets. Host steps go to the task
 // queue of the host they act on; registry steps to the orchestrator's queue.
 import { proxyActivities, proxyLocalActivities, RetryPolicy } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
 import type { ServiceActivities } from '../activities/service';
-import type { ImageActivities as ImageStoreActivities } from '../activities/image';
+import type { ImageActivities } from '../activities/image';
 import type { ProbeActivities } from '../activities/probe';
 import type { EngineImageActivities } from '../activities/runtime-docker';
 import type { RegistryActivities } from '../activities/registry';
@@ -10,7 +11,7 @@ import type { MetricsActivities } from '../activities/metrics';
 import type { TransferActivities } from '../activities/transfer';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
 
-type HostActivities = ServiceActivities & ImageStoreActivities & ProbeActivities & EngineImageActivities & TransferActivities;
+type HostActivities = ServiceActivities & ImageActivities & ProbeActivities & EngineImageActivities & TransferActivities;
 
 const retry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 };
 
@@ -18,29 +19,14 @@ export function hostSteps(host: string) {
   const queue = hostQueue(host);
   // A host whose agent is gone fails fast instead of waiting for a poller forever.
   const quick = proxyActivities<HostActivities>({ taskQueue: queue, scheduleToStartTimeout: '10s', startToCloseTimeout: '30s', retry });
-  const heavy = proxyActivities<HostActivities>({
-    taskQueue: queue,
-    scheduleToStartTimeout: '10s',
-    startToCloseTimeout: '10m',
-    heartbeatTimeout: '30s',
-    retry,
-  });
-  const freeze = proxyActivities<HostActivities>({
-    taskQueue: queue,
-    scheduleToStartTimeout: '10s',
-    startToCloseTimeout: '3m',
-    // The host agent heartbeats while its daemon works: a dead agent is noticed in 10 s, not 3 min.
-    heartbeatTimeout: '10s',
-    retry: { ...retry, maximumAttempts: 2 },
-  });
+  /** Long steps heartbeat; a dead agent is noticed within the heartbeat timeout, not the step's limit. */
+  const long = (startToCloseTimeout: Duration, heartbeatTimeout: Duration, maximumAttempts: number) =>
+    proxyActivities<HostActivities>({ taskQueue: queue, scheduleToStartTimeout: '10s', startToCloseTimeout, heartbeatTimeout, retry: { ...retry, maximumAttempts } });
+  const heavy = long('10m', '30s', 3);
+  // The host agent heartbeats while its daemon works: a dead agent is noticed in 10 s, not 3 min.
+  const freeze = long('3m', '10s', 2);
   // The target's whole downtime path (image, restore, health check): heartbeats while bytes flow.
-  const arrive = proxyActivities<HostActivities>({
-    taskQueue: queue,
-    scheduleToStartTimeout: '10s',
-    startToCloseTimeout: '10m',
-    heartbeatTimeout: '30s',
-    retry: { ...retry, maximumAttempts: 2 },
-  });
+  const arrive = long('10m', '30s', 2);
   return {
     ping: quick.ping,
     prepareService: quick.prepareService,
