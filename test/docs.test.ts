@@ -19,3 +19,13 @@ test('the README opens with exactly the two commands: the demo and the tests', (
   expect(pkg.scripts.demo).toMatch(/demo\/run\.js/);
   expect(pkg.scripts.test).toMatch(/jest/);
 });
+
+test('docs/architecture.md traces one migration in at most 12 files, each named once, each real', () => {
+  const text = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'architecture.md'), 'utf8');
+  const trace = text.slice(text.indexOf('## One migration, traced'), text.indexOf('\n## ', text.indexOf('## One migration, traced') + 1));
+  const named = [...trace.matchAll(/`([a-z-]+\/[a-z0-9-]+\.ts)`/g)].map((m) => m[1]);
+  expect(named.length).toBeGreaterThan(5); // the section was found and names files
+  expect(new Set(named).size).toBe(named.length);
+  expect(named.length).toBeLessThanOrEqual(12);
+  for (const f of named) expect(fs.existsSync(path.join(REPO_ROOT, f))).toBe(true);
+});
