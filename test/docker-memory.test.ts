@@ -1,7 +1,7 @@
 // A container's memory limit is the engine's (`docker run --memory`): going over is an OOM kill in
 // the container's cgroup, which its daemon (PID 1, in the same cgroup) records as the limit; the
 // restart policy then restores the service from its last local checkpoint.
-import { ops } from '../cli/ops';
+import { ops } from '../client';
 import { httpText } from '../demo/probe';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { removeQuietly } from './helpers';
