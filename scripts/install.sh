@@ -7,9 +7,12 @@ log() { printf '[install] %s\n' "$*" >&2; }
 command -v node >/dev/null || { log "Node.js 20 or newer is required"; exit 1; }
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || { log "Node.js $major found, 20 or newer is required"; exit 1; }
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Reinstalled when the lock file's content changed (not its time stamp: a fresh checkout is newer).
+lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ "$(cat node_modules/.fastmig-lock 2>/dev/null)" != "$lock" ]; then
   log "installing node modules…"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock" > node_modules/.fastmig-lock
 fi
 log "building TypeScript…"
 npx tsc -p tsconfig.json
