@@ -16,4 +16,12 @@ if [ ! -d node_modules ] || [ "$(cat node_modules/.fastmig-lock 2>/dev/null)" !=
 fi
 log "building TypeScript…"
 npx tsc -p tsconfig.json
+# tsc never deletes an output whose source moved or went: a stale dist/x.js would shadow dist/x/index.js.
+node -e '
+  const fs = require("fs"), path = require("path");
+  const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);
+  for (const f of fs.existsSync("dist") ? walk("dist") : []) {
+    const m = /^dist\/(.*)\.js(\.map)?$/.exec(f);
+    if (m && !fs.existsSync(m[1] + ".ts")) { fs.rmSync(f); console.error("[install] removed stale " + f); }
+  }'
 bash scripts/install-tools.sh

@@ -34,7 +34,7 @@ const cases: [string, string[], RegExp][] = [
   ['deploy on unknown host', ['deploy', 'x2', '--host', 'nowhere', '--', 'sleep', '100'], /unknown host "nowhere"/],
   ['status of unknown service', ['status', 'ghost', '--json'], /unknown service "ghost"/],
   ['agent without --host', ['agent'], /agent needs --host <name>/],
-  ['agent with an unsafe host name', ['agent', '--host', '../x'], /--host: a host name is/],
+  ['agent with an unsafe host name', ['agent', '--host', '../x'], /--host: .*a host name is/],
   ['agent with an address that is not an IP', ['agent', '--host', 'hostQ', '--address', 'nowhere'], /--address takes the IP address.*got "nowhere"/],
   ['agent with arguments', ['agent', 'hostQ'], /agent takes no arguments/],
 ];
@@ -71,7 +71,7 @@ test('the embedded stack runs its host agents with `fastmig agent`, the command 
   for (const host of ['hostA', 'hostB']) {
     const pid = pidAlive(path.join(paths.runDir(), `agent-${host}.pid`));
     expect(pid).not.toBeNull();
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     expect(argv.slice(-3)).toEqual(['agent', '--host', host]);
     expect(argv[1]).toMatch(/cli\/main\.js$/);
   }
