@@ -5,7 +5,7 @@ import path from 'path';
 import crypto from 'crypto';
 import { paths, readEnvFile } from '../common/config';
 import { newKeyHex } from '../common/keys';
-import { ensureCertificates } from './certs';
+import { certifyHosts } from './certs';
 
 /** Generates what is missing of the cluster's secrets (S3 credentials, signing and image keys, TLS). */
 export function ensureSecrets(hosts: string[]): Record<string, string> {
@@ -19,7 +19,7 @@ export function ensureSecrets(hosts: string[]): Record<string, string> {
     FASTMIG_API_TOKEN: newKeyHex,
   };
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const ca = ensureCertificates(paths.secretsDir(), hosts, process.env.FASTMIG_PEER_ADDRESS || '127.0.0.1');
+  const ca = certifyHosts(hosts);
   const missing = Object.keys(wanted).filter((k) => !have[k]);
   if (!missing.length && have.FASTMIG_TLS_CA === ca) return have;
   for (const k of missing) have[k] = wanted[k]();
