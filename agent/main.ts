@@ -3,7 +3,7 @@
 // Usage: node dist/agent/main.js <host>
 import { Worker } from '@temporalio/worker';
 import { loadConfig, paths } from '../common/config';
-import { peerTls } from '../common/tls';
+import { peerTransport } from '../common/tls';
 import { createLogger } from '../common/log';
 import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
@@ -25,10 +25,7 @@ async function main() {
   const host = parseOrThrow(HostName, process.argv[2], 'host name');
   const cfg = loadConfig();
   if (!cfg.clusterKey) throw new Error('FASTMIG_CLUSTER_KEY is not configured: images could not be signed or verified (run `fastmig stack up`)');
-  const tls = peerTls(cfg.peerTls, paths.secretsDir(cfg.home), host);
-  if (!tls && !cfg.peerPlain) {
-    throw new Error('no TLS material for the image endpoint: set FASTMIG_TLS_CERT, FASTMIG_TLS_KEY and FASTMIG_TLS_CA (`fastmig stack up` makes them), or FASTMIG_PEER_PLAIN=1 to move images in the clear');
-  }
+  const transport = peerTransport(cfg, paths.secretsDir(cfg.home), host);
   const log = createLogger({ role: 'host-agent', host });
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
@@ -51,7 +48,7 @@ async function main() {
       .finally(() => (fencing = false));
   }, 10_000);
   // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
-  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, tls });
+  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, tls: transport.tls });
   log.info({ peerUrl: peer.url }, 'image endpoint listening');
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
@@ -64,8 +61,7 @@ async function main() {
     clusterKey: cfg.clusterKey,
     imageKey: cfg.imageKey,
     encryptAll: cfg.encryptAllImages,
-    tls,
-    allowPlain: cfg.peerPlain,
+    ...transport,
   });
   const metrics = new Registry();
   if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));

@@ -69,6 +69,15 @@ export function peerTls(files: TlsFiles, secretsDir: string, host: string): Peer
   return { ca: m.ca, cert: m.cert, key: m.key };
 }
 
+/** What an agent serves and pulls images with: its TLS material, else plain HTTP if allowed. */
+export function peerTransport(c: { peerTls: TlsFiles; peerPlain: boolean }, secretsDir: string, host: string): { tls: PeerTls | null; allowPlain: boolean } {
+  const tls = peerTls(c.peerTls, secretsDir, host);
+  if (!tls && !c.peerPlain) {
+    throw new Error('no TLS material for the image endpoint: set FASTMIG_TLS_CERT, FASTMIG_TLS_KEY and FASTMIG_TLS_CA (`fastmig stack up` makes them), or FASTMIG_PEER_PLAIN=1 to move images in the clear');
+  }
+  return { tls, allowPlain: c.peerPlain };
+}
+
 export interface TemporalTlsSettings {
   tls: TlsFiles;
   serverName?: string;
