@@ -1,5 +1,6 @@
 // TLS material of a fastmig process, read from the files its configuration names (never from
 // workflow inputs), and the Temporal connection options built from it.
+import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 
@@ -69,9 +70,15 @@ export function peerTls(files: TlsFiles, secretsDir: string, host: string): Peer
   return { ca: m.ca, cert: m.cert, key: m.key };
 }
 
-/** What an agent serves and pulls images with: its TLS material, else plain HTTP if allowed. */
-export function peerTransport(c: { peerTls: TlsFiles; peerPlain: boolean }, secretsDir: string, host: string): { tls: PeerTls | null; allowPlain: boolean } {
+/**
+ * What an agent serves and pulls images with: its TLS material, else plain HTTP if allowed. Its
+ * certificate must name the address the endpoint listens on, or every peer would refuse it.
+ */
+export function peerTransport(c: { peerTls: TlsFiles; peerPlain: boolean }, secretsDir: string, host: string, address = '127.0.0.1'): { tls: PeerTls | null; allowPlain: boolean } {
   const tls = peerTls(c.peerTls, secretsDir, host);
+  if (tls && !new crypto.X509Certificate(tls.cert).checkIP(address)) {
+    throw new Error(`FASTMIG_TLS_CERT of ${host} does not carry ${address} (the endpoint's address) as an IP SAN: peers would refuse it`);
+  }
   if (!tls && !c.peerPlain) {
     throw new Error('no TLS material for the image endpoint: set FASTMIG_TLS_CERT, FASTMIG_TLS_KEY and FASTMIG_TLS_CA (`fastmig stack up` makes them), or FASTMIG_PEER_PLAIN=1 to move images in the clear');
   }

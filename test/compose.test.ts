@@ -41,9 +41,10 @@ test('every entrypoint and command it names exists in the project', () => {
     expect(fs.existsSync(path.join(REPO_ROOT, script))).toBe(true);
     const role = s.command[0];
     expect(entrypointScript).toMatch(new RegExp(`^\\s*${role}\\)`, 'm'));
-    // The role runs dist/workers/<role>.js, compiled from workers/<role>.ts.
-    expect(fs.existsSync(path.join(REPO_ROOT, 'workers', `${role}.ts`))).toBe(true);
-    expect(entrypointScript).toContain(`dist/workers/${role}.js`);
+    // The role runs its entry point's compiled file.
+    const entry = ({ orchestrator: 'workers/orchestrator', 'host-agent': 'agent/main' } as Record<string, string>)[role];
+    expect(fs.existsSync(path.join(REPO_ROOT, `${entry}.ts`))).toBe(true);
+    expect(entrypointScript).toContain(`dist/${entry}.js`);
   }
 });
 
