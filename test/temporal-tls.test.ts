@@ -1,7 +1,8 @@
 // The Temporal connection over TLS, mutual TLS or with an API key (a hosted Temporal service). The
 // dev server (`temporal server start-dev`) cannot serve TLS, so a TLS proxy in this process (mutual
 // TLS, ALPN h2, a throwaway CA) forwards to the stack's dev server; the client library's and the
-// workers' connections go through it with the options built from the settings.
+// workers' connections go through it with the options built from the settings. S3 over https with
+// a private CA (FASTMIG_S3_CA) goes through the same kind of proxy in front of the stack's S3 server.
 import fs from 'fs';
 import os from 'os';
 import net from 'net';
@@ -9,7 +10,8 @@ import path from 'path';
 import tls from 'tls';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../common/config';
+import { loadConfig, type Config } from '../common/config';
+import { s3Client } from '../common/s3';
 import { peerTls, temporalConnectionOptions, tlsFiles } from '../common/tls';
 import { ensureCertificates } from '../stack/certs';
 
@@ -17,24 +19,29 @@ const cfg = loadConfig();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmig-temporal-tls-'));
 ensureCertificates(dir, ['temporal', 'worker'], '127.0.0.1');
 const files = { ca: tlsFiles.ca(dir), cert: tlsFiles.cert(dir, 'worker'), key: tlsFiles.key(dir, 'worker') };
-let proxy: tls.Server;
+const proxies: tls.Server[] = [];
 let address: string;
 
-beforeAll(async () => {
-  const [host, port] = cfg.temporalAddress.split(':');
-  const server = peerTls({}, dir, 'temporal')!;
-  proxy = tls.createServer({ ...server, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (socket) => {
-    const upstream = net.connect(Number(port), host);
-    socket.pipe(upstream).pipe(socket);
-    const end = () => (socket.destroy(), upstream.destroy());
+/** A TLS proxy (the certificate of "temporal" of the throwaway CA) to a plain upstream; resolves with its port. */
+async function tlsProxy(upstream: string, o: tls.TlsOptions): Promise<number> {
+  const [host, port] = upstream.split(':');
+  const proxy = tls.createServer({ ...peerTls({}, dir, 'temporal')!, ...o }, (socket) => {
+    const up = net.connect(Number(port), host);
+    socket.pipe(up).pipe(socket);
+    const end = () => (socket.destroy(), up.destroy());
     socket.on('error', end);
-    upstream.on('error', end);
+    up.on('error', end);
   });
+  proxies.push(proxy);
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-  address = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+  return (proxy.address() as net.AddressInfo).port;
+}
+
+beforeAll(async () => {
+  address = `127.0.0.1:${await tlsProxy(cfg.temporalAddress, { requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] })}`;
 });
 afterAll(async () => {
-  await new Promise((r) => proxy.close(r));
+  for (const p of proxies) await new Promise((r) => p.close(r));
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -71,4 +78,12 @@ test('a worker connection (NativeConnection) connects over mutual TLS, and with 
 test('a client without a certificate, or not trusting the CA, does not get through', async () => {
   await expect(Connection.connect({ ...temporalConnectionOptions(address, { tls: { ca: files.ca } }), connectTimeout: 3000 })).rejects.toThrow();
   await expect(Connection.connect({ ...temporalConnectionOptions(address, { tls: { cert: files.cert, key: files.key } }), connectTimeout: 3000 })).rejects.toThrow();
+});
+
+test('S3 over https checks the endpoint against FASTMIG_S3_CA; an unreadable CA names the setting', async () => {
+  const port = await tlsProxy(`${cfg.s3.endPoint}:${cfg.s3.port}`, {});
+  const over = (s3: Partial<Config['s3']>) => s3Client({ ...cfg, s3: { ...cfg.s3, port, useSSL: true, ...s3 } });
+  expect(await over({ ca: files.ca }).bucketExists(cfg.s3.bucket)).toBe(true);
+  await expect(over({}).bucketExists(cfg.s3.bucket)).rejects.toThrow(/self-signed certificate in certificate chain/);
+  expect(() => over({ ca: path.join(dir, 'nothing.pem') })).toThrow(/^FASTMIG_S3_CA: cannot read .*nothing\.pem \(ENOENT\)$/);
 });
