@@ -11,6 +11,7 @@ import { faultPoint } from '../common/faults';
 import { ImageError } from '../image/errors';
 import { ImageFolders } from '../image/folder';
 import { PeerClient } from '../image/peer-client';
+import type { PeerTls } from '../common/tls';
 import { S3Store } from '../image/s3-store';
 import type { StoredImage, TransferHooks } from '../image/transport';
 
@@ -22,6 +23,9 @@ export interface ImageContext {
   clusterKey: Buffer;
   imageKey: Buffer | null;
   encryptAll: boolean;
+  /** Pulls from other agents' image endpoints over mutual TLS with this (image/peer-client.ts). */
+  tls?: PeerTls | null;
+  allowPlain?: boolean;
 }
 
 async function adapt<T>(fn: () => Promise<T>): Promise<T> {
@@ -48,6 +52,8 @@ export function createImageActivities(ctx: ImageContext) {
   const store = new S3Store(ctx);
   const peers = new PeerClient({
     ...ctx,
+    tls: ctx.tls ?? null,
+    allowPlain: !!ctx.allowPlain,
     peerUrl: async (host) => (await readJson<HostRecord>(ctx.s3, ctx.bucket, keys.host(host)))?.peerUrl,
   });
   const encrypt = (asked?: boolean) => !!(asked || ctx.encryptAll);

@@ -3,7 +3,8 @@
 // `fastmig agent --host <name> [--address <ip>]` (cli/agent.ts), on any machine, from configuration
 // alone; the embedded stack starts its agents with that very command.
 import { Worker } from '@temporalio/worker';
-import { loadConfig } from '../common/config';
+import { loadConfig, paths } from '../common/config';
+import { peerTransport } from '../common/tls';
 import { createLogger } from '../common/log';
 import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
@@ -32,6 +33,8 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const host = parseOrThrow(HostName, o.host, 'host name');
   const cfg = loadConfig();
   if (!cfg.clusterKey) throw new Error('FASTMIG_CLUSTER_KEY is not configured: images could not be signed or verified (run `fastmig stack up`)');
+  const address = o.address ?? process.env.FASTMIG_PEER_ADDRESS ?? '127.0.0.1';
+  const transport = peerTransport(cfg, paths.secretsDir(cfg.home), host, address);
   const log = createLogger({ role: 'host-agent', host });
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
@@ -54,7 +57,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
       .finally(() => (fencing = false));
   }, 10_000);
   // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
-  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, address: o.address });
+  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, address, tls: transport.tls });
   log.info({ peerUrl: peer.url }, 'image endpoint listening');
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
@@ -67,6 +70,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     clusterKey: cfg.clusterKey,
     imageKey: cfg.imageKey,
     encryptAll: cfg.encryptAllImages,
+    ...transport,
   });
   const metrics = new Registry();
   if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));

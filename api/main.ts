@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, paths, readEnvFile } from '../common/config';
 import { createLogger } from '../common/log';
+import { temporalConnectionOptions } from '../common/tls';
 import { Registry } from '../common/metrics';
 import { createHttpApi } from './server';
 
@@ -12,7 +13,7 @@ async function main() {
   if (!token || token.length < 32) throw new Error('FASTMIG_API_TOKEN must be set to at least 32 characters (run `fastmig stack up`)');
   const port = Number(process.env.FASTMIG_API_PORT || 7080);
   const log = createLogger({ role: 'api', host: 'api' });
-  const connection = await Connection.connect({ address: cfg.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(cfg.temporalAddress, cfg.temporal));
   const client = new Client({ connection, namespace: cfg.namespace });
   const app = createHttpApi(client, token, log, new Registry());
   await app.listen({ port, host: '127.0.0.1' });

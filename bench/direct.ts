@@ -1,7 +1,8 @@
 // The warm migration's steps driven directly from the benchmark process, without Temporal: the same
 // activity functions the host agents run, called in order inside a mock activity context.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { loadConfig } from '../common/config';
+import { loadConfig, paths } from '../common/config';
+import { peerTransport } from '../common/tls';
 import { s3Client } from '../common/s3';
 import { createServiceActivities } from '../activities/service';
 import { createImageActivities } from '../activities/image';
@@ -17,7 +18,7 @@ export function directDriver() {
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   const host = (h: string) => {
     const daemons = createServiceActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath });
-    const images = createImageActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages });
+    const images = createImageActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages, ...peerTransport(cfg, paths.secretsDir(cfg.home), h) });
     return { ...daemons, ...images, ...probeActivities, ...createTransferActivities(daemons, images, probeActivities) };
   };
   const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A) => env.run(fn as any, ...args) as Promise<R>;

@@ -3,6 +3,7 @@ import { Client, Connection, WorkflowFailedError, WorkflowExecutionAlreadyStarte
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../common/config';
 import { ORCHESTRATOR_QUEUE } from '../common/names';
+import { temporalConnectionOptions } from '../common/tls';
 
 export class UserError extends Error {}
 
@@ -18,9 +19,10 @@ export async function queuePollers(conn: Connection, namespace: string, taskQueu
 /** Connects and checks that the orchestrator worker polls, so a started workflow will run. */
 export async function connectClient(): Promise<{ client: Client; connection: Connection; namespace: string }> {
   const cfg = loadConfig();
+  const options = temporalConnectionOptions(cfg.temporalAddress, cfg.temporal); // a bad setting is its own error
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: cfg.temporalAddress, connectTimeout: 3000 });
+    connection = await Connection.connect({ ...options, connectTimeout: 3000 });
   } catch {
     throw new UserError(`the fastmig stack is not up (no Temporal server at ${cfg.temporalAddress}): run \`fastmig stack up\``);
   }

@@ -3,6 +3,7 @@
 import fs from 'fs';
 import path from 'path';
 import { parseKey } from './keys';
+import type { TemporalTlsSettings, TlsFiles } from './tls';
 
 /** The checkout's root, whether this file runs compiled (dist/common) or from source (common). */
 export const REPO_ROOT = (() => {
@@ -28,7 +29,14 @@ export interface Config {
   home: string;
   temporalAddress: string;
   namespace: string;
-  s3: { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string };
+  /** TLS/mTLS or an API key (which implies TLS) for the Temporal connection: a hosted service. */
+  temporal: TemporalTlsSettings;
+  /** `ca`: a CA file (FASTMIG_S3_CA) trusted for an https endpoint besides the system's. */
+  s3: { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string; ca?: string };
+  /** The image endpoint's certificate, key and the cluster CA (files); common/tls.ts reads them. */
+  peerTls: TlsFiles;
+  /** FASTMIG_PEER_PLAIN=1: an agent without TLS material serves and pulls images over plain http. */
+  peerPlain: boolean;
   criuPath: string;
   hosts: string[];
   /** Signs image manifests; every host of a cluster shares it. */
@@ -49,6 +57,7 @@ export function fastmigHome(): string {
 export const paths = {
   stackFile: (home = fastmigHome()) => path.join(home, 'stack.json'),
   secretsFile: (home = fastmigHome()) => path.join(home, 'secrets', 'secrets.env'),
+  secretsDir: (home = fastmigHome()) => path.join(home, 'secrets'),
   runDir: (home = fastmigHome()) => path.join(home, 'run'),
   logDir: (home = fastmigHome()) => path.join(home, 'logs'),
   hostDir: (host: string, home = fastmigHome()) => path.join(home, 'hosts', host),
@@ -97,6 +106,11 @@ export function loadConfig(): Config {
     home,
     temporalAddress: env('FASTMIG_TEMPORAL_ADDRESS') || stack?.temporalAddress || '127.0.0.1:7233',
     namespace: env('FASTMIG_NAMESPACE') || stack?.namespace || 'default',
+    temporal: {
+      tls: { ca: env('FASTMIG_TEMPORAL_TLS_CA'), cert: env('FASTMIG_TEMPORAL_TLS_CERT'), key: env('FASTMIG_TEMPORAL_TLS_KEY') },
+      serverName: env('FASTMIG_TEMPORAL_TLS_SERVER_NAME'),
+      apiKey: env('FASTMIG_TEMPORAL_API_KEY'),
+    },
     s3: {
       endPoint: endpoint.hostname,
       port: Number(endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80)),
@@ -104,7 +118,10 @@ export function loadConfig(): Config {
       accessKey: env('FASTMIG_S3_ACCESS_KEY') || '',
       secretKey: env('FASTMIG_S3_SECRET_KEY') || '',
       bucket: env('FASTMIG_S3_BUCKET') || stack?.s3Bucket || 'fastmig',
+      ca: env('FASTMIG_S3_CA'),
     },
+    peerTls: { ca: env('FASTMIG_TLS_CA'), cert: env('FASTMIG_TLS_CERT'), key: env('FASTMIG_TLS_KEY') },
+    peerPlain: env('FASTMIG_PEER_PLAIN') === '1',
     criuPath: env('FASTMIG_CRIU') || stack?.criuPath || path.join(paths.toolsDir(), 'criu', 'criu'),
     clusterKey: parseKey(env('FASTMIG_CLUSTER_KEY'), 'FASTMIG_CLUSTER_KEY'),
     imageKey: parseKey(env('FASTMIG_IMAGE_KEY'), 'FASTMIG_IMAGE_KEY'),

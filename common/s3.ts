@@ -1,5 +1,8 @@
 // The one place that builds an S3 client (the `minio` package speaks to any S3-compatible server).
+import https from 'https';
+import tls from 'tls';
 import { Client } from 'minio';
+import { readTls } from './tls';
 import type { Config } from './config';
 
 export function s3Client(cfg: Config): Client {
@@ -13,6 +16,8 @@ export function s3Client(cfg: Config): Client {
     accessKey: cfg.s3.accessKey,
     secretKey: cfg.s3.secretKey,
     region: 'us-east-1',
+    // A private CA for an https endpoint, added to the system's roots (not replacing them).
+    ...(cfg.s3.useSSL && cfg.s3.ca ? { transportAgent: new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, String(readTls('FASTMIG_S3', { ca: cfg.s3.ca }).ca)] }) } : {}),
   });
 }
 

@@ -1,10 +1,14 @@
 // The pulling side of the agent-to-agent transfer: GET /images/<service>/<checkpoint> from the
 // image endpoint of the host that took the checkpoint (image/peer-server.ts), a signed request,
 // one archive through the image pipeline into the staging folder, kept only when the trailers
-// (sha256, length, MAC bound to this request's nonce and to the encoding) check out. Any failure to
+// (sha256, length, MAC bound to this request's nonce and to the encoding) check out. Over HTTPS the
+// source must show a certificate of the cluster CA for the address it advertised, and this host shows
+// its own (mutual TLS); a plain-http endpoint is refused unless FASTMIG_PEER_PLAIN=1. Any failure to
 // reach or read the peer is a `PeerTransfer` failure, after which a caller falls back to the store.
 import fs from 'fs';
 import http from 'http';
+import https from 'https';
+import type { PeerTls } from '../common/tls';
 import { ImageError, firstLine } from './errors';
 import { codecOfEncoding } from './compression';
 import { macEqual, PEER_HEADERS, peerKey, responseMac, signPeerRequest } from './peer-auth';
@@ -17,6 +21,10 @@ export interface PeerClientOptions {
   clusterKey: Buffer;
   /** Decrypts answers asked for encrypted. */
   imageKey: Buffer | null;
+  /** This host's certificate and key, and the cluster CA that must have signed the source's. */
+  tls: PeerTls | null;
+  /** Whether a plain-http endpoint may be used (FASTMIG_PEER_PLAIN=1). */
+  allowPlain: boolean;
   /** The image endpoint a host advertises (its registry record), if any. */
   peerUrl(host: string): Promise<string | undefined>;
 }
@@ -32,6 +40,9 @@ export class PeerClient implements ImageTransport {
     const failed = (why: string) => new ImageError('PeerTransfer', `peer transfer of image ${req.checkpointId} of ${req.service} from ${from} failed: ${why}`);
     const base = await this.o.peerUrl(from).catch(() => undefined);
     if (!base) throw failed(`${from} advertises no image endpoint`);
+    const secure = base.startsWith('https:');
+    if (!secure && !this.o.allowPlain) throw failed(`${from} advertises a plain-http image endpoint (FASTMIG_PEER_PLAIN=1 allows it)`);
+    if (secure && !this.o.tls) throw failed('no TLS material here to reach an https image endpoint (FASTMIG_TLS_CERT, FASTMIG_TLS_KEY, FASTMIG_TLS_CA)');
     if (req.encrypt && !this.o.imageKey) throw failed('image encryption is on but FASTMIG_IMAGE_KEY is not configured here');
     return {
       into: (staging) =>
@@ -50,7 +61,8 @@ export class PeerClient implements ImageTransport {
     const idleMs = req.wait ? 200_000 : 10_000;
     const beat = setInterval(() => hooks.alive?.(), 5000);
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const r = http.get(new URL(urlPath, base), { headers, timeout: idleMs }, resolve);
+      const url = new URL(urlPath, base);
+      const r = url.protocol === 'https:' ? https.get(url, { headers, timeout: idleMs, ...this.o.tls, agent: false }, resolve) : http.get(url, { headers, timeout: idleMs }, resolve);
       r.once('timeout', () => r.destroy(new Error(`no answer from ${base} within ${idleMs / 1000} s`)));
       r.once('error', reject);
     }).finally(() => clearInterval(beat));

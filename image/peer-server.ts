@@ -1,17 +1,21 @@
 // The serving side of the agent-to-agent transfer: a host agent's image endpoint serves this
 // host's checkpoint images to the other agents of the cluster as one archive, so a migration moves
-// its image host to host instead of through S3 while the service is frozen. HTTP on 127.0.0.1
-// (FASTMIG_PEER_ADDRESS to listen elsewhere) on a free port, advertised in the host's registry
-// record; every request must be signed with the cluster's peer key (image/peer-auth.ts) and every
+// its image host to host instead of through S3 while the service is frozen. HTTPS with mutual TLS
+// (the cluster CA signs every agent's certificate; a peer without one is refused during the
+// handshake) on 127.0.0.1 (FASTMIG_PEER_ADDRESS to listen elsewhere) on a free port, advertised in
+// the host's registry record; plain HTTP only without TLS material and with FASTMIG_PEER_PLAIN=1.
+// On top of TLS, which only says "a host of this cluster", every request must be signed with the cluster's peer key (image/peer-auth.ts) and every
 // answer ends with trailers: the archive's digest and length, a MAC over them bound to the request's
 // nonce and the encoding, and the GCM tag when the request asked for `?encrypt=1`.
 import http from 'http';
+import https from 'https';
 import fs from 'fs';
 import { paths } from '../common/config';
 import { CHECKPOINT_ID } from '../common/names';
 import { HostName, ServiceName } from '../common/schemas';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import type { Logger } from '../common/log';
+import type { PeerTls } from '../common/tls';
 import { chooseEncoding, codecOfEncoding, peerCompressionSetting } from './compression';
 import { newIv } from './encryption';
 import { imageFileNames, ImageFolders } from './folder';
@@ -27,6 +31,8 @@ export interface PeerServerOptions {
   imageKey: Buffer | null;
   log: Logger;
   address?: string;
+  /** HTTPS with client certificates of the same CA; null serves plain HTTP (the caller allowed it). */
+  tls: PeerTls | null;
 }
 
 export interface PeerServer {
@@ -43,12 +49,13 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
   const verify = peerVerifier(key);
   const compression = peerCompressionSetting();
   const folders = new ImageFolders(o.host, o.home);
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err) => {
       o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'image request failed');
       res.destroy();
     });
-  });
+  };
+  const server = o.tls ? https.createServer({ ...o.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, onRequest) : http.createServer(onRequest);
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const workflowId = typeof req.headers['x-fastmig-workflow'] === 'string' ? req.headers['x-fastmig-workflow'].slice(0, 200) : undefined;
     const refuse = (status: number, why: string) => {
@@ -110,6 +117,8 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
       },
     );
   }
+  // A peer without a certificate of the cluster CA, or speaking plain HTTP, ends in the handshake.
+  server.on('tlsClientError', (err) => o.log.warn({ err: err.message }, 'image request refused: TLS handshake failed'));
   server.keepAliveTimeout = 1000;
   const address = o.address ?? process.env.FASTMIG_PEER_ADDRESS ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -119,7 +128,7 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
   const port = (server.address() as { port: number }).port;
   const shown = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `http://${shown}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${shown}:${port}`,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -20,7 +20,7 @@ export async function stackUp(hostsArg: string[] | undefined, say: Say): Promise
   say('checking tools (Temporal CLI, S3 server, CRIU)…');
   execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'install-tools.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-  const secrets = ensureSecrets();
+  const secrets = ensureSecrets(hosts);
   const stack = plannedStack(hosts);
   fs.writeFileSync(paths.stackFile(home), JSON.stringify(stack, null, 2));
 

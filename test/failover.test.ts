@@ -8,6 +8,7 @@ import execa from 'execa';
 import { Connection } from '@temporalio/client';
 import { ops, queuePollers } from '../client';
 import { loadConfig, paths, REPO_ROOT } from '../common/config';
+import { certifyHosts } from '../stack/certs';
 import { hostQueue, keys } from '../common/names';
 import { s3Client } from '../common/s3';
 import { httpText } from '../demo/probe';
@@ -18,6 +19,8 @@ const SERVICE = 'test-failover';
 const cfg = loadConfig();
 let agent: execa.ExecaChildProcess | null = null;
 let connection: Connection;
+
+certifyHosts([HOST]); // a host outside `stack up`'s list needs its certificate of the cluster CA
 
 function startAgent() {
   // A short lease so the test need not wait long; the monitor fails over after a longer silence.

@@ -58,7 +58,7 @@ test('a compressing endpoint answers br, the files arrive intact and the MAC cov
   const clusterKey = crypto.randomBytes(32);
   const old = process.env.FASTMIG_PEER_COMPRESSION;
   process.env.FASTMIG_PEER_COMPRESSION = 'brotli';
-  const server = await serveImages({ host, home, clusterKey, imageKey: null, log: createLogger({ role: 'test' }) }).finally(() => {
+  const server = await serveImages({ host, home, clusterKey, imageKey: null, log: createLogger({ role: 'test' }), tls: null }).finally(() => {
     if (old === undefined) delete process.env.FASTMIG_PEER_COMPRESSION;
     else process.env.FASTMIG_PEER_COMPRESSION = old;
   });

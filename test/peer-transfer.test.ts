@@ -56,7 +56,7 @@ test('a warm migration moves the image host to host and records it only once its
 test('when the source endpoint cannot be reached, the image goes through S3 and the migration still succeeds', async () => {
   // The real agent keeps running; only the address it advertises points at a closed port.
   const record = (await readJson<HostRecord>(s3, cfg.s3.bucket, keys.host('hostB')))!;
-  await writeJson(s3, cfg.s3.bucket, keys.host('hostB'), { ...record, peerUrl: `http://127.0.0.1:${await closedPort()}` });
+  await writeJson(s3, cfg.s3.bucket, keys.host('hostB'), { ...record, peerUrl: `https://127.0.0.1:${await closedPort()}` });
   try {
     const report = await ops.migrate({ service: SERVICE, to: 'hostA', mode: 'warm' });
     expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA' });

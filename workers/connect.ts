@@ -4,12 +4,13 @@ import { NativeConnection, Runtime, DefaultLogger, ActivityInboundCallsIntercept
 import { Context } from '@temporalio/activity';
 import type { Logger } from '../common/log';
 import type { Config } from '../common/config';
+import { temporalConnectionOptions } from '../common/tls';
 import { Histogram } from 'prom-client';
 import { MS_BUCKETS, Registry } from '../common/metrics';
 
 export async function connectWorker(cfg: Config): Promise<NativeConnection> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  return NativeConnection.connect({ address: cfg.temporalAddress });
+  return NativeConnection.connect(temporalConnectionOptions(cfg.temporalAddress, cfg.temporal));
 }
 
 class ActivityLog implements ActivityInboundCallsInterceptor {

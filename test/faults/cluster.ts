@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ops, queuePollers } from '../../client';
 import { pidAlive } from '../../common/pid-file';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
+import { certifyHosts } from '../../stack/certs';
 import { hostQueue, keys, migrateWorkflowId } from '../../common/names';
 import { s3Client } from '../../common/s3';
 import { FaultPoint, reachedMarker } from '../../common/faults';
@@ -93,6 +94,7 @@ export class FaultCluster {
   }
 
   async startAgent(host: string): Promise<void> {
+    certifyHosts([host]); // its image endpoint's certificate of the cluster CA
     const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], {
       // Images in the service folder: that folder is itself a small tmpfs here, so images stay on
       // tmpfs and a full "disk" reaches them. Their transfers are compressed, so that path meets

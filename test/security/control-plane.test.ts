@@ -5,6 +5,7 @@ import path from 'path';
 import execa from 'execa';
 import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
+import { certifyHosts } from '../../stack/certs';
 import { serviceFolder } from '../../common/service-folder';
 import { s3Client } from '../../common/s3';
 import { keys, ORCHESTRATOR_QUEUE, hostQueue } from '../../common/names';
@@ -115,6 +116,7 @@ test('a host agent refuses a stale generation: the running service is not touche
 
 test('a target host that does not share the cluster key refuses the image; the migration rolls back', async () => {
   const host = 'hostRogue';
+  certifyHosts([host]); // TLS admits it (a certificate of the cluster CA): only the cluster key differs
   const agent = execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], {
     env: { FASTMIG_CLUSTER_KEY: newKeyHex(), FASTMIG_LOG_LEVEL: 'warn' },
     reject: false,

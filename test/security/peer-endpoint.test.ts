@@ -1,9 +1,11 @@
 // The image endpoint of a host agent (agent-to-agent transfer) answers only requests signed with
 // this cluster's peer key: unsigned, wrongly signed, replayed, stale or malformed requests are
-// refused before anything is read. Run against the real agent of hostA.
-import http from 'http';
+// refused before anything is read. Run against the real agent of hostA, over mutual TLS with the
+// certificate `stack up` made for hostB (the embedded stack's default path).
+import https from 'https';
 import crypto from 'crypto';
-import { loadConfig } from '../../common/config';
+import { loadConfig, paths } from '../../common/config';
+import { peerTls } from '../../common/tls';
 import { s3Client, readJson } from '../../common/s3';
 import { keys } from '../../common/names';
 import { peerKey, signPeerRequest, PEER_HEADERS } from '../../image/peer-auth';
@@ -15,14 +17,16 @@ let base: string;
 
 beforeAll(async () => {
   const record = await readJson<HostRecord>(s3Client(cfg), cfg.s3.bucket, keys.host('hostA'));
-  expect(record?.peerUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  expect(record?.peerUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   base = record!.peerUrl!;
 });
 
-function get(urlPath: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+const hostB = peerTls(cfg.peerTls, paths.secretsDir(cfg.home), 'hostB')!;
+
+function get(urlPath: string, headers: Record<string, string>, tls: https.RequestOptions = hostB): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http
-      .get(new URL(urlPath, base), { headers }, (res) => {
+    https
+      .get(new URL(urlPath, base), { headers, ...tls, agent: false }, (res) => {
         let body = '';
         res.on('data', (c) => (body += String(c)));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -66,4 +70,12 @@ test('a malformed signature and unsafe names are refused', async () => {
   const evil = '/images/..%2F..%2Fsecrets/g1';
   const signed = signPeerRequest(peerKey(cfg.clusterKey!), 'GET', evil, 'hostB');
   expect(await tryBadInput('peer endpoint: path traversal in the service name', async () => refused(400, /bad service/)(await get(evil, signed)))).toBe(true);
+});
+
+test('the agent\'s endpoint refuses a client without a certificate of the cluster CA', async () => {
+  const headers = signPeerRequest(peerKey(cfg.clusterKey!), 'GET', PATH, 'hostB');
+  await expect(get(PATH, headers, { ca: hostB.ca })).rejects.toThrow(/certificate required/);
+  // hostA's certificate names the address its endpoint listens on (every client above checked it)
+  const hostA = peerTls(cfg.peerTls, paths.secretsDir(cfg.home), 'hostA')!;
+  expect(new crypto.X509Certificate(hostA.cert).subjectAltName).toContain('IP Address:127.0.0.1');
 });
