@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Entry point of the fastmig image in docker-compose.yml: `orchestrator` or `host-agent <host>`.
+# Entry point of the fastmig image in docker-compose.yml: `orchestrator`, `host-agent <host>` or
+# `api`; `healthy <url>` is the services' health check (the image has node, not curl or wget).
 # A host agent that runs containers talks to the Docker engine of the machine through a socket
 # mounted at $FASTMIG_HOME/docker/<host>/d.sock. That engine resolves bind mounts on the machine,
 # not in this container, so the daemon's code and bundles are copied into FASTMIG_HOME, which
@@ -19,5 +20,8 @@ case "$role" in
     fi
     export FASTMIG_APP_DIR=$app FASTMIG_BUNDLE=$app/.tools/bundle FASTMIG_CRIU=$app/.tools/criu/criu
     exec node dist/agent/main.js "$host" ;;
-  *) echo "unknown role \"$role\": use orchestrator or host-agent <host>" >&2; exit 2 ;;
+  api) exec node dist/api/main.js ;;
+  healthy)
+    exec node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "${2:?usage: healthy <url>}" ;;
+  *) echo "unknown role \"$role\": use orchestrator, host-agent <host> or api" >&2; exit 2 ;;
 esac
