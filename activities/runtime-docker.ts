@@ -122,8 +122,8 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         ...CRIU_PRIVILEGES,
         '-v', `${bundle}:${BUNDLE_MOUNT}:ro`,
         '-v', `${criuRoot}:${CRIU_MOUNT}:ro`,
+        // The daemon loads no package (test/daemon.test.ts checks it): its code and package.json suffice.
         '-v', `${path.join(appDir(), 'dist')}:${APP_MOUNT}/dist:ro`,
-        '-v', `${path.join(appDir(), 'node_modules')}:${APP_MOUNT}/node_modules:ro`,
         '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
         // Published on loopback only: on the service's previous port when that is free here (hosts on

@@ -1,6 +1,7 @@
 // A host agent: runs the host activities (service daemons, image store, probe) on its own task
-// queue, renews its services' leases and applies their restart policies.
-// Usage: node dist/agent/main.js <host>
+// queue, renews its services' leases and applies their restart policies. Started by
+// `fastmig agent --host <name> [--address <ip>]` (cli/agent.ts), on any machine, from configuration
+// alone; the embedded stack starts its agents with that very command.
 import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../common/config';
 import { createLogger } from '../common/log';
@@ -20,8 +21,15 @@ import { Registry, serveMetrics } from '../common/metrics';
 import { createTransferActivities } from '../activities/transfer';
 import { serveImages } from '../image/peer-server';
 
-async function main() {
-  const host = parseOrThrow(HostName, process.argv[2], 'host name');
+export interface AgentOptions {
+  host: string;
+  /** The address other agents reach this host on; its image endpoint listens there (default 127.0.0.1). */
+  address?: string;
+}
+
+/** Runs the agent until its worker stops. */
+export async function runAgent(o: AgentOptions): Promise<void> {
+  const host = parseOrThrow(HostName, o.host, 'host name');
   const cfg = loadConfig();
   if (!cfg.clusterKey) throw new Error('FASTMIG_CLUSTER_KEY is not configured: images could not be signed or verified (run `fastmig stack up`)');
   const log = createLogger({ role: 'host-agent', host });
@@ -46,7 +54,7 @@ async function main() {
       .finally(() => (fencing = false));
   }, 10_000);
   // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
-  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log });
+  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, address: o.address });
   log.info({ peerUrl: peer.url }, 'image endpoint listening');
   const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
@@ -81,7 +89,9 @@ async function main() {
   await worker.run();
 }
 
-main().catch((err) => {
-  process.stderr.write(`fastmig host agent: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  runAgent({ host: process.argv[2] }).catch((err) => {
+    process.stderr.write(`fastmig host agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -2,6 +2,7 @@
 // CLI holds no state: it parses and validates input, calls the client library (client/) or the
 // dev stack (stack/), shows progress and prints the result. Bad input exits with code 2.
 import { UserError } from '../client';
+import { agent } from './agent';
 import { Command, parseCommandLine } from './args';
 import { deploy } from './deploy';
 import { image } from './image';
@@ -16,6 +17,7 @@ Usage:
   fastmig stack up [--hosts hostA,hostB]     install (if needed) and start Temporal, S3, orchestrator, host agents
   fastmig stack down                         stop everything the stack started (data stays on disk)
   fastmig stack status [--json]
+  fastmig agent --host <name> [--address <ip>]  run a host agent in the foreground (a machine of its own)
   fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
                  [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] [--restart '<json policy>'] [--memory-limit <MiB>]
                  [--checkpoint-every <seconds> [--checkpoint-keep N]] -- <command...>
@@ -40,7 +42,7 @@ Examples:
   fastmig evacuate hostA --parallel 3
   fastmig schedule create nightly --cron "0 3 * * *" migrate kv --to hostB`;
 
-const commands: Record<string, Command> = { stack, deploy, image, migrate, status, logs, hosts, remove, evacuate, schedule };
+const commands: Record<string, Command> = { stack, agent, deploy, image, migrate, status, logs, hosts, remove, evacuate, schedule };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

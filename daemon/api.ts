@@ -1,7 +1,7 @@
 // The daemon's API: HTTP on a unix socket in the host's state directory (never TCP), every request
 // authenticated with the service's token, bodies validated and size-limited.
 import http from 'http';
-import { HttpError, Routes, createJsonServer, checkBody as parse } from '../common/http';
+import { HttpError, Routes, createJsonServer, checkBody as parse } from './http';
 // Not through schemas.ts: that would load zod into every daemon.
 import {
   parseCheckpointRequest,

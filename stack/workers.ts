@@ -26,7 +26,8 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
     else {
       say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
       fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
-      startDetached(`agent-${host}`, node, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
+      // The command a user runs to add a machine: the embedded stack takes the same path.
+      startDetached(`agent-${host}`, node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
     }
   }
   if (running('api')) say('HTTP API already running');

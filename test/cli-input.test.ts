@@ -1,6 +1,11 @@
 // Bad input through the real CLI binary: a non-zero exit, one clear line, no stack trace,
 // and nothing changed.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { ops } from '../client';
+import { paths } from '../common/config';
+import { pidAlive } from '../common/pid-file';
 import { deployKv, fastmig, removeQuietly } from './helpers';
 
 const SERVICE = 'test-cli';
@@ -28,6 +33,10 @@ const cases: [string, string[], RegExp][] = [
   ['duplicate deploy', ['deploy', SERVICE, '--host', 'hostB', '--', 'sleep', '100'], /already exists on hostA/],
   ['deploy on unknown host', ['deploy', 'x2', '--host', 'nowhere', '--', 'sleep', '100'], /unknown host "nowhere"/],
   ['status of unknown service', ['status', 'ghost', '--json'], /unknown service "ghost"/],
+  ['agent without --host', ['agent'], /agent needs --host <name>/],
+  ['agent with an unsafe host name', ['agent', '--host', '../x'], /--host: a host name is/],
+  ['agent with an address that is not an IP', ['agent', '--host', 'hostQ', '--address', 'nowhere'], /--address takes the IP address.*got "nowhere"/],
+  ['agent with arguments', ['agent', 'hostQ'], /agent takes no arguments/],
 ];
 
 test.each(cases)('%s is refused with a clear one-line error', async (_name, args, message) => {
@@ -40,8 +49,32 @@ test.each(cases)('%s is refused with a clear one-line error', async (_name, args
 
 test('nothing changed after the refused commands', async () => {
   const views = await ops.inspect();
-  expect(views.map((v) => v.service)).not.toEqual(expect.arrayContaining(['x1', 'x2']));
+  expect(views.map((v) => v.service)).not.toContain('x1');
+  expect(views.map((v) => v.service)).not.toContain('x2');
   expect(views.find((v) => v.service === SERVICE)).toMatchObject({ host: 'hostA', state: 'running' });
+});
+
+test('an agent without its configuration names each missing setting and does not start', async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmig-agent-conf-'));
+  try {
+    const r = await fastmig(['agent', '--host', 'hostQ'], { FASTMIG_HOME: home, FASTMIG_CLUSTER_KEY: '', FASTMIG_S3_ACCESS_KEY: '', FASTMIG_S3_SECRET_KEY: '' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/lacks FASTMIG_CLUSTER_KEY .*FASTMIG_S3_ACCESS_KEY, FASTMIG_S3_SECRET_KEY/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.readdirSync(home)).toEqual([]); // nothing written, no host folder made
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('the embedded stack runs its host agents with `fastmig agent`, the command a user runs on a machine', () => {
+  for (const host of ['hostA', 'hostB']) {
+    const pid = pidAlive(path.join(paths.runDir(), `agent-${host}.pid`));
+    expect(pid).not.toBeNull();
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(-3)).toEqual(['agent', '--host', host]);
+    expect(argv[1]).toMatch(/cli\/main\.js$/);
+  }
 });
 
 test('a CLI pointed at a stack that is not up says so and exits non-zero', async () => {

@@ -21,7 +21,7 @@ let connection: Connection;
 
 function startAgent() {
   // A short lease so the test need not wait long; the monitor fails over after a longer silence.
-  return execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), HOST], { env: { FASTMIG_LEASE_SECONDS: '6', FASTMIG_LOG_LEVEL: 'warn' }, reject: false });
+  return execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', HOST], { env: { FASTMIG_LEASE_SECONDS: '6', FASTMIG_LOG_LEVEL: 'warn' }, reject: false });
 }
 async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;

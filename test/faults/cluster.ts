@@ -93,7 +93,7 @@ export class FaultCluster {
   }
 
   async startAgent(host: string): Promise<void> {
-    const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], {
+    const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], {
       // Images in the service folder: that folder is itself a small tmpfs here, so images stay on
       // tmpfs and a full "disk" reaches them. Their transfers are compressed, so that path meets
       // the faults too (the main stack's agents use the default, uncompressed).

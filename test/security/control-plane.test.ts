@@ -115,7 +115,7 @@ test('a host agent refuses a stale generation: the running service is not touche
 
 test('a target host that does not share the cluster key refuses the image; the migration rolls back', async () => {
   const host = 'hostRogue';
-  const agent = execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'agent', 'main.js'), host], {
+  const agent = execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], {
     env: { FASTMIG_CLUSTER_KEY: newKeyHex(), FASTMIG_LOG_LEVEL: 'warn' },
     reject: false,
   });

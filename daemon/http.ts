@@ -1,10 +1,9 @@
-// HTTP pieces shared by the daemon API and the fastmig HTTP API: token check in constant time,
-// bounded JSON bodies, errors with a status, and a JSON answer to unparseable requests.
+// The daemon's small HTTP server on its unix socket: token check in constant time, bounded JSON
+// bodies, errors with a status, and a JSON answer to unparseable requests. Hand-written rather than
+// a framework: the daemon loads no package (one daemon per service; see daemon/run.ts).
 import http from 'http';
 import crypto from 'crypto';
 import type { Duplex } from 'stream';
-import type { z } from 'zod';
-import { describeZodError } from './plain-schemas';
 
 export const MAX_BODY = 16 * 1024;
 
@@ -44,13 +43,7 @@ export function readBody(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
-export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
-  const r = schema.safeParse(body);
-  if (!r.success) throw new HttpError(400, describeZodError(r.error));
-  return r.data;
-}
-
-/** parseBody for the zod-free checks of plain-schemas.ts: whatever they throw becomes a 400. */
+/** Runs a zod-free check of common/plain-schemas.ts on a body: whatever it throws becomes a 400. */
 export function checkBody<T>(check: (body: unknown) => T, body: unknown): T {
   try {
     return check(body);
