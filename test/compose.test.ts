@@ -98,6 +98,10 @@ test('every role and health check runs a file that tsc builds from a folder the 
     expect(list(s.healthcheck?.test).slice(0, 4)).toEqual(['CMD', 'bash', 'scripts/compose-entrypoint.sh', 'healthy']);
   }
   expect(entrypointScript).toMatch(/^\s*healthy\)/m);
+  // Agents start with the command that adds a machine, as the embedded stack's do.
+  expect(roleFile('host-agent')).toBe('dist/cli/main.js');
+  expect(entrypointScript).toMatch(/exec node dist\/cli\/main\.js agent --host "\$host"/);
+  expect(read('stack/workers.ts')).toMatch(/'dist', 'cli', 'main\.js'\), 'agent', '--host'/);
   expect(entrypointScript).not.toMatch(/dist\/workers\/host-agent/);
 });
 
