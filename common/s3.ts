@@ -45,7 +45,7 @@ export async function listKeys(client: Client, bucket: string, prefix: string): 
   return out;
 }
 
-/** Creates the bucket when missing (docker-compose starts an empty MinIO; `stack up` does the same). */
+/** Creates the bucket when missing (docker-compose starts an empty S3 server; `stack up` does the same). */
 export async function ensureBucket(client: Client, bucket: string): Promise<void> {
   if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket, 'us-east-1');
 }
