@@ -46,7 +46,11 @@ export const ServiceSpec = z
     runtime: Runtime.default('process'),
     image: ImageRef.optional(),
     /** Empty for docker means the image's own Entrypoint + Cmd. */
-    command: z.array(z.string().min(1)).default([]),
+    /** argv exactly as given (empty strings, spaces, quotes, any script); only the program may not be empty. */
+    command: z
+      .array(z.string().refine((a) => !a.includes('\0'), 'an argument cannot contain a NUL byte (no program can receive one)'))
+      .refine((c) => c.length === 0 || c[0].length > 0, 'the program (the first word of the command) cannot be empty')
+      .default([]),
     /** Absent: "/" for a process, the image's WorkingDir for a container. */
     cwd: z.string().startsWith('/', 'cwd must be an absolute path').optional(),
     env: z.record(z.string()).default({}),
