@@ -24,7 +24,7 @@ import { serveImages } from '../image/peer-server';
 
 export interface AgentOptions {
   host: string;
-  /** The address other agents reach this host on; its image endpoint listens there (default 127.0.0.1). */
+  /** The address other agents reach this host on; its image endpoint listens there (default: the configured peerAddress). */
   address?: string;
 }
 
@@ -33,7 +33,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const host = parseOrThrow(HostName, o.host, 'host name');
   const cfg = loadConfig();
   if (!cfg.clusterKey) throw new Error('FASTMIG_CLUSTER_KEY is not configured: images could not be signed or verified (run `fastmig stack up`)');
-  const address = o.address ?? process.env.FASTMIG_PEER_ADDRESS ?? '127.0.0.1';
+  const address = o.address ?? cfg.peerAddress;
   const transport = peerTransport(cfg, paths.secretsDir(cfg.home), host, address);
   const log = createLogger({ role: 'host-agent', host });
   const s3 = s3Client(cfg);

@@ -1,5 +1,6 @@
 // Entry point of the HTTP API process: `node dist/api/main.js` (started by `fastmig stack up`).
-// Listens on 127.0.0.1 only; the token comes from FASTMIG_API_TOKEN or the secrets file.
+// Listens on 127.0.0.1 unless FASTMIG_API_ADDRESS names another address (autoscalers on other
+// machines); the token comes from FASTMIG_API_TOKEN or the secrets file.
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, paths, readEnvFile } from '../common/config';
 import { createLogger } from '../common/log';
@@ -16,8 +17,9 @@ async function main() {
   const connection = await Connection.connect(temporalConnectionOptions(cfg.temporalAddress, cfg.temporal));
   const client = new Client({ connection, namespace: cfg.namespace });
   const app = createHttpApi(client, token, log, new Registry());
-  await app.listen({ port, host: '127.0.0.1' });
-  log.info({ port }, 'HTTP API listening on 127.0.0.1');
+  const host = process.env.FASTMIG_API_ADDRESS || '127.0.0.1';
+  await app.listen({ port, host });
+  log.info({ port, address: host }, 'HTTP API listening');
 }
 
 main().catch((err) => {

@@ -48,6 +48,8 @@ export interface Config {
   leaseSeconds: number;
   /** The host monitor fails a host over after this long without an answer (> leaseSeconds). */
   failoverAfterSeconds: number;
+  /** Where this host's agent serves images to the others (`fastmig agent --address` wins); its certificate names it. Loopback suits one machine only. */
+  peerAddress: string;
 }
 
 export function fastmigHome(): string {
@@ -128,6 +130,7 @@ export function loadConfig(): Config {
     encryptAllImages: env('FASTMIG_ENCRYPT_IMAGES') === '1',
     leaseSeconds: Number(env('FASTMIG_LEASE_SECONDS') || 20),
     failoverAfterSeconds: Number(env('FASTMIG_FAILOVER_AFTER_SECONDS') || 30),
+    peerAddress: env('FASTMIG_PEER_ADDRESS') || '127.0.0.1',
     hosts: (env('FASTMIG_HOSTS') || stack?.hosts?.join(',') || 'hostA,hostB').split(',').filter(Boolean),
   };
 }

@@ -74,7 +74,7 @@ export function peerTls(files: TlsFiles, secretsDir: string, host: string): Peer
  * What an agent serves and pulls images with: its TLS material, else plain HTTP if allowed. Its
  * certificate must name the address the endpoint listens on, or every peer would refuse it.
  */
-export function peerTransport(c: { peerTls: TlsFiles; peerPlain: boolean }, secretsDir: string, host: string, address = '127.0.0.1'): { tls: PeerTls | null; allowPlain: boolean } {
+export function peerTransport(c: { peerTls: TlsFiles; peerPlain: boolean; peerAddress: string }, secretsDir: string, host: string, address = c.peerAddress): { tls: PeerTls | null; allowPlain: boolean } {
   const tls = peerTls(c.peerTls, secretsDir, host);
   if (tls && !new crypto.X509Certificate(tls.cert).checkIP(address)) {
     throw new Error(`FASTMIG_TLS_CERT of ${host} does not carry ${address} (the endpoint's address) as an IP SAN: peers would refuse it`);

@@ -2,7 +2,7 @@
 // host's checkpoint images to the other agents of the cluster as one archive, so a migration moves
 // its image host to host instead of through S3 while the service is frozen. HTTPS with mutual TLS
 // (the cluster CA signs every agent's certificate; a peer without one is refused during the
-// handshake) on 127.0.0.1 (FASTMIG_PEER_ADDRESS to listen elsewhere) on a free port, advertised in
+// handshake) on the agent's address (`--address`, FASTMIG_PEER_ADDRESS; 127.0.0.1 by default) on a free port, advertised in
 // the host's registry record; plain HTTP only without TLS material and with FASTMIG_PEER_PLAIN=1.
 // On top of TLS, which only says "a host of this cluster", every request must be signed with the cluster's peer key (image/peer-auth.ts) and every
 // answer ends with trailers: the archive's digest and length, a MAC over them bound to the request's
@@ -30,6 +30,7 @@ export interface PeerServerOptions {
   /** Encrypts answers to requests that ask for it (`?encrypt=1`), as images at rest. */
   imageKey: Buffer | null;
   log: Logger;
+  /** Where to listen (the agent passes its configured address); absent: loopback, for tests on one machine. */
   address?: string;
   /** HTTPS with client certificates of the same CA; null serves plain HTTP (the caller allowed it). */
   tls: PeerTls | null;
@@ -120,7 +121,7 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
   // A peer without a certificate of the cluster CA, or speaking plain HTTP, ends in the handshake.
   server.on('tlsClientError', (err) => o.log.warn({ err: err.message }, 'image request refused: TLS handshake failed'));
   server.keepAliveTimeout = 1000;
-  const address = o.address ?? process.env.FASTMIG_PEER_ADDRESS ?? '127.0.0.1';
+  const address = o.address ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, address, () => resolve());

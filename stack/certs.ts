@@ -7,7 +7,7 @@ import os from 'os';
 import path from 'path';
 import crypto from 'crypto';
 import { execFileSync } from 'child_process';
-import { paths } from '../common/config';
+import { loadConfig, paths } from '../common/config';
 import { tlsFiles } from '../common/tls';
 
 const DAYS = 825;
@@ -61,5 +61,5 @@ export function ensureCertificates(secretsDir: string, hosts: string[], address:
 
 /** The stack's own CA and certificates for these hosts, for the address every agent listens on. */
 export function certifyHosts(hosts: string[]): string {
-  return ensureCertificates(paths.secretsDir(), hosts, process.env.FASTMIG_PEER_ADDRESS || '127.0.0.1');
+  return ensureCertificates(paths.secretsDir(), hosts, loadConfig().peerAddress);
 }
