@@ -64,6 +64,9 @@ export const IMAGE_FILES = {
   criuOut: 'criu.out',
 } as const;
 
+/** What a restore writes beside the image: not part of it, so never packed or moved to another host. */
+export const RESTORE_LEFTOVERS: ReadonlySet<string> = new Set([IMAGE_FILES.restoreLog, IMAGE_FILES.restorePid, IMAGE_FILES.restoreReady, IMAGE_FILES.criuOut]);
+
 export function imageFolder(dir: string): Record<keyof typeof IMAGE_FILES, string> {
   const entries = Object.entries(IMAGE_FILES).map(([k, n]) => [k, path.join(dir, n)]);
   return Object.fromEntries(entries) as Record<keyof typeof IMAGE_FILES, string>;

@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
 import { paths } from '../common/config';
-import { serviceFolder } from '../common/service-folder';
+import { RESTORE_LEFTOVERS, serviceFolder } from '../common/service-folder';
 import { ImageError } from './errors';
 import type { FetchRequest, ImageRef, ImageTransport, TransferHooks } from './transport';
 
@@ -69,12 +69,9 @@ export function removeTmpfsImages(host: string, service: string, home: string): 
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 }
 
-/** Files CRIU or the daemon write next to an image that are not part of it. */
-export const NOT_IMAGE = /^(restore\.|criu\.out$)/;
-
 /** The files of one checkpoint folder that make up the image, in a stable order. */
 export function imageFileNames(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => !NOT_IMAGE.test(n)).sort();
+  return fs.readdirSync(dir).filter((n) => !RESTORE_LEFTOVERS.has(n)).sort();
 }
 
 /** The image folders of one host: where each image is, and how an arriving one lands. */
