@@ -1,4 +1,5 @@
-// Host activity that adapts to the service itself: a TCP health probe on the loopback address.
+// Host activity that adapts to the service itself: a TCP health probe at the host's own address,
+// where the service's clients reach it.
 import net from 'net';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import { faultPoint } from '../common/faults';
@@ -20,9 +21,9 @@ export function tcpConnects(port: number, host = '127.0.0.1', timeoutMs = 500): 
  * Connects and keeps the connection for settleMs: a port published by a container engine's proxy
  * accepts at once and only then resets the connection when nothing listens behind it yet.
  */
-function connectsAndStays(port: number, settleMs: number): Promise<number | null> {
+function connectsAndStays(host: string, port: number, settleMs: number): Promise<number | null> {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
+    const s = net.connect({ port, host });
     let at = 0;
     const done = (ok: boolean) => {
       s.destroy();
@@ -43,19 +44,20 @@ function connectsAndStays(port: number, settleMs: number): Promise<number | null
   });
 }
 
-export const probeActivities = {
-  /** Waits until the service accepts TCP connections; returns when (epoch ms) it first did. */
+/** `address`: the host's own address (its agent's `--address`). */
+export const createProbeActivities = (address: string) => ({
+  /** Waits until the service accepts TCP connections at the host's address; returns when (epoch ms) it first did. */
   async healthCheck(req: { port?: number; timeoutMs?: number; proxied?: boolean }): Promise<{ healthyAt: number }> {
     await faultPoint('verify', String(req.port ?? ''));
     if (!req.port) return { healthyAt: Date.now() };
     const deadline = Date.now() + (req.timeoutMs ?? 20_000);
     while (Date.now() < deadline) {
-      const at = await connectsAndStays(req.port, req.proxied ? 150 : 0);
+      const at = await connectsAndStays(address, req.port, req.proxied ? 150 : 0);
       if (at) return { healthyAt: at };
       heartbeat();
       await new Promise((r) => setTimeout(r, 2));
     }
-    throw ApplicationFailure.nonRetryable(`nothing answers on 127.0.0.1:${req.port} after ${req.timeoutMs ?? 20_000} ms`, 'Unhealthy');
+    throw ApplicationFailure.nonRetryable(`nothing answers on ${address}:${req.port} after ${req.timeoutMs ?? 20_000} ms`, 'Unhealthy');
   },
-};
-export type ProbeActivities = typeof probeActivities;
+});
+export type ProbeActivities = ReturnType<typeof createProbeActivities>;

@@ -21,23 +21,23 @@ const LOADER = `${BUNDLE_MOUNT}/node/lib/ld-linux-x86-64.so.2`;
 /** What CRIU needs inside a container here; never --privileged (it fails without CAP_SYS_RESOURCE). */
 const CRIU_PRIVILEGES = ['--cap-add', 'SYS_ADMIN', '--cap-add', 'SYS_PTRACE', '--cap-add', 'NET_ADMIN', '--cap-add', 'SYS_TIME', '--security-opt', 'seccomp=unconfined'];
 
-/** A port of 127.0.0.1 free on this machine: `wanted` if it is free, else any. */
-async function freeLoopbackPort(wanted?: number): Promise<number> {
+/** A port free at this host's address: `wanted` if it is free, else any. */
+async function freePortAt(address: string, wanted?: number): Promise<number> {
   if (wanted) {
     try {
-      return await bindOnce(wanted);
+      return await bindOnce(address, wanted);
     } catch {
-      /* taken (e.g. by the source container on this same machine): any free port */
+      /* taken (by another service of this host): any free port */
     }
   }
-  return bindOnce(0);
+  return bindOnce(address, 0);
 }
 
-function bindOnce(port: number): Promise<number> {
+function bindOnce(address: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
-    srv.listen(port, '127.0.0.1', () => {
+    srv.listen(port, address, () => {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
@@ -74,7 +74,7 @@ interface ImageConfig {
   WorkingDir: string;
 }
 
-export function dockerRuntime(ctx: { host: string; home: string; criuPath: string }): ServiceRuntime {
+export function dockerRuntime(ctx: { host: string; home: string; criuPath: string; address: string }): ServiceRuntime {
   const docker = engine(ctx.host, ctx.home);
 
   /** Ownership: a container of that name must carry our labels, or it is not ours to remove. */
@@ -126,10 +126,8 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(appDir(), 'dist')}:${APP_MOUNT}/dist:ro`,
         '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
-        // Published on loopback only: on the service's previous port when that is free here (hosts on
-        // separate machines), else on any port free on this machine (the source still holds its own;
-        // and two engines here would both hand out the first port of the same range).
-        ...(spec.port ? ['-p', `127.0.0.1:${await freeLoopbackPort(preferredHostPort)}:${spec.port}`] : []),
+        // Published on the host's own address, on the service's previous port when that is free here.
+        ...(spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
         ...memoryFlags(spec.memoryLimitMiB),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
@@ -142,7 +140,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
     async hostPort(service, spec) {
       if (!spec.port) return null;
       const r = await docker(['port', containerName(ctx.host, service), `${spec.port}/tcp`]);
-      const m = /127\.0\.0\.1:(\d+)/.exec(r.stdout);
+      const m = new RegExp(`^${ctx.address.replace(/\./g, '\\.')}:(\\d+)$`, 'm').exec(r.stdout);
       if (!m) throw ApplicationFailure.nonRetryable(`container of ${service} publishes no port for ${spec.port}: ${oneLine(r)}`, 'NoPort');
       return Number(m[1]);
     },

@@ -22,6 +22,8 @@ export interface HostContext {
   host: string;
   home: string;
   criuPath: string;
+  /** The host's own address (the agent's `--address`): containers publish their port there. */
+  address: string;
   /** Daemons stop their service when this agent's lease is older (fencing for failover). */
   leaseSeconds?: number;
 }
@@ -31,7 +33,7 @@ export interface PrepareRequest {
   generation: number;
   /** true: start the command from scratch; false: standby (warm target, waiting for a restore). */
   start: boolean;
-  /** docker: publish on this port of 127.0.0.1 if it is free here (clients keep their address). */
+  /** docker: publish on this port of the host's address if it is free here. */
   preferredHostPort?: number;
 }
 
@@ -98,7 +100,7 @@ export function createServiceActivities(ctx: HostContext) {
       await faultPoint('prepare', req.spec.name);
       const service = req.spec.name;
       const runtime = runtimes[req.spec.runtime];
-      const prepared = async (st: DaemonStatus): Promise<PreparedService> => ({ ...st, hostPort: await runtime.hostPort(service, req.spec) });
+      const prepared = async (st: DaemonStatus): Promise<PreparedService> => ({ ...st, hostPort: await runtime.hostPort(service, req.spec), address: ctx.address });
       const existing = await daemonStatus(service);
       if (existing) requireOwned(service, req.generation);
       if (existing) {

@@ -14,7 +14,7 @@ import { createRegistryActivities } from '../activities/registry';
 import { fenceStaleInstances, renewLeases } from './lease';
 import { watchRestarts } from './restarts';
 import { createImageActivities } from '../activities/image';
-import { probeActivities } from '../activities/probe';
+import { createProbeActivities } from '../activities/probe';
 import { createEngineImageActivities } from '../activities/runtime-docker';
 import { activityLogInterceptor, connectWorker } from '../workers/connect';
 import { tracingPlugins } from '../workers/tracing';
@@ -40,7 +40,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const taskQueue = hostQueue(host);
   await ensureBucket(s3, cfg.s3.bucket);
   // Fencing first: nothing stale may serve once this agent is back.
-  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, leaseSeconds: cfg.leaseSeconds });
+  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, address, leaseSeconds: cfg.leaseSeconds });
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   await fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log);
   renewLeases(host, cfg.home);
@@ -59,7 +59,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
   const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, address, tls: transport.tls });
   log.info({ peerUrl: peer.url }, 'image endpoint listening');
-  const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), peerUrl: peer.url };
+  const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), address, peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
   const images = createImageActivities({
@@ -73,7 +73,8 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     ...transport,
   });
   const metrics = new Registry();
-  if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT));
+  if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT), address);
+  const probe = createProbeActivities(address);
   const connection = await connectWorker(cfg);
   const worker = await Worker.create({
     connection,
@@ -82,8 +83,8 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     activities: {
       ...services,
       ...images,
-      ...probeActivities,
-      ...createTransferActivities(services, images, probeActivities),
+      ...probe,
+      ...createTransferActivities(services, images, probe),
       ...createEngineImageActivities({ host, home: cfg.home, s3, bucket: cfg.s3.bucket }),
     },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },

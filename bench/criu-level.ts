@@ -39,7 +39,7 @@ export async function startBareTree(port: number, fillMiB: number, procs = 1): P
   const gone = new Promise<void>((r) => wrapper.once('exit', () => r()));
   let pid = 0;
   await until('bare tree start', async () => !!(pid = childrenOf(wrapper.pid!)[0] ?? 0), 5000);
-  await until('bare service answering', () => answers(port), 60_000, 20);
+  await until('bare service answering', () => answers(`127.0.0.1:${port}`), 60_000, 20);
   return { init: pid, wrapper, gone };
 }
 
@@ -92,7 +92,7 @@ export async function floorRun(bin: string, fillMiB: number, procs = 1): Promise
   const tree = await startBareTree(port, fillMiB, procs);
   const dir = freshDir(`floor-${port}`);
   const pidfile = imageFolder(dir).restorePid;
-  const probe = startProbe(port, 5);
+  const probe = startProbe(`127.0.0.1:${port}`, 5);
   try {
     await sleep(30);
     const t0 = Date.now();
@@ -100,11 +100,11 @@ export async function floorRun(bin: string, fillMiB: number, procs = 1): Promise
     const t1 = Date.now();
     await criu(bin, ['restore', '-d', ...TCP, '--pidfile', pidfile], dir, IMAGE_FILES.restoreLog);
     const t2 = Date.now();
-    await until('floor: restored service answering', () => answers(port), 10_000, 1);
+    await until('floor: restored service answering', () => answers(`127.0.0.1:${port}`), 10_000, 1);
     const t3 = Date.now();
     await sleep(30);
     const p = await probe.stop();
-    await checkState(port, 'floor');
+    await checkState(`127.0.0.1:${port}`, 'floor');
     return { downtimeMs: p.maxGapMs, freezeToResumeMs: t3 - t0, dumpMs: t1 - t0, restoreMs: t2 - t1, imageBytes: imageBytes(dir) };
   } finally {
     await probe.stop();
@@ -154,7 +154,7 @@ export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
   const src = freshDir(`lazy-src-${port}`);
   const dst = freshDir(`lazy-dst-${port}`);
   const pidfile = imageFolder(dst).restorePid;
-  const probe = startProbe(port, 5);
+  const probe = startProbe(`127.0.0.1:${port}`, 5);
   const started: ChildProcess[] = [];
   try {
     await sleep(30);
@@ -172,7 +172,7 @@ export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
     const t2 = Date.now();
     await criu(bin, ['restore', '-d', ...TCP, '--lazy-pages', '--pidfile', pidfile], dst, IMAGE_FILES.restoreLog);
     const t3 = Date.now();
-    await until('lazy: restored service answering', () => answers(port), 20_000, 1);
+    await until('lazy: restored service answering', () => answers(`127.0.0.1:${port}`), 20_000, 1);
     const t4 = Date.now();
     const code = await Promise.race([dump.exited, sleep(120_000).then(() => -2)]);
     const t5 = Date.now();
@@ -180,7 +180,7 @@ export async function lazyRun(bin: string, fillMiB: number): Promise<CriuRun> {
     await sleep(30);
     const p = await probe.stop();
     if (code !== 0) throw new Error(`lazy dump ended with ${code}: ${errorLines(imageFolder(src).dumpLog)}`);
-    await checkState(port, 'lazy');
+    await checkState(`127.0.0.1:${port}`, 'lazy');
     return { downtimeMs: p.maxGapMs, freezeToResumeMs: t4 - t0, dumpMs: t1 - t0, restoreMs: t3 - t2, pagesDoneMs: t5 - t0, imageBytes: imageBytes(dst) };
   } finally {
     await probe.stop();

@@ -7,7 +7,7 @@ import { s3Client } from '../common/s3';
 import { createServiceActivities } from '../activities/service';
 import { createImageActivities } from '../activities/image';
 import { createRegistryActivities } from '../activities/registry';
-import { probeActivities } from '../activities/probe';
+import { createProbeActivities } from '../activities/probe';
 import { createTransferActivities } from '../activities/transfer';
 import type { RestoreResult } from '../common/schemas';
 
@@ -17,7 +17,9 @@ export function directDriver() {
   const env = new MockActivityEnvironment();
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   const host = (h: string) => {
-    const daemons = createServiceActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath });
+    // This process runs on the machine's own network, not in a host's: its services answer on loopback.
+    const daemons = createServiceActivities({ host: h, home: cfg.home, criuPath: cfg.criuPath, address: '127.0.0.1' });
+    const probeActivities = createProbeActivities('127.0.0.1');
     const images = createImageActivities({ host: h, home: cfg.home, s3, bucket: cfg.s3.bucket, clusterKey: cfg.clusterKey!, imageKey: cfg.imageKey, encryptAll: cfg.encryptAllImages, ...peerTransport(cfg, paths.secretsDir(cfg.home), h) });
     return { ...daemons, ...images, ...probeActivities, ...createTransferActivities(daemons, images, probeActivities) };
   };

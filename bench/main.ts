@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, compression: {}, ratios: {}, notes: [] };
 
   const wasUp = (await stackStatus())?.up ?? false;
-  await stackUp(undefined, say); // reuses what runs; restarts agents built from older code
+  await stackUp({}, say); // reuses what runs; restarts agents built from older code
   const criu = loadConfig().criuPath;
   const direct = directDriver();
   const lazyOk = allowLazyPipes();

@@ -1,7 +1,7 @@
 // The benchmark's service: an HTTP server that holds N MiB of incompressible data in memory and
 // optionally forks idle worker processes, so a migration has real state and a real tree to carry.
 //   node service.js --port P [--fill-mib N] [--procs K] [--listen ADDR]
-// --listen defaults to 127.0.0.1; in a container 0.0.0.0, so the engine's published port reaches it.
+// --listen defaults to 0.0.0.0: every address of its host, so clients on other hosts reach it.
 //   GET /health · GET /digest (sha256 of the data, recomputed now) · GET /info (fill-time digest, sizes)
 import http from 'http';
 import crypto from 'crypto';
@@ -15,7 +15,7 @@ function arg(name: string, fallback: number): number {
 const port = arg('port', 0);
 const fillMiB = arg('fill-mib', 0);
 const procs = arg('procs', 1);
-const listenAt = process.argv.includes('--listen') ? process.argv[process.argv.indexOf('--listen') + 1] : '127.0.0.1';
+const listenAt = process.argv.includes('--listen') ? process.argv[process.argv.indexOf('--listen') + 1] : '0.0.0.0';
 if (!port || !Number.isInteger(fillMiB) || fillMiB < 0 || !Number.isInteger(procs) || procs < 1) {
   process.stderr.write('usage: service --port <port> [--fill-mib N] [--procs K] [--listen ADDR]\n');
   process.exit(2);

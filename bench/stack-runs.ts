@@ -4,7 +4,7 @@ import fs from 'fs';
 import execa from 'execa';
 import { ops } from '../client';
 import { APP_MOUNT } from '../activities/runtime-docker';
-import { endpointPort } from '../common/names';
+import { endpointOf } from '../common/names';
 import type { MigrationProgress, Runtime } from '../common/schemas';
 import { childrenOf, signal } from '../daemon/process-tree';
 import { BUNDLE_NODE, DEMO_IMAGES } from '../demo/images';
@@ -18,8 +18,8 @@ export const otherHost = (h: string) => (h === 'hostA' ? 'hostB' : 'hostA');
 
 export interface Deployed {
   name: string;
-  /** Where it answers on 127.0.0.1; a container's changes with every move (the engine publishes it). */
-  port: number;
+  /** `address:port` where it answers: its host's address, so it changes with every move. */
+  endpoint: string;
   host: string;
   runtime: Runtime;
 }
@@ -32,18 +32,18 @@ const CONTAINER_PORT = 8080;
 export async function deployBench(name: string, host: string, fillMiB: number, procs = 1, runtime: Runtime = 'process'): Promise<Deployed> {
   if ((await ops.inspect()).some((v) => v.service === name)) await ops.remove(name);
   const state = ['--fill-mib', String(fillMiB), '--procs', String(procs)];
-  let port: number;
+  let endpoint: string;
   if (runtime === 'docker') {
     const command = [BUNDLE_NODE, CONTAINER_SERVICE, '--port', String(CONTAINER_PORT), '--listen', '0.0.0.0', ...state];
     const d = await ops.deploy({ host, spec: { name, runtime, image: DEMO_IMAGES.debian.name, command, port: CONTAINER_PORT } });
-    port = Number(d.endpoint!.split(':')[1]);
+    endpoint = d.endpoint!;
   } else {
-    port = await freePort();
+    const port = await freePort();
     const command = [process.execPath, BENCH_SERVICE, '--port', String(port), ...state];
-    await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {} } });
+    endpoint = (await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {} } })).endpoint!;
   }
-  await until(`${name} answering after deploy`, () => answers(port), 120_000, 20);
-  return { name, port, host, runtime };
+  await until(`${name} answering after deploy`, () => answers(endpoint), 120_000, 20);
+  return { name, endpoint, host, runtime };
 }
 
 export interface MigRun {
@@ -57,11 +57,11 @@ export interface MigRun {
 /** One migration of `svc` to the other host, with a probe running; checks the data afterwards. */
 export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct', direct: DirectDriver): Promise<MigRun> {
   const to = otherHost(svc.host);
-  // A container answers on its target's published port once moved: the probe polls that one too,
-  // learnt from the progress queries (only then: they load the worker and delay the report).
-  let targetPort = 0;
-  const progress = svc.runtime === 'docker' ? (p: MigrationProgress) => (targetPort = p.targetPort ?? targetPort) : undefined;
-  const probe = startProbe(() => (targetPort && targetPort !== svc.port ? [svc.port, targetPort] : [svc.port]), 5);
+  // The service answers at the target's address once moved: the probe polls that one too, learnt
+  // from the progress queries.
+  let target = '';
+  const progress = (p: MigrationProgress) => (target = p.targetEndpoint ?? target);
+  const probe = startProbe(() => (target && target !== svc.endpoint ? [svc.endpoint, target] : [svc.endpoint]), 5);
   await sleep(30);
   const t0 = Date.now();
   let out: Omit<MigRun, 'downtimeMs' | 'totalMs'>;
@@ -74,12 +74,12 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
     out = { freezeToResumeMs: r.downtimeMs, phases: r.phases as Record<string, number>, restoreMs: r.phases.restore };
   }
   const totalMs = Date.now() - t0;
-  if (svc.runtime === 'docker') svc.port = endpointPort((await direct.registry.getPlacement(svc.name))!)!;
-  await until(`${svc.name} answering after migration`, () => answers(svc.port), 10_000, 1);
+  svc.endpoint = endpointOf((await direct.registry.getPlacement(svc.name))!)!;
+  await until(`${svc.name} answering after migration`, () => answers(svc.endpoint), 10_000, 1);
   await sleep(30);
   const p = await probe.stop();
   svc.host = to;
-  await checkState(svc.port, `${how} migration`);
+  await checkState(svc.endpoint, `${how} migration`);
   return { downtimeMs: p.maxGapMs, totalMs, ...out };
 }
 
@@ -87,12 +87,12 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
 export async function restartOnce(svc: Deployed, direct: DirectDriver): Promise<MigRun> {
   const placement = await direct.registry.getPlacement(svc.name);
   const h = direct.host(svc.host);
-  const probe = startProbe(svc.port, 5);
+  const probe = startProbe(svc.endpoint, 5);
   await sleep(30);
   const t0 = Date.now();
   await h.stopService({ service: svc.name, generation: placement!.generation });
   await h.prepareService({ spec: placement!.spec, generation: placement!.generation, start: true });
-  await until(`${svc.name} answering after restart`, () => answers(svc.port), 120_000, 1);
+  await until(`${svc.name} answering after restart`, () => answers(svc.endpoint), 120_000, 1);
   const t1 = Date.now();
   await sleep(30);
   const p = await probe.stop();
@@ -142,8 +142,8 @@ export async function daemonCost(svc: Deployed, direct: DirectDriver, windowMs: 
   };
 }
 
-async function wrk(port: number, seconds: number): Promise<number> {
-  const r = await execa('wrk', ['-t1', '-c8', `-d${seconds}s`, `http://127.0.0.1:${port}/health`], { timeout: (seconds + 30) * 1000 });
+async function wrk(endpoint: string, seconds: number): Promise<number> {
+  const r = await execa('wrk', ['-t1', '-c8', `-d${seconds}s`, `http://${endpoint}/health`], { timeout: (seconds + 30) * 1000 });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
   if (!m) throw new Error(`wrk printed no rate: ${r.stdout.slice(0, 200)}`);
   return Number(m[1]);
@@ -162,9 +162,9 @@ export async function throughput(svc: Deployed, fillMiB: number, rounds: number,
     const out = { bare: [] as number[], daemon: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       // Alternate which goes first, so neither always gets the machine in the same state.
-      if (i % 2 === 0) out.bare.push(await wrk(port, seconds));
-      out.daemon.push(await wrk(svc.port, seconds));
-      if (i % 2 === 1) out.bare.push(await wrk(port, seconds));
+      if (i % 2 === 0) out.bare.push(await wrk(`127.0.0.1:${port}`, seconds));
+      out.daemon.push(await wrk(svc.endpoint, seconds));
+      if (i % 2 === 1) out.bare.push(await wrk(`127.0.0.1:${port}`, seconds));
     }
     return out;
   } finally {
@@ -192,7 +192,7 @@ export async function concurrency(count: number, fillMiB: number, singles: numbe
     const allMs = Date.now() - t0;
     const bad = reports.filter((r) => !r.ok);
     if (bad.length) throw new Error(`${bad.length} of ${count} concurrent migrations failed: ${bad[0].error}`);
-    for (const s of svcs) await checkState(s.port, 'concurrent migration');
+    for (const s of svcs) await checkState(s.endpoint, 'concurrent migration');
     return { oneMs, allMs, count };
   } finally {
     await Promise.all(names.map((n) => ops.remove(n).catch(() => undefined)));

@@ -1,6 +1,6 @@
 // Small helpers shared by the benchmark: statistics over repeated runs, waiting, HTTP checks.
 import http from 'http';
-import { httpText } from '../demo/probe';
+import { httpText, splitEndpoint } from '../demo/probe';
 
 export interface Spread {
   median: number;
@@ -33,30 +33,30 @@ export async function until(what: string, fn: () => Promise<boolean>, timeoutMs:
   throw new Error(`${what}: not within ${timeoutMs} ms`);
 }
 
-export async function answers(port: number, path = '/health'): Promise<boolean> {
+export async function answers(endpoint: string, path = '/health'): Promise<boolean> {
   try {
-    return (await httpText(port, 'GET', path)).status === 200;
+    return (await httpText(endpoint, 'GET', path)).status === 200;
   } catch {
     return false;
   }
 }
 
 /** GET with a long limit: recomputing the digest of 1 GiB (pulling pages lazily, too) takes seconds. */
-function slowGet(port: number, path: string, timeoutMs = 120_000): Promise<string> {
+function slowGet(endpoint: string, path: string, timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ ...splitEndpoint(endpoint), path, agent: false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path} within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${endpoint}${path} within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
 }
 
 /** Fails unless the data the service filled at start is still byte for byte the same. */
-export async function checkState(port: number, what: string): Promise<void> {
-  const filled = (JSON.parse(await slowGet(port, '/info')) as { digest: string }).digest;
-  const now = await slowGet(port, '/digest');
+export async function checkState(endpoint: string, what: string): Promise<void> {
+  const filled = (JSON.parse(await slowGet(endpoint, '/info')) as { digest: string }).digest;
+  const now = await slowGet(endpoint, '/digest');
   if (filled !== now) throw new Error(`${what}: the service's data changed (${filled.slice(0, 8)} != ${now.slice(0, 8)})`);
 }

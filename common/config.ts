@@ -20,6 +20,12 @@ export interface StackFile {
   s3Endpoint: string;
   s3Bucket: string;
   hosts: string[];
+  /** The control plane's address on the hosts' network (Temporal, S3, the HTTP API listen there). */
+  controlAddress: string;
+  /** Each host's own address on the hosts' network: its agent, its image endpoint, its services. */
+  hostAddresses: Record<string, string>;
+  /** The hosts' links are shaped to this many bits per second (`stack up --link`); null: unshaped. */
+  linkBps?: number | null;
   criuPath: string;
   apiUrl: string;
   metrics: Record<string, string>;

@@ -10,7 +10,8 @@ export { Registry };
 export const MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
 /** Serves GET /metrics of a registry on a loopback port (for processes that have no other HTTP API). */
-export function serveMetrics(registry: Registry, port: number): http.Server {
+/** Serves GET /metrics on `address` (a host agent's own address; loopback by default). */
+export function serveMetrics(registry: Registry, port: number, address = process.env.FASTMIG_METRICS_ADDRESS || '127.0.0.1'): http.Server {
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then((text) => {
@@ -27,7 +28,7 @@ export function serveMetrics(registry: Registry, port: number): http.Server {
   });
   // A taken port costs the metrics endpoint, not the process: an agent started by hand (or a second
   // one on this machine) inherits FASTMIG_METRICS_PORT and would otherwise die after registering.
-  server.on('error', (err) => process.stderr.write(`fastmig: metrics endpoint on 127.0.0.1:${port} unavailable: ${err.message}\n`));
-  server.listen(port, '127.0.0.1');
+  server.on('error', (err) => process.stderr.write(`fastmig: metrics endpoint on ${address}:${port} unavailable: ${err.message}\n`));
+  server.listen(port, address);
   return server;
 }

@@ -26,9 +26,15 @@ export function entityWorkflowId(service: string): string {
   return `service-${service}`;
 }
 
-/** The port on 127.0.0.1 of the service's host where clients reach it (published port for a container). */
+/** The port at the service's host's address where clients reach it (published port for a container). */
 export function endpointPort(p: { spec: { port?: number }; hostPort?: number }): number | undefined {
   return p.hostPort ?? p.spec.port;
+}
+
+/** `address:port` where clients reach the service; loopback for records older than the address. */
+export function endpointOf(p: { spec: { port?: number }; hostPort?: number; address?: string }): string | null {
+  const port = endpointPort(p);
+  return port ? `${p.address ?? '127.0.0.1'}:${port}` : null;
 }
 
 /** S3 key layout. Every key is built from validated names, so none can escape its prefix. */

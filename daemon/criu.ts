@@ -35,8 +35,14 @@ export function imageDamage(dir: string, files: Record<string, number>): string 
   return extra.length ? `unexpected image files ${extra.join(', ')}` : null;
 }
 
-/** Established TCP connections are kept whole: every host here shares the service's address. */
+/** Established TCP connections are dumped whole (CRIU refuses to dump them otherwise)... */
 const TCP_FLAGS = ['--tcp-established'];
+/**
+ * ...and restored closed: a restore runs on another host, with another address, where a
+ * connection to the old one could not be rebuilt (CRIU would refuse the whole restore). Their
+ * clients see a reset and reconnect to the service's new endpoint.
+ */
+const PROCESS_RESTORE_FLAGS = ['--tcp-close'];
 /** Connections not yet accepted are dropped; their clients retry. */
 const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
 /**
@@ -109,7 +115,7 @@ export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, 
     dir,
     '-o',
     IMAGE_FILES.restoreLog,
-    ...(t.container ? CONTAINER_RESTORE_FLAGS : TCP_FLAGS),
+    ...(t.container ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS),
     ...CGROUP_FLAGS,
     '--pidfile',
     f.restorePid,

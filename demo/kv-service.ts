@@ -1,6 +1,6 @@
 // The demo's stateful service: an in-memory HTTP key-value store with a request counter.
 // All state lives in process memory, so only a real checkpoint/restore can carry it to another host.
-// `--listen <addr>` (default 127.0.0.1); in a container 0.0.0.0, so the engine's published port reaches it.
+// `--listen <addr>` (default 0.0.0.0: every address of its host, so clients on other hosts reach it).
 //   GET /health · GET /count · GET /kv/<key> · PUT /kv/<key> (body = value) · POST /bulk ({key: value, …}) · GET /size
 // For demonstrating faults: POST /grow (body = MiB to allocate and keep) · POST /exit (body = exit code).
 import http from 'http';
@@ -10,7 +10,7 @@ if (!port) {
   process.stderr.write('usage: kv-service --port <port>\n');
   process.exit(2);
 }
-const listenAt = process.argv.includes('--listen') ? process.argv[process.argv.indexOf('--listen') + 1] : '127.0.0.1';
+const listenAt = process.argv.includes('--listen') ? process.argv[process.argv.indexOf('--listen') + 1] : '0.0.0.0';
 const store = new Map<string, string>();
 const ballast: Buffer[] = [];
 let requests = 0;

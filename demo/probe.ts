@@ -2,15 +2,25 @@
 // successful answers: downtime as a client sees it. Used by the demo, the tests and the benchmark.
 import http from 'http';
 
+/** Where a service answers: `address:port` (a service's `endpoint` in `fastmig status`). */
+export type Endpoint = string;
+
+export function splitEndpoint(e: Endpoint): { host: string; port: number } {
+  const i = e.lastIndexOf(':');
+  const port = Number(e.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`bad endpoint "${e}": expected address:port`);
+  return { host: e.slice(0, i), port };
+}
+
 export interface ProbeResult {
   requests: number;
   ok: number;
   maxGapMs: number;
 }
 
-function getOnce(port: number, path: string, timeoutMs: number): Promise<boolean> {
+function getOnce(endpoint: Endpoint, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ ...splitEndpoint(endpoint), path, agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });
@@ -20,13 +30,13 @@ function getOnce(port: number, path: string, timeoutMs: number): Promise<boolean
 }
 
 /**
- * `port` may be a function giving the ports to try in order: a container answers on another
- * published port after a migration, so the demo adds the target's port once it is known.
+ * `endpoint` may be a function giving the endpoints to try in order: a service answers at its
+ * target host's address after a migration, so the demo adds the target's once it is known.
  */
-export function startProbe(port: number | (() => number[]), intervalMs = 5, path = '/health') {
-  const ports = typeof port === 'number' ? () => [port] : port;
+export function startProbe(endpoint: Endpoint | (() => Endpoint[]), intervalMs = 5, path = '/health') {
+  const endpoints = typeof endpoint === 'string' ? () => [endpoint] : endpoint;
   const anyAnswers = async () => {
-    for (const p of ports()) if (await getOnce(p, path, 1000)) return true;
+    for (const e of endpoints()) if (await getOnce(e, path, 1000)) return true;
     return false;
   };
   let stop = false;
@@ -55,14 +65,14 @@ export function startProbe(port: number | (() => number[]), intervalMs = 5, path
   };
 }
 
-export async function httpText(port: number, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+export async function httpText(endpoint: Endpoint, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, timeout: 5000 }, (res) => {
+    const req = http.request({ ...splitEndpoint(endpoint), method, path, agent: false, timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode || 0, text: Buffer.concat(chunks).toString('utf8') }));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path}`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${endpoint}${path}`)));
     req.on('error', reject);
     if (body !== undefined) req.write(body);
     req.end();

@@ -1,6 +1,6 @@
 // `npm run demo [-- --json] [--mode warm|cold] [--keys N] [--runtime process|docker]`: a live
 // migration on the embedded stack. With --runtime docker the service is a container of the local
-// Debian demo image, reached through the port its host's engine publishes on 127.0.0.1.
+// Debian demo image, reached through the port its host's engine publishes at the host's address.
 // Deploys the key-value service on hostA, fills it, migrates it to hostB while a probe polls it
 // every 5 ms, checks every key and the request counter, and stops what it started.
 import path from 'path';
@@ -31,13 +31,13 @@ async function main(): Promise<number> {
   if (!Number.isInteger(keys) || keys < 1) throw new UserError('--keys takes a positive whole number');
 
   const wasUp = (await stackStatus())?.up ?? false;
-  if (!wasUp) await stackUp(undefined, say);
+  if (!wasUp) await stackUp({}, say);
   try {
     if ((await ops.inspect()).some((v) => v.service === SERVICE)) {
       say(`removing ${SERVICE} left over from an earlier run…`);
       await ops.remove(SERVICE);
     }
-    let port: number;
+    let endpoint: string;
     if (runtime === 'docker') {
       say('making sure the demo images are on every host…');
       await ensureDemoImages();
@@ -46,27 +46,29 @@ async function main(): Promise<number> {
         host: 'hostA',
         spec: { name: SERVICE, runtime: 'docker', image: DEMO_IMAGES.debian.name, command: KV_CONTAINER_CMD, port: KV_CONTAINER_PORT },
       });
-      port = Number(d.endpoint!.split(':')[1]);
+      endpoint = d.endpoint!;
     } else {
-      port = await freePort();
+      const port = await freePort();
       const script = path.join(REPO_ROOT, 'dist', 'demo', 'kv-service.js');
       say(`deploying ${SERVICE} on hostA (port ${port})…`);
-      await ops.deploy({
+      const d = await ops.deploy({
         host: 'hostA',
         spec: { name: SERVICE, command: [process.execPath, script, '--port', String(port)], cwd: '/', port },
       });
+      endpoint = d.endpoint!;
     }
-    say(`writing ${keys} keys…`);
-    const keysWritten = await writeKeys(port, keys);
-    const countBefore = await requestCount(port);
+    say(`writing ${keys} keys to ${endpoint}…`);
+    const keysWritten = await writeKeys(endpoint, keys);
+    const countBefore = await requestCount(endpoint);
+    const source = endpoint;
 
     say('migrating hostA → hostB while a probe polls every 5 ms…');
-    // A container answers on its target's published port after the move: the probe tries both.
-    let targetPort = 0;
-    const probe = startProbe(() => (targetPort && targetPort !== port ? [port, targetPort] : [port]), 5);
+    // The service answers at hostB's address after the move: the probe tries both once it is known.
+    let target = '';
+    const probe = startProbe(() => (target && target !== source ? [source, target] : [source]), 5);
     const t0 = Date.now();
     const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: modeParse.data }, (p) => {
-      targetPort = p.targetPort ?? targetPort;
+      target = p.targetEndpoint ?? target;
       say(`  [${((Date.now() - t0) / 1000).toFixed(2)}s] ${p.phase}`);
     });
     await new Promise((r) => setTimeout(r, 100));
@@ -74,9 +76,9 @@ async function main(): Promise<number> {
 
     say('verifying every key on the new host…');
     const where = (await ops.inspect(SERVICE))[0];
-    if (where.endpoint) port = Number(where.endpoint.split(':')[1]);
-    const keysVerified = await verifyKeys(port, keys);
-    const countAfter = await requestCount(port);
+    if (where.endpoint) endpoint = where.endpoint;
+    const keysVerified = await verifyKeys(endpoint, keys);
+    const countAfter = await requestCount(endpoint);
     const counterContinued = countAfter > countBefore;
     const ok = report.ok && keysVerified === keysWritten && counterContinued && where.host === 'hostB' && where.state === 'running';
 
@@ -87,6 +89,7 @@ async function main(): Promise<number> {
       ok,
       service: SERVICE,
       runtime,
+      sourceEndpoint: source,
       endpoint: where.endpoint,
       from: report.from,
       to: report.to,

@@ -9,7 +9,7 @@ import { spawn, ChildProcess } from 'child_process';
 const arg = (name: string, fallback: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : fallback);
 const port = Number(arg('port', '0'));
 const count = Number(arg('workers', '8'));
-const listenAt = arg('listen', '127.0.0.1');
+const listenAt = arg('listen', '0.0.0.0');
 if (!port || !(count > 0)) {
   process.stderr.write('usage: workers-service --port <port> [--workers N] [--listen <addr>]\n');
   process.exit(2);

@@ -19,10 +19,15 @@ export function imagesDir(host: string, service: string, home: string): string {
   return serviceFolder(paths.serviceDir(host, service, home)).images;
 }
 
+/** The tmpfs folder of one stack home's images: one sub-folder per host. */
+export function tmpfsImagesRoot(home: string): string {
+  const tag = crypto.createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 12);
+  return path.join(SHM, 'fastmig', tag);
+}
+
 /** The tmpfs folder of one service's images on one host of one stack home. */
 export function tmpfsImagesDir(host: string, service: string, home: string): string {
-  const tag = crypto.createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 12);
-  return path.join(SHM, 'fastmig', tag, host, service, 'images');
+  return path.join(tmpfsImagesRoot(home), host, service, 'images');
 }
 
 function tmpfsUsable(): boolean {

@@ -7,7 +7,7 @@ import os from 'os';
 import path from 'path';
 import crypto from 'crypto';
 import { execFileSync } from 'child_process';
-import { loadConfig, paths } from '../common/config';
+import { paths } from '../common/config';
 import { tlsFiles } from '../common/tls';
 
 const DAYS = 825;
@@ -29,8 +29,11 @@ function usable(certFile: string, keyFile: string, ca: crypto.X509Certificate | 
   }
 }
 
-/** Makes what is missing; returns the CA file. The address is the one every agent listens on. */
-export function ensureCertificates(secretsDir: string, hosts: string[], address: string): string {
+/**
+ * Makes what is missing; returns the CA file. `address`: the one every agent listens on, or each
+ * host's own.
+ */
+export function ensureCertificates(secretsDir: string, hosts: string[], address: string | Record<string, string>): string {
   const dir = tlsFiles.dir(secretsDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caFile = tlsFiles.ca(secretsDir);
@@ -45,9 +48,11 @@ export function ensureCertificates(secretsDir: string, hosts: string[], address:
     for (const host of hosts) {
       const cert = tlsFiles.cert(secretsDir, host);
       const key = tlsFiles.key(secretsDir, host);
-      if (usable(cert, key, ca, address)) continue;
+      const ip = typeof address === 'string' ? address : address[host];
+      if (!ip) throw new Error(`no address for host ${host}'s certificate`);
+      if (usable(cert, key, ca, ip)) continue;
       const ext = path.join(tmp, `${host}.ext`);
-      fs.writeFileSync(ext, `subjectAltName=IP:${address},DNS:${host}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n`);
+      fs.writeFileSync(ext, `subjectAltName=IP:${ip},DNS:${host}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n`);
       openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', path.join(tmp, `${host}.csr`), '-subj', `/CN=${host}`], tmp);
       openssl(['x509', '-req', '-in', `${host}.csr`, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', String(DAYS), '-extfile', ext], tmp);
     }
@@ -59,7 +64,7 @@ export function ensureCertificates(secretsDir: string, hosts: string[], address:
   return caFile;
 }
 
-/** The stack's own CA and certificates for these hosts, for the address every agent listens on. */
-export function certifyHosts(hosts: string[]): string {
-  return ensureCertificates(paths.secretsDir(), hosts, loadConfig().peerAddress);
+/** The stack's own CA and a certificate for each host at its address (host → address). */
+export function certifyHosts(addresses: Record<string, string>): string {
+  return ensureCertificates(paths.secretsDir(), Object.keys(addresses), addresses);
 }

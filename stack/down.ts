@@ -1,10 +1,11 @@
-// `fastmig stack down`: stops what the stack started, found by its pid files; data stays on disk.
+// `fastmig stack down`: stops what the stack started, found by its pid files, and removes the hosts'
+// network; data stays on disk.
 import fs from 'fs';
 import path from 'path';
 import { fastmigHome, paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
 import { serviceFolder } from '../common/service-folder';
-import { removeBridge } from './engines';
+import { removeHostNetwork } from './network';
 import { Say, stopPids } from './processes';
 
 /** Stops every service daemon, agent, the orchestrator and the servers; keeps all data on disk. */
@@ -36,7 +37,9 @@ export async function stackDown(say: Say): Promise<void> {
       await stopPids([pid]);
     }
     fs.rmSync(file, { force: true });
-    if (name.startsWith('dockerd-')) await removeBridge(home, name.slice('dockerd-'.length));
   }
+  // The hosts' network goes too (namespaces, veth pairs, bridge): `stack up` makes it again, with
+  // the same addresses, and nothing of a stopped stack keeps routes on this machine.
+  await removeHostNetwork(home);
   say('stack down');
 }

@@ -1,13 +1,15 @@
-// One container engine (dockerd) per host of the embedded stack, side by side on this machine:
-// each has its own socket, data root, exec root, pid file and bridge, so a host agent that talks
-// to its own socket sees only its own containers and images. No iptables rules are written (two
-// engines would fight over them); published ports go through the engine's loopback proxy.
+// One container engine (dockerd) per host of the embedded stack, each inside its host's network
+// namespace: its own socket, data root, exec root, pid file and bridge (in that namespace), so a
+// host agent that talks to its own socket sees only its own containers and images. No iptables
+// rules are written; published ports go through the engine's proxy at the host's address.
 import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
 import execa from 'execa';
 import { paths } from '../common/config';
 import { Say, startDetached, waitUntil } from './processes';
+import { hostProcessArgv } from './host-process';
+import { namespaceOf } from './network';
 
 /** The /24 a host's bridge uses: an unusual private range, distinct per stack home and host. */
 function subnetOf(home: string, index: number): string {
@@ -25,22 +27,15 @@ export async function engineAnswers(host: string, home: string): Promise<boolean
   return r.exitCode === 0;
 }
 
-async function ensureBridge(name: string, subnet: string): Promise<void> {
-  const exists = (await execa('ip', ['link', 'show', name], { reject: false })).exitCode === 0;
-  if (!exists) {
-    const add = await execa('ip', ['link', 'add', name, 'type', 'bridge'], { reject: false });
-    if (add.exitCode !== 0) throw new Error(`cannot create bridge ${name}: ${add.stderr.trim()}`);
-    await execa('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', name]);
+/** The engine's bridge, inside the host's namespace (the engine would make one without an address). */
+async function ensureBridge(namespace: string, name: string, subnet: string): Promise<void> {
+  const ip = (args: string[]) => execa('ip', ['-n', namespace, ...args], { reject: false });
+  if ((await ip(['link', 'show', name])).exitCode !== 0) {
+    const add = await ip(['link', 'add', name, 'type', 'bridge']);
+    if (add.exitCode !== 0) throw new Error(`cannot create bridge ${name} on ${namespace}: ${add.stderr.trim()}`);
+    await ip(['addr', 'add', `${subnet}.1/24`, 'dev', name]);
   }
-  await execa('ip', ['link', 'set', name, 'up']);
-}
-
-/**
- * Deletes a stopped host engine's bridge. Left behind, it keeps its route: another stack home whose
- * subnet happens to be the same (the spread is 200 values) then starts with two routes to one /24.
- */
-export async function removeBridge(home: string, host: string): Promise<void> {
-  await execa('ip', ['link', 'delete', bridgeOf(home, host)], { reject: false });
+  await ip(['link', 'set', name, 'up']);
 }
 
 /** Starts the engine of every host that has none answering, then waits for all of them. */
@@ -60,8 +55,9 @@ async function startEngine(host: string, index: number, home: string): Promise<v
   const dir = paths.dockerDir(host, home);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const bridge = bridgeOf(home, host);
-  await ensureBridge(bridge, subnetOf(home, index));
-  startDetached(`dockerd-${host}`, 'dockerd', [
+  await ensureBridge(namespaceOf(home, host), bridge, subnetOf(home, index));
+  // `nsenter --net`, not `ip netns exec`: the engine needs the machine's /sys (its cgroup mounts).
+  const [cmd, ...args] = hostProcessArgv(home, host, 'dockerd', [
     '--host', `unix://${paths.dockerSocket(host, home)}`,
     '--data-root', path.join(dir, 'data'),
     '--exec-root', path.join(dir, 'exec'),
@@ -69,5 +65,6 @@ async function startEngine(host: string, index: number, home: string): Promise<v
     '--bridge', bridge,
     '--iptables=false', '--ip-masq=false', '--ip-forward=false',
     '--log-level', 'warn',
-  ], {});
+  ]);
+  startDetached(`dockerd-${host}`, cmd, args, {});
 }

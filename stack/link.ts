@@ -1,10 +1,11 @@
 // A shaped link between the hosts of the embedded stack (`--link 100mbit`), with the kernel's
 // traffic control. Every packet between two endpoints crosses exactly one shaper:
 //   - each host's own end (eth0 inside its namespace) gets a tbf at the rate on egress: everything
-//     the host sends, to another host or to the root namespace, is limited there;
+//     the host sends, to another host, the control plane or the root namespace, is limited there
+//     (the control plane's namespace likewise: S3 downloads, Temporal);
 //   - each host's root-side veth (on the bridge) gets an htb whose one class holds the rate and
-//     takes only packets whose source is the bridge's address: what the root namespace's services
-//     (S3, Temporal) send to the host. Packets from another host are not classified, go through
+//     takes only packets whose source is the bridge's address: what this machine's own commands
+//     (the CLI, the tests' clients) send to the host. Packets from another host are not classified, go through
 //     htb's direct queue unshaped, and so hostA→hostB is limited once, at hostA's eth0.
 // Rate only: this kernel has no netem (CONFIG_NET_SCH_NETEM is not set), so no delay or loss is
 // added here.
@@ -56,13 +57,15 @@ async function clearRoot(dev: string, namespace?: string): Promise<void> {
 export async function setLink(home: string, bps: number | null): Promise<void> {
   const net = await listHosts(home);
   if (!net.gateway) throw new Error(`no host network for this stack home (bridge ${net.bridge} is missing)`);
-  for (const h of net.hosts) {
+  // The control plane's namespace sends like a host (S3 downloads, Temporal): shaped at its eth0.
+  for (const h of [...net.hosts, ...(net.control ? [net.control] : [])]) {
     await clearRoot(HOST_IF, h.namespace);
     await clearRoot(h.veth);
     if (bps === null) continue;
     const rate = `${bps}bit`;
     const burst = String(burstBytes(bps));
     await tc(['qdisc', 'add', 'dev', HOST_IF, 'root', 'tbf', 'rate', rate, 'burst', burst, 'latency', '50ms'], h.namespace);
+    if (h === net.control) continue;
     // No `default`: unclassified packets (from other hosts) take htb's direct queue, unshaped.
     await tc(['qdisc', 'add', 'dev', h.veth, 'root', 'handle', '1:', 'htb']);
     await tc(['class', 'add', 'dev', h.veth, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', rate, 'ceil', rate, 'burst', burst, 'cburst', burst, 'quantum', '60000']);

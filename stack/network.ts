@@ -1,8 +1,10 @@
 // The hosts of an embedded stack as machines of their own on this one: a network namespace per
-// host, joined by a veth pair to one Linux bridge per stack home. The bridge holds the subnet's .1,
-// so what runs in the root namespace (Temporal, S3, the HTTP API, the orchestrator) is reachable
-// from every host at that address and nowhere else. The namespaces get no default route and the
-// root namespace no NAT: nothing a host sends can leave the machine.
+// host, joined by a veth pair to one Linux bridge per stack home, and one more namespace of the
+// same kind for the control plane (Temporal, S3, the orchestrator, the HTTP API), which is reached
+// at its own address like any other machine. The bridge holds the subnet's .1, so commands run on
+// this machine (the CLI, the tests) reach every host and the control plane over the bridge. The
+// namespaces get no default route and the root namespace no NAT: nothing a host sends can leave
+// the machine.
 import crypto from 'crypto';
 import path from 'path';
 import execa from 'execa';
@@ -22,8 +24,16 @@ export interface HostAddress {
   veth: string;
 }
 
+/**
+ * The control plane's namespace takes the place of a host named this; the underscore keeps it
+ * apart from every valid host name.
+ */
+export const CONTROL = '_control';
+
 export interface HostNetwork {
   bridge: string;
+  /** The control plane's namespace and address, or null while it does not exist. */
+  control: HostAddress | null;
   /** The bridge's own address: where hosts reach the root namespace's services. */
   gateway: string | null;
   /** The /24 in CIDR notation, or null while the bridge does not exist. */
@@ -82,14 +92,16 @@ async function addressOn(dev: string, namespace?: string): Promise<string | null
 export async function listHosts(home: string): Promise<HostNetwork> {
   const { bridge, nsPrefix } = netNames(home);
   const own = await addressOn(bridge);
-  const hosts: HostAddress[] = [];
+  const all: HostAddress[] = [];
   for (const namespace of (await namespaces()).filter((n) => n.startsWith(nsPrefix)).sort()) {
     const host = namespace.slice(nsPrefix.length);
     const addr = await addressOn(HOST_IF, namespace);
-    hosts.push({ host, namespace, address: addr ? addr.split('/')[0] : '', veth: vethOf(home, host) });
+    all.push({ host, namespace, address: addr ? addr.split('/')[0] : '', veth: vethOf(home, host) });
   }
   const gateway = own ? own.split('/')[0] : null;
-  return { bridge, gateway, subnet: gateway ? `${gateway.replace(/\.\d+$/, '.0')}/24` : null, hosts };
+  const control = all.find((h) => h.host === CONTROL) ?? null;
+  const hosts = all.filter((h) => h.host !== CONTROL);
+  return { bridge, control, gateway, subnet: gateway ? `${gateway.replace(/\.\d+$/, '.0')}/24` : null, hosts };
 }
 
 async function ensureBridge(home: string): Promise<string> {
@@ -135,19 +147,17 @@ async function ensureHost(home: string, host: string, prefix: string, taken: Set
 }
 
 /**
- * Creates what is missing of the home's host network, idempotently: hosts already present keep
- * their address, new ones take the lowest free one from .2 up (in the order given).
+ * Creates what is missing of the home's host network, idempotently: the control plane's namespace
+ * first, then the hosts; those already present keep their address, new ones take the lowest free
+ * one from .2 up (in that order, so a fresh network has the control plane at .2).
  */
 export async function createHostNetwork(home: string, hosts: string[]): Promise<HostNetwork> {
-  const names = hosts.map((h) => parseOrThrow(HostName, h, 'host name'));
+  const names = [CONTROL, ...hosts.map((h) => parseOrThrow(HostName, h, 'host name'))];
   const prefix = await ensureBridge(home);
   const before = await listHosts(home);
-  const taken = new Set(before.hosts.filter((h) => h.address.startsWith(`${prefix}.`)).map((h) => h.address));
-  for (const host of names) {
-    const known = before.hosts.find((h) => h.host === host);
-    if (known?.address) taken.add(known.address);
-  }
-  for (const host of names) await ensureHost(home, host, prefix, taken);
+  const present = [...before.hosts, ...(before.control ? [before.control] : [])];
+  const taken = new Set(present.filter((h) => h.address.startsWith(`${prefix}.`)).map((h) => h.address));
+  for (const name of names) await ensureHost(home, name, prefix, taken);
   return listHosts(home);
 }
 

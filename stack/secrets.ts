@@ -7,8 +7,11 @@ import { paths, readEnvFile } from '../common/config';
 import { newKeyHex } from '../common/keys';
 import { certifyHosts } from './certs';
 
-/** Generates what is missing of the cluster's secrets (S3 credentials, signing and image keys, TLS). */
-export function ensureSecrets(hosts: string[]): Record<string, string> {
+/**
+ * Generates what is missing of the cluster's secrets (S3 credentials, signing and image keys, TLS
+ * for each host at its address: host → address).
+ */
+export function ensureSecrets(addresses: Record<string, string>): Record<string, string> {
   const file = paths.secretsFile();
   const have = readEnvFile(file);
   const wanted: Record<string, () => string> = {
@@ -19,7 +22,7 @@ export function ensureSecrets(hosts: string[]): Record<string, string> {
     FASTMIG_API_TOKEN: newKeyHex,
   };
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const ca = certifyHosts(hosts);
+  const ca = certifyHosts(addresses);
   const missing = Object.keys(wanted).filter((k) => !have[k]);
   if (!missing.length && have.FASTMIG_TLS_CA === ca) return have;
   for (const k of missing) have[k] = wanted[k]();

@@ -1,5 +1,6 @@
 // The stack's servers: the Temporal dev server (SQLite file) and the S3 server (versitygw, posix
-// back end). Each is started only when nothing answers on its port yet.
+// back end), both in the control plane's namespace, reached at its address. Each is started only
+// when nothing answers on its port yet.
 import fs from 'fs';
 import path from 'path';
 import { Connection } from '@temporalio/client';
@@ -10,18 +11,23 @@ import { tcpConnects } from '../activities/probe';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { S3_PORT, TEMPORAL_PORT, UI_PORT } from './ports';
 import { Say, startDetached, waitUntil } from './processes';
+import { CONTROL } from './network';
+import { hostProcessArgv } from './host-process';
 
 export async function startTemporal(stack: StackFile, home: string, say: Say): Promise<void> {
-  if (await tcpConnects(TEMPORAL_PORT)) say(`Temporal already answers on ${stack.temporalAddress}`);
+  if (await tcpConnects(TEMPORAL_PORT, stack.controlAddress)) say(`Temporal already answers on ${stack.temporalAddress}`);
   else {
     say(`starting Temporal dev server on ${stack.temporalAddress} (UI ${stack.uiUrl})…`);
     fs.mkdirSync(path.join(home, 'temporal'), { recursive: true });
-    startDetached('temporal', stack.temporalBinary, [
+    // All addresses of the control plane's namespace: the dev server dials its own services on
+    // 127.0.0.1 inside, so it cannot be bound to the one address the hosts use.
+    const [cmd, ...args] = hostProcessArgv(home, CONTROL, stack.temporalBinary, [
       'server', 'start-dev',
       '--db-filename', path.join(home, 'temporal', 'temporal.db'),
-      '--ip', '127.0.0.1', '--port', String(TEMPORAL_PORT), '--ui-port', String(UI_PORT),
+      '--ip', '0.0.0.0', '--port', String(TEMPORAL_PORT), '--ui-port', String(UI_PORT),
       '--namespace', stack.namespace, '--log-level', 'warn',
-    ], {});
+    ]);
+    startDetached('temporal', cmd, args, {});
   }
   await waitUntil('Temporal', async () => {
     try {
@@ -54,12 +60,13 @@ async function ensureSearchAttributes(stack: StackFile): Promise<void> {
 }
 
 export async function startS3(stack: StackFile, home: string, secrets: Record<string, string>, say: Say): Promise<void> {
-  if (await tcpConnects(S3_PORT)) say(`S3 server already answers on ${stack.s3Endpoint}`);
+  if (await tcpConnects(S3_PORT, stack.controlAddress)) say(`S3 server already answers on ${stack.s3Endpoint}`);
   else {
     say(`starting S3 server (versitygw, posix back end) on ${stack.s3Endpoint}…`);
     const data = path.join(home, 's3');
     fs.mkdirSync(data, { recursive: true });
-    startDetached('s3', path.join(paths.toolsDir(), 'bin', 'versitygw'), ['--port', `127.0.0.1:${S3_PORT}`, 'posix', data], {
+    const [cmd, ...args] = hostProcessArgv(home, CONTROL, path.join(paths.toolsDir(), 'bin', 'versitygw'), ['--port', `${stack.controlAddress}:${S3_PORT}`, 'posix', data]);
+    startDetached('s3', cmd, args, {
       ROOT_ACCESS_KEY_ID: secrets.FASTMIG_S3_ACCESS_KEY,
       ROOT_SECRET_ACCESS_KEY: secrets.FASTMIG_S3_SECRET_KEY,
     });

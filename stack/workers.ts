@@ -1,5 +1,6 @@
-// The stack's own node processes: the orchestrator worker, one host agent per host and the HTTP
-// API, started from the build in dist/; then the cluster's host monitor workflow.
+// The stack's own node processes, started from the build in dist/: the orchestrator worker and the
+// HTTP API in the control plane's namespace, one host agent per host in its host's namespace (with
+// a view of only its own host's folders); then the cluster's host monitor workflow.
 import fs from 'fs';
 import path from 'path';
 import { Client, Connection } from '@temporalio/client';
@@ -10,32 +11,44 @@ import { tcpConnects } from '../activities/probe';
 import { queuePollers } from '../client';
 import { API_PORT, METRICS_PORT } from './ports';
 import { Say, startDetached, stopPids, waitUntil } from './processes';
+import { CONTROL } from './network';
+import { hostProcessArgv } from './host-process';
+import { tmpfsImagesRoot } from '../image/folder';
 
 export async function startWorkers(stack: StackFile, home: string, say: Say): Promise<void> {
   const node = process.execPath;
   const dist = path.join(REPO_ROOT, 'dist', 'workers');
   const running = (name: string) => pidAlive(path.join(paths.runDir(home), `${name}.pid`));
   await restartStaleWorkers(home, say);
+  const onControl = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
+    const [cmd, ...argv] = hostProcessArgv(home, CONTROL, node, args);
+    startDetached(name, cmd, argv, env);
+  };
   if (running('orchestrator')) say('orchestrator worker already running');
   else {
     say(`starting orchestrator worker (task queue ${ORCHESTRATOR_QUEUE})…`);
-    startDetached('orchestrator', node, [path.join(dist, 'orchestrator.js')], { FASTMIG_METRICS_PORT: String(METRICS_PORT) });
+    onControl('orchestrator', [path.join(dist, 'orchestrator.js')], { FASTMIG_METRICS_PORT: String(METRICS_PORT), FASTMIG_METRICS_ADDRESS: stack.controlAddress });
   }
-  for (const [i, host] of stack.hosts.entries()) {
+  for (const host of stack.hosts) {
     if (running(`agent-${host}`)) say(`host agent ${host} already running`);
     else {
-      say(`starting host agent ${host} (task queue ${hostQueue(host)})…`);
+      const address = stack.hostAddresses[host];
+      say(`starting host agent ${host} at ${address} (task queue ${hostQueue(host)})…`);
       fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
-      // The command a user runs to add a machine: the embedded stack takes the same path.
-      startDetached(`agent-${host}`, node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], { FASTMIG_METRICS_PORT: String(METRICS_PORT + 1 + i) });
+      // The command a user runs to add a machine: the embedded stack takes the same path, inside
+      // the host's namespace, seeing only its own host's service folders, engine and images.
+      const [cmd, ...args] = hostProcessArgv(home, host, node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], {
+        hostsDirs: hostsDirsOf(home),
+      });
+      startDetached(`agent-${host}`, cmd, args, { FASTMIG_METRICS_PORT: String(METRICS_PORT) });
     }
   }
   if (running('api')) say('HTTP API already running');
   else {
     say(`starting HTTP API on ${stack.apiUrl}…`);
-    startDetached('api', node, [path.join(REPO_ROOT, 'dist', 'api', 'main.js')], { FASTMIG_API_PORT: String(API_PORT) });
+    onControl('api', [path.join(REPO_ROOT, 'dist', 'api', 'main.js')], { FASTMIG_API_PORT: String(API_PORT), FASTMIG_API_ADDRESS: stack.controlAddress });
   }
-  await waitUntil('HTTP API', () => tcpConnects(API_PORT), 30_000, 'api');
+  await waitUntil('HTTP API', () => tcpConnects(API_PORT, stack.controlAddress), 30_000, 'api');
   const conn = await Connection.connect({ address: stack.temporalAddress });
   try {
     for (const [queue, log] of [[ORCHESTRATOR_QUEUE, 'orchestrator'], ...stack.hosts.map((h) => [hostQueue(h), `agent-${h}`])]) {
@@ -45,6 +58,11 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
   } finally {
     await conn.close();
   }
+}
+
+/** The folders that hold one sub-folder per host: each agent sees only its own host's. */
+export function hostsDirsOf(home: string): string[] {
+  return [path.join(home, 'hosts'), path.join(home, 'docker'), tmpfsImagesRoot(home)];
 }
 
 /** Starts the cluster's host monitor (failover) unless it runs already. */

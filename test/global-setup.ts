@@ -2,5 +2,5 @@
 import { stackUp } from '../stack';
 
 export default async function globalSetup(): Promise<void> {
-  await stackUp(undefined, (line) => process.stderr.write(`[stack] ${line}\n`));
+  await stackUp({}, (line) => process.stderr.write(`[stack] ${line}\n`));
 }

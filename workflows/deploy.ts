@@ -2,7 +2,7 @@
 import { startChild, ParentClosePolicy } from '@temporalio/workflow';
 import { DeployInput, Placement } from '../common/schemas';
 import { hostSteps, registry } from './proxies';
-import { endpointPort, entityWorkflowId } from '../common/names';
+import { endpointOf, entityWorkflowId } from '../common/names';
 import { requireHost } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -21,16 +21,18 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
   const steps = hostSteps(host);
   let pid: number | null;
   let hostPort: number | null = null;
+  let address: string | undefined;
   try {
     const prepared = await steps.prepareService({ spec, generation: 1, start: true });
     pid = prepared.pid;
     hostPort = prepared.hostPort;
+    address = prepared.address;
     await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker' });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     throw refuse(`service "${spec.name}" did not become healthy on ${host}: ${messageOf(err)}`);
   }
-  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString(), ...(hostPort ? { hostPort } : {}) };
+  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString(), ...(hostPort ? { hostPort } : {}), address };
   await registry.putPlacement(placement);
   // The service's entity serializes its migrations and takes its periodic checkpoints.
   await startChild('serviceEntity', {
@@ -39,6 +41,5 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
     parentClosePolicy: ParentClosePolicy.ABANDON,
   }).catch(() => undefined); // already running
 
-  const port = endpointPort(placement);
-  return { service: spec.name, host, pid, endpoint: port ? `127.0.0.1:${port}` : null };
+  return { service: spec.name, host, pid, endpoint: endpointOf(placement) };
 }

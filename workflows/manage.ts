@@ -1,6 +1,6 @@
 // Small workflows behind `fastmig status`, `fastmig logs` and `fastmig remove`.
 import { ServiceRef, DaemonStatus, HostRecord, Runtime } from '../common/schemas';
-import { endpointPort } from '../common/names';
+import { endpointOf } from '../common/names';
 import { hostSteps, registry } from './proxies';
 import { requirePlacement } from './preflight';
 import { validate } from './errors';
@@ -44,7 +44,7 @@ export async function inspectServices(raw: { service?: string }): Promise<Servic
         pid: st?.pid ?? null,
         runtime: p.spec.runtime,
         image: p.spec.image ?? null,
-        endpoint: endpointPort(p) ? `127.0.0.1:${endpointPort(p)}` : null,
+        endpoint: endpointOf(p),
         generation: p.generation,
         command: p.spec.command,
         lastCheckpoint: st?.lastCheckpoint ?? null,

@@ -61,7 +61,7 @@ export async function prepare(m: Migration, saga: Saga): Promise<void> {
   saga.add(() => m.target.remove());
   await m.progress.phase('prepareTarget', async () => {
     await m.target.prepare(false, m.placement.hostPort);
-    m.progress.state.targetPort = m.target.port;
+    if (m.target.port) m.progress.state.targetEndpoint = `${m.target.address}:${m.target.port}`;
   });
 }
 

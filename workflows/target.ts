@@ -9,8 +9,10 @@ import { hostSteps, registry } from './proxies';
 export class Target {
   private readonly steps: ReturnType<typeof hostSteps>;
   private removal?: Promise<boolean>;
-  /** Where it answers on its host's loopback once prepared (a container publishes its own port). */
+  /** The port it answers on at its host's address once prepared (a container publishes its own). */
   port: number | undefined;
+  /** The host's own address, known once prepared: where clients reach this instance. */
+  address: string | undefined;
   /** The port the registry records once prepared: a container's published port; none for a process. */
   hostPort: number | undefined;
 
@@ -29,7 +31,7 @@ export class Target {
 
   /** The service's record naming this instance (a failover writes it before the instance exists: fencing). */
   placed(p: Placement): Placement {
-    return { ...p, host: this.host, generation: this.generation, hostPort: this.hostPort, updatedAt: new Date().toISOString() };
+    return { ...p, host: this.host, generation: this.generation, hostPort: this.hostPort, address: this.address, updatedAt: new Date().toISOString() };
   }
 
   /** start: the command from scratch; otherwise the daemon waits in standby for an image. */
@@ -37,6 +39,7 @@ export class Target {
     const prepared = await this.steps.prepareService({ spec: this.spec, generation: this.generation, start, preferredHostPort });
     this.port = prepared.hostPort ?? this.spec.port;
     this.hostPort = this.proxied ? this.port : undefined;
+    this.address = prepared.address;
   }
 
   /**

@@ -66,6 +66,6 @@ export interface MigrationProgress {
   service: string;
   from?: string;
   to: string;
-  /** Once the target is prepared: the port on 127.0.0.1 where it will answer. */
-  targetPort?: number;
+  /** Once the target is prepared: `address:port` where it will answer. */
+  targetEndpoint?: string;
 }

@@ -86,8 +86,10 @@ export const Placement = z
     generation: z.number().int().min(1),
     updatedAt: z.string(),
     lastCheckpoint: CheckpointId.optional(),
-    /** docker: the port on 127.0.0.1 of the host that the engine publishes `spec.port` on. */
+    /** docker: the port on the host's address that the engine publishes `spec.port` on. */
     hostPort: Port.optional(),
+    /** The host's own address, where clients reach the service (absent in records older than it). */
+    address: z.string().ip().optional(),
   })
   .strict();
 export type Placement = z.infer<typeof Placement>;
@@ -147,8 +149,10 @@ export interface RestoreResult {
 
 /** What preparing a service on a host gives back: its daemon's status and where it answers. */
 export interface PreparedService extends DaemonStatus {
-  /** docker: the published port on 127.0.0.1; null for a process (it answers on spec.port). */
+  /** docker: the port published on the host's address; null for a process (it answers on spec.port). */
   hostPort: number | null;
+  /** The host's own address (its agent's `--address`), where clients reach the service. */
+  address: string;
 }
 
 export interface HostRecord {
@@ -156,6 +160,8 @@ export interface HostRecord {
   taskQueue: string;
   pid: number;
   startedAt: string;
+  /** The host's own address: its services answer there (absent in records older than it). */
+  address?: string;
   /** The agent's image endpoint for other agents (image/peer-server.ts); absent: images go through S3 only. */
   peerUrl?: string;
 }
