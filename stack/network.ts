@@ -167,6 +167,21 @@ export async function pidsIn(home: string, host: string): Promise<number[]> {
   return r.exitCode === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number) : [];
 }
 
+/** Removes one host's namespace and veth pair (its processes end with it); a no-op when absent. */
+export async function removeHost(home: string, host: string): Promise<void> {
+  const namespace = namespaceOf(home, host);
+  if (!(await namespaces()).includes(namespace)) return;
+  for (const pid of await pidsIn(home, host)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  await execa('ip', ['link', 'del', vethOf(home, host)], { reject: false });
+  await ip(['netns', 'del', namespace]);
+}
+
 /**
  * Removes the home's host network: every host's processes (a host's programs end with its
  * network; the stack stops them properly before), veth pairs, namespaces and the bridge.

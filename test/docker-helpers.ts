@@ -25,19 +25,18 @@ export async function containersOf(host: string, service: string): Promise<strin
   return r.stdout.split('\n').filter(Boolean);
 }
 
-/** The published port of a service as `fastmig status --json` reports it. */
-export async function endpointPort(service: string): Promise<number> {
+/** Where a service answers (`address:port`, its host's address) as `fastmig status --json` reports it. */
+export async function endpointOf(service: string): Promise<string> {
   const r = await fastmig(['status', service, '--json']);
   const view = JSON.parse(r.stdout);
-  const m = /^127\.0\.0\.1:(\d+)$/.exec(view.endpoint);
-  if (!m) throw new Error(`no loopback endpoint for ${service}: ${r.stdout}`);
-  return Number(m[1]);
+  if (!/^\d+\.\d+\.\d+\.\d+:\d+$/.test(view.endpoint ?? '')) throw new Error(`no endpoint for ${service}: ${r.stdout}`);
+  return view.endpoint;
 }
 
-export async function deployContainer(name: string, host: string, image: string, extra: string[] = [], command: string[] = []): Promise<number> {
+export async function deployContainer(name: string, host: string, image: string, extra: string[] = [], command: string[] = []): Promise<string> {
   const r = await fastmig(['deploy', name, '--host', host, '--runtime', 'docker', '--image', image, '--port', '8080', ...extra, ...(command.length ? ['--', ...command] : [])]);
   if (r.exitCode !== 0) throw new Error(`deploy ${name} failed: ${r.stderr}`);
-  return endpointPort(name);
+  return endpointOf(name);
 }
 
 /** The command line of the container's first process (PID 1 inside it), read from the host's /proc. */

@@ -14,13 +14,27 @@ export function fastmig(args: string[], env: Record<string, string> = {}) {
   return execa(CLI, args, { reject: false, env, timeout: 120_000 });
 }
 
-export async function deployKv(name: string, host: string, extra: Partial<ServiceSpecInput> = {}) {
+/** A kv service as deployed: its port (also in its command line) and where it answers now. */
+export interface DeployedKv {
+  port: number;
+  /** `address:port` at its host's address, as `fastmig status` reports it. */
+  endpoint: string;
+}
+
+export async function deployKv(name: string, host: string, extra: Partial<ServiceSpecInput> = {}): Promise<DeployedKv> {
   const port = await freePort();
-  await ops.deploy({
+  const d = await ops.deploy({
     host,
     spec: { name, command: [process.execPath, KV_SERVICE, '--port', String(port)], cwd: '/', port, ...extra },
   });
-  return port;
+  return { port, endpoint: d.endpoint! };
+}
+
+/** Where a service answers now (its host's address changes with every move). */
+export async function endpointNow(service: string): Promise<string> {
+  const view = (await ops.inspect(service))[0];
+  if (!view?.endpoint) throw new Error(`service ${service} has no endpoint: ${JSON.stringify(view)}`);
+  return view.endpoint;
 }
 
 export async function removeQuietly(name: string) {
