@@ -4,15 +4,15 @@ import execa from 'execa';
 import { ops } from '../client';
 import { loadConfig, readStackFile } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
-import { deployKv, fastmig, kvProcesses, removeQuietly } from './helpers';
+import { deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from './helpers';
 
 const SERVICE = 'test-control';
 let port: number;
 
 beforeAll(async () => {
   await removeQuietly(SERVICE);
-  port = await deployKv(SERVICE, 'hostA');
-  await writeKeys(port, 400);
+  ({ port } = await deployKv(SERVICE, 'hostA'));
+  await writeKeys(await endpointNow(SERVICE), 400);
 });
 afterAll(() => removeQuietly(SERVICE));
 
@@ -30,7 +30,7 @@ test('a migrate signal (signal-with-start) moves the service without waiting for
   expect(entityId).toBe(`service-${SERVICE}`);
   await until(async () => (await ops.history(SERVICE)).some((r) => r.to === 'hostB' && r.outcome === 'migrated'));
   expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostB', state: 'running' });
-  expect(await verifyKeys(port, 400)).toBe(400);
+  expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
   expect(kvProcesses(port)).toHaveLength(1);
 });
 
@@ -47,7 +47,7 @@ test('the temporal binary itself can start migrateService and read its result', 
   const result = out.result ?? out;
   expect(result).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA', mode: 'cold' });
   expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostA', state: 'running' });
-  expect(await verifyKeys(port, 400)).toBe(400);
+  expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
 });
 
 test('a malformed signal is dropped and the entity keeps serving requests', async () => {
@@ -81,7 +81,7 @@ describe('schedules', () => {
     expect(JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout)).toContainEqual(expect.objectContaining({ name: NAME, paused: true }));
     expect((await fastmig(['schedule', 'trigger', NAME])).exitCode).toBe(0);
     await until(async () => (await ops.inspect(SERVICE))[0].host === to);
-    expect(await verifyKeys(port, 400)).toBe(400);
+    expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
     expect((await fastmig(['schedule', 'delete', NAME])).exitCode).toBe(0);
     expect(JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout).map((s: any) => s.name)).not.toContain(NAME);
   });
@@ -119,7 +119,7 @@ describe('HTTP API, metrics and search attributes', () => {
     expect(res.status).toBe(200);
     const report = await res.json();
     expect(report).toMatchObject({ ok: true, outcome: 'migrated', from, to });
-    expect(await verifyKeys(port, 400)).toBe(400);
+    expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
     const text = await (await fetch(stack().metrics.orchestrator)).text();
     expect(migratedCount(text)).toBe(before + 1);
     expect(text).toMatch(/fastmig_migration_downtime_ms_count\{mode="warm"\} \d+/);

@@ -7,11 +7,11 @@ import { paths } from '../common/config';
 import { httpText } from '../demo/probe';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { removeQuietly } from './helpers';
-import { KV_CMD, MUSL_IMAGE, containersOf, deployContainer, endpointPort, ensureImages } from './docker-helpers';
+import { KV_CMD, MUSL_IMAGE, containersOf, deployContainer, endpointOf, ensureImages } from './docker-helpers';
 
 const COUNTER = 'test-docker-musl';
 const KV = 'test-docker-musl-kv';
-const served = async (port: number) => Number((await httpText(port, 'GET', '/')).text.trim());
+const served = async (endpoint: string) => Number((await httpText(endpoint, 'GET', '/')).text.trim());
 
 beforeAll(async () => {
   await Promise.all([removeQuietly(COUNTER), removeQuietly(KV)]);
@@ -32,22 +32,22 @@ test('the musl image has musl as its only C library, and its service is linked a
 });
 
 test("deploy without a command runs the image's own CMD (the musl counter); a warm migration keeps its count", async () => {
-  const port = await deployContainer(COUNTER, 'hostA', MUSL_IMAGE);
-  for (let i = 1; i <= 5; i++) expect(await served(port)).toBe(i);
+  const endpoint = await deployContainer(COUNTER, 'hostA', MUSL_IMAGE);
+  for (let i = 1; i <= 5; i++) expect(await served(endpoint)).toBe(i);
   const report = await ops.migrate({ service: COUNTER, to: 'hostB', mode: 'warm' });
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostA', to: 'hostB', mode: 'warm' });
-  const newPort = await endpointPort(COUNTER);
+  const moved = await endpointOf(COUNTER);
   // The health check connected once without a request; the count goes on from 5.
-  expect(await served(newPort)).toBe(6);
+  expect(await served(moved)).toBe(6);
   expect(await containersOf('hostA', COUNTER)).toEqual([]);
   expect(await containersOf('hostB', COUNTER)).toEqual([`fastmig-hostB-${COUNTER} running`]);
 });
 
 test('the key-value service runs in the musl image through the bundle and migrates cold', async () => {
-  const port = await deployContainer(KV, 'hostA', MUSL_IMAGE, [], KV_CMD);
-  expect(await writeKeys(port, 300)).toBe(300);
+  const endpoint = await deployContainer(KV, 'hostA', MUSL_IMAGE, [], KV_CMD);
+  expect(await writeKeys(endpoint, 300)).toBe(300);
   const report = await ops.migrate({ service: KV, to: 'hostB', mode: 'cold' });
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', mode: 'cold' });
-  expect(await verifyKeys(await endpointPort(KV), 300)).toBe(300);
+  expect(await verifyKeys(await endpointOf(KV), 300)).toBe(300);
   expect(await containersOf('hostA', KV)).toEqual([]);
 });

@@ -1,30 +1,30 @@
 // A container restore that fails on the target rolls back: the source container restores the
-// service from its own image and keeps serving on its port; no container is left on the target.
+// service from its own image and keeps serving on its endpoint; no container is left on the target.
 import execa from 'execa';
 import { ops } from '../client';
 import { paths } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { removeQuietly, serviceDirExists } from './helpers';
-import { KV_CMD, MUSL_IMAGE, containersOf, deployContainer, endpointPort, ensureImages } from './docker-helpers';
+import { KV_CMD, MUSL_IMAGE, containersOf, deployContainer, endpointOf, ensureImages } from './docker-helpers';
 
 const SERVICE = 'test-docker-rollback';
-let port: number;
+let endpoint: string;
 
 beforeAll(async () => {
   await removeQuietly(SERVICE);
   await ensureImages();
   // The pre-restore hook (run by the daemon inside the container) refuses on hostB.
-  port = await deployContainer(SERVICE, 'hostA', MUSL_IMAGE, ['--pre-restore', 'test "$FASTMIG_HOST" != hostB'], KV_CMD);
-  await writeKeys(port, 400);
+  endpoint = await deployContainer(SERVICE, 'hostA', MUSL_IMAGE, ['--pre-restore', 'test "$FASTMIG_HOST" != hostB'], KV_CMD);
+  await writeKeys(endpoint, 400);
 });
 afterAll(() => removeQuietly(SERVICE));
 
-test('failed restore on hostB → rolled back, the source container answers on its port with its state', async () => {
+test('failed restore on hostB → rolled back, the source container answers on its endpoint with its state', async () => {
   const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
   expect(report).toMatchObject({ ok: false, outcome: 'rolled-back', from: 'hostA', to: 'hostB' });
   expect(report.error).toMatch(/preRestore hook failed on hostB/);
-  expect(await endpointPort(SERVICE)).toBe(port);
-  expect(await verifyKeys(port, 400)).toBe(400);
+  expect(await endpointOf(SERVICE)).toBe(endpoint);
+  expect(await verifyKeys(endpoint, 400)).toBe(400);
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 1 });
   expect(await containersOf('hostA', SERVICE)).toEqual([`fastmig-hostA-${SERVICE} running`]);

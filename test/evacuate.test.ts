@@ -1,7 +1,7 @@
 // Evacuating a host moves all its services (3 here) with bounded parallelism, state intact.
 import { ops } from '../client';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
-import { deployKv, fastmig, kvProcesses, removeQuietly } from './helpers';
+import { addressOf, deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from './helpers';
 
 const SERVICES = ['test-evac-1', 'test-evac-2', 'test-evac-3'];
 const ports: Record<string, number> = {};
@@ -9,8 +9,9 @@ const ports: Record<string, number> = {};
 beforeAll(async () => {
   for (const s of SERVICES) {
     await removeQuietly(s);
-    ports[s] = await deployKv(s, 'hostA');
-    await writeKeys(ports[s], 200);
+    const kv = await deployKv(s, 'hostA');
+    ports[s] = kv.port;
+    await writeKeys(kv.endpoint, 200);
   }
 });
 afterAll(async () => {
@@ -25,7 +26,9 @@ test('fastmig evacuate hostA moves all three services to hostB, two at a time, a
   expect(report.failed).toBe(0);
   for (const s of SERVICES) {
     expect(report.services).toContainEqual(expect.objectContaining({ service: s, to: 'hostB', outcome: 'migrated' }));
-    expect(await verifyKeys(ports[s], 200)).toBe(200);
+    const endpoint = await endpointNow(s);
+    expect(endpoint).toEqual(`${addressOf('hostB')}:${ports[s]}`);
+    expect(await verifyKeys(endpoint, 200)).toBe(200);
     expect(kvProcesses(ports[s])).toHaveLength(1);
   }
   const views = await ops.inspect();

@@ -2,7 +2,7 @@
 import path from 'path';
 import fs from 'fs';
 import execa from 'execa';
-import { REPO_ROOT, paths } from '../common/config';
+import { REPO_ROOT, paths, readStackFile } from '../common/config';
 import { ops } from '../client';
 import { freePort } from '../demo/probe';
 import type { ServiceSpecInput } from '../common/schemas';
@@ -28,6 +28,13 @@ export async function deployKv(name: string, host: string, extra: Partial<Servic
     spec: { name, command: [process.execPath, KV_SERVICE, '--port', String(port)], cwd: '/', port, ...extra },
   });
   return { port, endpoint: d.endpoint! };
+}
+
+/** A host's own address in the running stack (services on it answer there). */
+export function addressOf(host: string): string {
+  const address = readStackFile()?.hostAddresses?.[host];
+  if (!address) throw new Error(`the stack file names no address for ${host}`);
+  return address;
 }
 
 /** Where a service answers now (its host's address changes with every move). */

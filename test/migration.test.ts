@@ -2,21 +2,26 @@
 import { ops } from '../client';
 import { startProbe } from '../demo/probe';
 import { requestCount, verifyKeys, writeKeys } from '../demo/kv-client';
-import { deployKv, kvProcesses, removeQuietly, serviceDirExists } from './helpers';
+import { addressOf, deployKv, endpointNow, kvProcesses, removeQuietly, serviceDirExists } from './helpers';
+import { tcpConnects } from '../activities/probe';
 
 const SERVICE = 'test-migrate';
 let port: number;
+let endpoint: string;
 
 beforeAll(async () => {
   await removeQuietly(SERVICE);
-  port = await deployKv(SERVICE, 'hostA');
-  await writeKeys(port, 1200);
+  ({ port, endpoint } = await deployKv(SERVICE, 'hostA'));
+  expect(endpoint).toEqual(`${addressOf('hostA')}:${port}`);
+  await writeKeys(endpoint, 1200);
 });
 afterAll(() => removeQuietly(SERVICE));
 
 test('warm migration hostA → hostB keeps every key and the request counter, and leaves nothing on the source', async () => {
-  const before = await requestCount(port);
-  const probe = startProbe(port, 5);
+  const before = await requestCount(endpoint);
+  const source = endpoint;
+  const target = `${addressOf('hostB')}:${port}`;
+  const probe = startProbe(() => [source, target], 5);
   const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
   const probed = await probe.stop();
 
@@ -33,10 +38,13 @@ test('warm migration hostA → hostB keeps every key and the request counter, an
   expect(Object.keys(report.phases).indexOf('prepareTarget')).toBeLessThan(Object.keys(report.phases).indexOf('checkpoint'));
   expect(probed.ok).toBeGreaterThan(0);
 
-  expect(await verifyKeys(port, 1200)).toBe(1200);
-  expect(await requestCount(port)).toBeGreaterThan(before);
+  // It answers at hostB's address now, and no longer at hostA's.
   const [view] = await ops.inspect(SERVICE);
-  expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2, endpoint: `127.0.0.1:${port}` });
+  expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2, endpoint: target });
+  endpoint = view.endpoint!;
+  expect(await verifyKeys(endpoint, 1200)).toBe(1200);
+  expect(await requestCount(endpoint)).toBeGreaterThan(before);
+  expect(await tcpConnects(port, addressOf('hostA'))).toBe(false);
   expect(serviceDirExists('hostA', SERVICE)).toBe(false);
   expect(kvProcesses(port)).toHaveLength(1);
 });
@@ -46,7 +54,9 @@ test('cold migration hostB → hostA prepares the target only after the checkpoi
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA', mode: 'cold' });
   const order = Object.keys(report.phases);
   expect(order.indexOf('prepareTarget')).toBeGreaterThan(order.indexOf('checkpoint'));
-  expect(await verifyKeys(port, 1200)).toBe(1200);
+  endpoint = await endpointNow(SERVICE);
+  expect(endpoint).toEqual(`${addressOf('hostA')}:${port}`);
+  expect(await verifyKeys(endpoint, 1200)).toBe(1200);
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 3 });
   expect(serviceDirExists('hostB', SERVICE)).toBe(false);
@@ -60,7 +70,8 @@ test('two concurrent migrate requests for one service are serialized by its enti
   const outcomes = [a.outcome, b.outcome].sort();
   expect(outcomes).toEqual(['migrated', 'refused']);
   expect([a, b].find((r) => r.outcome === 'refused')!.error).toMatch(/already runs on hostB/);
-  expect(await verifyKeys(port, 1200)).toBe(1200);
+  endpoint = await endpointNow(SERVICE);
+  expect(await verifyKeys(endpoint, 1200)).toBe(1200);
   expect(kvProcesses(port)).toHaveLength(1);
   const history = await ops.history(SERVICE);
   expect(history.slice(-2).map((r) => r.outcome).sort()).toEqual(['migrated', 'refused']);

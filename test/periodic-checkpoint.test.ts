@@ -8,7 +8,7 @@ import { keys } from '../common/names';
 import { s3Client, listKeys } from '../common/s3';
 import { startProbe } from '../demo/probe';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
-import { deployKv, removeQuietly } from './helpers';
+import { deployKv, endpointNow, removeQuietly } from './helpers';
 
 const SERVICE = 'test-periodic';
 const cfg = loadConfig();
@@ -24,9 +24,9 @@ async function imageIds(): Promise<string[]> {
 
 test('every 5 s a checkpoint is taken without stopping the service; 2 kept in S3, 1 on the host', async () => {
   await removeQuietly(SERVICE);
-  port = await deployKv(SERVICE, 'hostA', { checkpoint: { everySeconds: 5, keep: 2 } });
-  await writeKeys(port, 300);
-  const probe = startProbe(port, 5);
+  ({ port } = await deployKv(SERVICE, 'hostA', { checkpoint: { everySeconds: 5, keep: 2 } }));
+  await writeKeys(await endpointNow(SERVICE), 300);
+  const probe = startProbe(await endpointNow(SERVICE), 5);
   const seen = new Set<string>();
   const deadline = Date.now() + 40_000;
   while (Date.now() < deadline && seen.size < 3) {
@@ -40,7 +40,7 @@ test('every 5 s a checkpoint is taken without stopping the service; 2 kept in S3
   expect(probed.ok).toBeGreaterThan(probed.requests * 0.9);
   const view = (await ops.inspect(SERVICE))[0];
   expect(view).toMatchObject({ host: 'hostA', state: 'running' });
-  expect(await verifyKeys(port, 300)).toBe(300);
+  expect(await verifyKeys(await endpointNow(SERVICE), 300)).toBe(300);
   const ids = await imageIds();
   expect(ids.length).toBeLessThanOrEqual(2);
   expect(ids.length).toBeGreaterThanOrEqual(1);

@@ -4,13 +4,13 @@ import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, kvProcesses, removeQuietly, serviceDirExists } from './helpers';
 
 const SERVICE = 'test-rollback';
-let port: number;
+let kv: { port: number; endpoint: string };
 
 beforeAll(async () => {
   await removeQuietly(SERVICE);
   // The pre-restore hook refuses to run on hostB, so the restore there fails for real.
-  port = await deployKv(SERVICE, 'hostA', { hooks: { preRestore: 'test "$FASTMIG_HOST" != hostB' } });
-  await writeKeys(port, 500);
+  kv = await deployKv(SERVICE, 'hostA', { hooks: { preRestore: 'test "$FASTMIG_HOST" != hostB' } });
+  await writeKeys(kv.endpoint, 500);
 });
 afterAll(() => removeQuietly(SERVICE));
 
@@ -19,9 +19,9 @@ test('failed restore on the target → rolled back, service answers on the sourc
   expect(report).toMatchObject({ ok: false, outcome: 'rolled-back', from: 'hostA', to: 'hostB' });
   expect(report.error).toMatch(/preRestore hook failed on hostB/);
   expect(report.phases.rollback).toBeGreaterThan(0);
-  expect(await verifyKeys(port, 500)).toBe(500);
+  expect(await verifyKeys(kv.endpoint, 500)).toBe(500);
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 1 });
   expect(serviceDirExists('hostB', SERVICE)).toBe(false);
-  expect(kvProcesses(port)).toHaveLength(1);
+  expect(kvProcesses(kv.port)).toHaveLength(1);
 });
