@@ -3,16 +3,15 @@
 // from its latest checkpoint on a healthy host, and the agent, when it comes back, removes the
 // stale instance. Exactly one instance serves throughout.
 import fs from 'fs';
-import path from 'path';
 import execa from 'execa';
 import { Connection } from '@temporalio/client';
 import { ops, queuePollers } from '../client';
-import { loadConfig, paths, REPO_ROOT } from '../common/config';
-import { certifyHosts } from '../stack/certs';
+import { loadConfig, paths } from '../common/config';
 import { hostQueue, keys } from '../common/names';
 import { s3Client } from '../common/s3';
 import { httpText } from '../demo/probe';
-import { deployKv, kvProcesses, removeQuietly } from './helpers';
+import { deployKv, endpointNow, kvProcesses, removeQuietly } from './helpers';
+import { addHost, dropHost, spawnAgent } from './host-agent';
 
 const HOST = 'hostC';
 const SERVICE = 'test-failover';
@@ -20,11 +19,9 @@ const cfg = loadConfig();
 let agent: execa.ExecaChildProcess | null = null;
 let connection: Connection;
 
-certifyHosts([HOST]); // a host outside `stack up`'s list needs its certificate of the cluster CA
-
 function startAgent() {
   // A short lease so the test need not wait long; the monitor fails over after a longer silence.
-  return execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', HOST], { env: { FASTMIG_LEASE_SECONDS: '6', FASTMIG_LOG_LEVEL: 'warn' }, reject: false });
+  return spawnAgent(HOST, { FASTMIG_LEASE_SECONDS: '6', FASTMIG_LOG_LEVEL: 'warn' });
 }
 async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -40,12 +37,15 @@ async function agentReady(pid: number) {
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: cfg.temporalAddress });
+  // A host outside `stack up`'s list: its own namespace and address, and a certificate of the cluster CA.
+  await addHost(HOST);
   agent = startAgent();
   await agentReady(agent.pid!);
 });
 afterAll(async () => {
   await removeQuietly(SERVICE);
   agent?.kill('SIGKILL');
+  await dropHost(HOST);
   await s3Client(cfg).removeObject(cfg.s3.bucket, keys.host(HOST));
   fs.rmSync(paths.hostDir(HOST), { recursive: true, force: true });
   await connection.close();
@@ -53,8 +53,8 @@ afterAll(async () => {
 
 test('a lost host agent: fenced, restored elsewhere from the last checkpoint, stale instance removed on return', async () => {
   await removeQuietly(SERVICE);
-  const port = await deployKv(SERVICE, HOST, { checkpoint: { everySeconds: 5, keep: 2 } });
-  await httpText(port, 'PUT', '/kv/before', 'kept');
+  const { port, endpoint } = await deployKv(SERVICE, HOST, { checkpoint: { everySeconds: 5, keep: 2 } });
+  await httpText(endpoint, 'PUT', '/kv/before', 'kept');
   await until(async () => !!(await ops.inspect(SERVICE))[0].storedCheckpoint, 30_000);
   const gen = (await ops.inspect(SERVICE))[0].generation;
   const oldPids = kvProcesses(port);
@@ -72,7 +72,10 @@ test('a lost host agent: fenced, restored elsewhere from the last checkpoint, st
   const view = (await ops.inspect(SERVICE))[0];
   expect(['hostA', 'hostB']).toContain(view.host);
   expect(view.generation).toBeGreaterThan(gen);
-  expect((await httpText(port, 'GET', '/kv/before')).text).toBe('kept');
+  // it answers at its new host's address now
+  const moved = await endpointNow(SERVICE);
+  expect(moved).not.toBe(endpoint);
+  expect((await httpText(moved, 'GET', '/kv/before')).text).toBe('kept');
   expect(kvProcesses(port)).toHaveLength(1);
   expect(kvProcesses(port)).not.toEqual(oldPids);
 

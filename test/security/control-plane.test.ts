@@ -2,10 +2,8 @@
 // the cluster key, stale or foreign requests to a host agent, and secrets in Temporal history.
 import fs from 'fs';
 import path from 'path';
-import execa from 'execa';
 import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
-import { loadConfig, paths, REPO_ROOT } from '../../common/config';
-import { certifyHosts } from '../../stack/certs';
+import { loadConfig, paths, readStackFile } from '../../common/config';
 import { serviceFolder } from '../../common/service-folder';
 import { s3Client } from '../../common/s3';
 import { keys, ORCHESTRATOR_QUEUE, hostQueue } from '../../common/names';
@@ -13,12 +11,14 @@ import { newKeyHex } from '../../common/keys';
 import { ops, queuePollers } from '../../client';
 import { createLogger } from '../../common/log';
 import { verifyKeys, writeKeys } from '../../demo/kv-client';
-import { deployKv, fastmig, kvProcesses, removeQuietly } from '../helpers';
+import { deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from '../helpers';
+import { addHost, dropHost, spawnAgent } from '../host-agent';
 import { tryBadInput } from './attempts';
 
 const cfg = loadConfig();
 const SERVICE = 'sec-plane';
 let port: number;
+let endpoint: string;
 let client: Client;
 let connection: Connection;
 
@@ -26,13 +26,21 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: cfg.temporalAddress });
   client = new Client({ connection, namespace: cfg.namespace });
   await removeQuietly(SERVICE);
-  port = await deployKv(SERVICE, 'hostA');
-  await writeKeys(port, 300);
+  ({ port, endpoint } = await deployKv(SERVICE, 'hostA'));
+  await writeKeys(endpoint, 300);
 });
 afterAll(async () => {
   await removeQuietly(SERVICE);
   await connection.close();
 });
+
+/** Activities of hostA's agent built in this process: they act on hostA's folders, at hostA's address. */
+async function hostAActivities() {
+  const { createServiceActivities } = await import('../../activities/service');
+  const address = readStackFile()?.hostAddresses?.hostA;
+  if (!address) throw new Error('the stack file names no address for hostA');
+  return createServiceActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath, address });
+}
 
 async function workflowRefused(type: string, input: unknown, pattern: RegExp): Promise<boolean> {
   try {
@@ -79,9 +87,8 @@ test('a host agent refuses to remove a folder it did not create', async () => {
   const foreign = paths.serviceDir('hostA', 'foreign-thing');
   fs.mkdirSync(foreign, { recursive: true });
   fs.writeFileSync(path.join(foreign, 'precious'), 'keep me');
-  const { createServiceActivities } = await import('../../activities/service');
   const { MockActivityEnvironment } = await import('@temporalio/testing');
-  const acts = createServiceActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath });
+  const acts = await hostAActivities();
   expect(await tryBadInput('agent: remove a foreign folder', async () => {
     try {
       await new MockActivityEnvironment().run(acts.removeService, { service: 'foreign-thing', generation: 1 });
@@ -94,9 +101,8 @@ test('a host agent refuses to remove a folder it did not create', async () => {
 });
 
 test('a host agent refuses a stale generation: the running service is not touched', async () => {
-  const { createServiceActivities } = await import('../../activities/service');
   const { MockActivityEnvironment } = await import('@temporalio/testing');
-  const acts = createServiceActivities({ host: 'hostA', home: cfg.home, criuPath: cfg.criuPath });
+  const acts = await hostAActivities();
   for (const [what, run] of [
     ['remove', () => acts.removeService({ service: SERVICE, generation: 7 })],
     ['checkpoint', () => acts.checkpointService({ service: SERVICE, generation: 7, checkpointId: 'stale1' })],
@@ -111,16 +117,14 @@ test('a host agent refuses a stale generation: the running service is not touche
       }
     })).toBe(true);
   }
-  expect(await verifyKeys(port, 300)).toBe(300);
+  expect(await verifyKeys(endpoint, 300)).toBe(300);
 });
 
 test('a target host that does not share the cluster key refuses the image; the migration rolls back', async () => {
   const host = 'hostRogue';
-  certifyHosts([host]); // TLS admits it (a certificate of the cluster CA): only the cluster key differs
-  const agent = execa(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], {
-    env: { FASTMIG_CLUSTER_KEY: newKeyHex(), FASTMIG_LOG_LEVEL: 'warn' },
-    reject: false,
-  });
+  // A host of its own on the stack's network; TLS admits it (a certificate of the cluster CA): only the cluster key differs.
+  await addHost(host);
+  const agent = spawnAgent(host, { FASTMIG_CLUSTER_KEY: newKeyHex(), FASTMIG_LOG_LEVEL: 'warn' });
   try {
     // Ready when it has registered itself and polls (poller info of an earlier agent may linger).
     const deadline = Date.now() + 60_000;
@@ -133,12 +137,14 @@ test('a target host that does not share the cluster key refuses the image; the m
       report = await ops.migrate({ service: SERVICE, to: host });
       return report.outcome === 'rolled-back' && /signature/.test(report.error ?? '');
     })).toBe(true);
-    expect(await verifyKeys(port, 300)).toBe(300);
     expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostA', state: 'running' });
+    expect(await endpointNow(SERVICE)).toBe(endpoint);
+    expect(await verifyKeys(endpoint, 300)).toBe(300);
     expect(fs.existsSync(paths.serviceDir(host, SERVICE))).toBe(false);
   } finally {
     agent.kill('SIGTERM');
     await agent;
+    await dropHost(host);
     await s3Client(cfg).removeObject(cfg.s3.bucket, keys.host(host));
     fs.rmSync(paths.hostDir(host), { recursive: true, force: true });
   }
