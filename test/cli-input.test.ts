@@ -6,7 +6,7 @@ import path from 'path';
 import { ops } from '../client';
 import { paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
-import { deployKv, fastmig, removeQuietly } from './helpers';
+import { addressOf, deployKv, fastmig, removeQuietly } from './helpers';
 
 const SERVICE = 'test-cli';
 
@@ -72,7 +72,7 @@ test('the embedded stack runs its host agents with `fastmig agent`, the command 
     const pid = pidAlive(path.join(paths.runDir(), `agent-${host}.pid`));
     expect(pid).not.toBeNull();
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    expect(argv.slice(-3)).toEqual(['agent', '--host', host]);
+    expect(argv.slice(-5)).toEqual(['agent', '--host', host, '--address', addressOf(host)]);
     expect(argv[1]).toMatch(/cli\/main\.js$/);
   }
 });
@@ -88,7 +88,7 @@ test('status --json of a service gives service, host, state and endpoint', async
   expect(r.exitCode).toBe(0);
   const v = JSON.parse(r.stdout);
   expect(v).toMatchObject({ service: SERVICE, host: 'hostA', state: 'running' });
-  expect(v.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+  expect(v.endpoint).toMatch(new RegExp(`^${addressOf('hostA').replace(/\./g, '\\.')}:\\d+$`));
 });
 
 test('stack status --json names the Temporal address, namespace, binary and UI', async () => {
@@ -96,7 +96,10 @@ test('stack status --json names the Temporal address, namespace, binary and UI',
   expect(r.exitCode).toBe(0);
   const v = JSON.parse(r.stdout);
   expect(v).toMatchObject({ up: true, namespace: 'default' });
-  expect(v.temporalAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  // The control plane is a machine of its own on the hosts' network, not this machine's loopback.
+  expect(v.temporalAddress.startsWith(`${v.controlAddress}:`)).toBe(true);
+  expect(v.controlAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  expect(v.controlAddress).not.toMatch(/^127\./);
   expect(v.temporalBinary).toMatch(/temporal$/);
-  expect(v.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  expect(v.uiUrl.startsWith(`http://${v.controlAddress}:`)).toBe(true);
 });

@@ -82,7 +82,7 @@ test('a client without a certificate, or not trusting the CA, does not get throu
 
 test('S3 over https checks the endpoint against FASTMIG_S3_CA; an unreadable CA names the setting', async () => {
   const port = await tlsProxy(`${cfg.s3.endPoint}:${cfg.s3.port}`, {});
-  const over = (s3: Partial<Config['s3']>) => s3Client({ ...cfg, s3: { ...cfg.s3, port, useSSL: true, ...s3 } });
+  const over = (s3: Partial<Config['s3']>) => s3Client({ ...cfg, s3: { ...cfg.s3, endPoint: '127.0.0.1', port, useSSL: true, ...s3 } });
   expect(await over({ ca: files.ca }).bucketExists(cfg.s3.bucket)).toBe(true);
   await expect(over({}).bucketExists(cfg.s3.bucket)).rejects.toThrow(/self-signed certificate in certificate chain/);
   expect(() => over({ ca: path.join(dir, 'nothing.pem') })).toThrow(/^FASTMIG_S3_CA: cannot read .*nothing\.pem \(ENOENT\)$/);

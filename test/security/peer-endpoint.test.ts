@@ -11,13 +11,14 @@ import { keys } from '../../common/names';
 import { peerKey, signPeerRequest, PEER_HEADERS } from '../../image/peer-auth';
 import type { HostRecord } from '../../common/schemas';
 import { tryBadInput } from './attempts';
+import { addressOf } from '../helpers';
 
 const cfg = loadConfig();
 let base: string;
 
 beforeAll(async () => {
   const record = await readJson<HostRecord>(s3Client(cfg), cfg.s3.bucket, keys.host('hostA'));
-  expect(record?.peerUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  expect(record?.peerUrl).toMatch(new RegExp(`^https://${addressOf('hostA').replace(/\./g, '\\.')}:\\d+$`));
   base = record!.peerUrl!;
 });
 
@@ -77,5 +78,5 @@ test('the agent\'s endpoint refuses a client without a certificate of the cluste
   await expect(get(PATH, headers, { ca: hostB.ca })).rejects.toThrow(/certificate required/);
   // hostA's certificate names the address its endpoint listens on (every client above checked it)
   const hostA = peerTls(cfg.peerTls, paths.secretsDir(cfg.home), 'hostA')!;
-  expect(new crypto.X509Certificate(hostA.cert).subjectAltName).toContain('IP Address:127.0.0.1');
+  expect(new crypto.X509Certificate(hostA.cert).subjectAltName).toContain(`IP Address:${addressOf('hostA')}`);
 });
