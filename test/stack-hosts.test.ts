@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => removeQuietly(SERVICE));
 
-interface HostStatus { host: string; address: string; namespace: string; agent: number }
+interface HostStatus { host: string; address: string; namespace: string; agent: number; linkBps: number | null }
 
 async function stackStatus(): Promise<{ controlAddress: string; hostStatus: HostStatus[] }> {
   const r = await fastmig(['stack', 'status', '--json']);
@@ -61,4 +61,17 @@ test('hostA\'s service folder is visible to hostA\'s agent and not to hostB\'s',
   expect(fromB.stderr).toMatch(/No such file or directory/);
   // hostB sees its own folder and nothing of hostA's in the hosts' folder.
   expect((await look(agent('hostB'), path.dirname(paths.hostDir('hostA')))).stdout.split('\n').filter(Boolean)).toEqual(['hostB']);
+});
+
+test('stack up --link shapes every host\'s link and --link none removes it; a bad rate is a one-line error', async () => {
+  const bad = await fastmig(['stack', 'up', '--link', 'fast']);
+  expect(bad.exitCode).toBe(2);
+  expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/bad link rate "fast": expected a number and a unit .* e\.g\. 100mbit/)]);
+  try {
+    expect((await fastmig(['stack', 'up', '--link', '50mbit'])).exitCode).toBe(0);
+    expect((await stackStatus()).hostStatus.map((h) => h.linkBps)).toEqual([50e6, 50e6]);
+  } finally {
+    expect((await fastmig(['stack', 'up', '--link', 'none'])).exitCode).toBe(0);
+  }
+  expect((await stackStatus()).hostStatus.map((h) => h.linkBps)).toEqual([null, null]);
 });
