@@ -2,7 +2,7 @@
 // binary starting migrateService itself, and the entity's queries.
 import execa from 'execa';
 import { ops } from '../client';
-import { loadConfig, readStackFile } from '../common/config';
+import { readStackFile } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from './helpers';
 
@@ -50,17 +50,26 @@ test('the temporal binary itself can start migrateService and read its result', 
   expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
 });
 
-test('a malformed signal is dropped and the entity keeps serving requests', async () => {
+test('a malformed signal is dropped (counted, with its reason, nothing queued) and the entity keeps serving requests', async () => {
   const { connectClient } = await import('../client');
   const { client, connection } = await connectClient();
+  const historyBefore = await ops.history(SERVICE);
   try {
-    await client.workflow.getHandle(`service-${SERVICE}`).signal('migrate', { to: '../etc', mode: 'teleport' });
+    const handle = client.workflow.getHandle(`service-${SERVICE}`);
+    const before = await handle.query<{ droppedSignals: number }>('pending');
+    await handle.signal('migrate', { to: '../etc', mode: 'teleport' });
+    await until(async () => (await handle.query<{ droppedSignals: number }>('pending')).droppedSignals === before.droppedSignals + 1);
+    const after = await handle.query<{ queued: number; running: string | null; lastDroppedSignal: string }>('pending');
+    expect(after).toMatchObject({ queued: 0, running: null });
+    expect(after.lastDroppedSignal).toMatch(/migrate request/);
   } finally {
     await connection.close();
   }
+  expect(await ops.history(SERVICE)).toEqual(historyBefore); // nothing ran for it
+  expect((await ops.inspect(SERVICE))[0].host).toBe('hostA');
   const report = await ops.migrate({ service: SERVICE, to: 'hostB' });
-  expect(report.outcome).toBe('migrated');
-  expect(loadConfig().hosts).toContain('hostB');
+  expect(report).toMatchObject({ outcome: 'migrated', from: 'hostA', to: 'hostB' });
+  expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostB', state: 'running' });
 });
 
 describe('schedules', () => {

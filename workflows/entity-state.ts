@@ -32,6 +32,9 @@ export class ServiceEntity {
   private lastPeriodic: string | null = null;
   private next = 0;
   private isRetired = false;
+  /** Signals that could not be queued (malformed): a signal cannot answer, so they are counted here. */
+  private droppedSignals = 0;
+  private lastDroppedSignal: string | null = null;
 
   constructor(
     readonly service: string,
@@ -73,7 +76,13 @@ export class ServiceEntity {
   }
 
   pending() {
-    return { running: this.running, queued: this.queue.length, lastPeriodicCheckpoint: this.lastPeriodic };
+    return { running: this.running, queued: this.queue.length, lastPeriodicCheckpoint: this.lastPeriodic, droppedSignals: this.droppedSignals, lastDroppedSignal: this.lastDroppedSignal };
+  }
+
+  /** A migrate signal that was refused: counted and its reason kept, for the pending query. */
+  dropSignal(reason: string): void {
+    this.droppedSignals++;
+    this.lastDroppedSignal = reason;
   }
 
   /** Reads the placement again: other paths (evacuation, schedules, direct starts) move services too. */

@@ -4,7 +4,7 @@
 // continues as new before its history grows large. Its state lives in ServiceEntity.
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
 import { MigrationReport, ServiceName } from '../common/schemas';
-import { validate } from './errors';
+import { messageOf, validate } from './errors';
 import { MigrateRequest, ServiceEntity } from './entity-state';
 import type { EntityState } from './entity-state';
 
@@ -17,7 +17,7 @@ export const placementQuery = defineQuery<{ service: string; host: string | null
 export const historyQuery = defineQuery<MigrationReport[]>('history');
 /** Sent when the service is removed: the entity finishes its queue and ends. */
 export const retireSignal = defineSignal('retire');
-export const pendingQuery = defineQuery<{ running: string | null; queued: number; lastPeriodicCheckpoint: string | null }>('pending');
+export const pendingQuery = defineQuery<{ running: string | null; queued: number; lastPeriodicCheckpoint: string | null; droppedSignals: number; lastDroppedSignal: string | null }>('pending');
 
 export async function serviceEntity(raw: EntityState): Promise<void> {
   const entity = new ServiceEntity(validate(ServiceName, raw.service, 'service name'), raw);
@@ -25,8 +25,8 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
   setHandler(migrateSignal, (req) => {
     try {
       entity.request(req);
-    } catch {
-      /* a malformed signal is dropped: signals cannot answer */
+    } catch (err) {
+      entity.dropSignal(messageOf(err)); // a signal cannot answer: the pending query shows it
     }
   });
   setHandler(retireSignal, () => entity.retire());
