@@ -20,15 +20,18 @@ export async function addHost(host: string): Promise<string> {
   return address;
 }
 
-/** Starts the agent of a host made by addHost, in its namespace; `env` adds settings (lease, faults). */
-export async function spawnAgent(host: string, env: Record<string, string>): Promise<execa.ExecaChildProcess> {
+/**
+ * Starts the agent of a host made by addHost, in its namespace; `env` adds settings (lease, faults).
+ * The process comes wrapped: an async function returning it would wait for its end (it is a promise).
+ */
+export async function spawnAgent(host: string, env: Record<string, string>): Promise<{ child: execa.ExecaChildProcess }> {
   const home = fastmigHome();
   const address = (await listHosts(home)).hosts.find((h) => h.host === host)?.address;
   if (!address) throw new Error(`host ${host} has no namespace: call addHost first`);
   const argv = hostProcessArgv(home, host, process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], {
     hostsDirs: hostsDirsOf(home),
   });
-  return execa(argv[0], argv.slice(1), { env, reject: false });
+  return { child: execa(argv[0], argv.slice(1), { env, reject: false }) };
 }
 
 /** Removes a host made by addHost: its namespace and link (whatever still runs there ends). */
