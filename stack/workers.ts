@@ -20,7 +20,7 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
   const node = process.execPath;
   const dist = path.join(REPO_ROOT, 'dist', 'workers');
   const running = (name: string) => pidAlive(path.join(paths.runDir(home), `${name}.pid`));
-  await restartStaleWorkers(home, say);
+  const orchestratorRebuilt = await restartStaleWorkers(home, say);
   const onControl = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
     const [cmd, ...argv] = hostProcessArgv(home, CONTROL, node, args);
     startDetached(name, cmd, argv, env);
@@ -55,7 +55,7 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
     for (const [queue, log] of [[ORCHESTRATOR_QUEUE, 'orchestrator'], ...stack.hosts.map((h) => [hostQueue(h), `agent-${h}`])]) {
       await waitUntil(`worker on task queue ${queue}`, async () => (await queuePollers(conn, stack.namespace, queue)) > 0, 60_000, log);
     }
-    await ensureHostMonitor(stack, conn);
+    await ensureHostMonitor(stack, conn, orchestratorRebuilt, say);
   } finally {
     await conn.close();
   }
@@ -66,13 +66,22 @@ export function hostsDirsOf(home: string): string[] {
   return [path.join(home, 'hosts'), path.join(home, 'docker'), tmpfsImagesRoot(home)];
 }
 
-/** Starts the cluster's host monitor (failover) unless it runs already, with the cluster's lease. */
-async function ensureHostMonitor(stack: StackFile, connection: Connection): Promise<void> {
+/**
+ * Starts the cluster's host monitor (failover) unless it runs already, with the cluster's lease.
+ * After a rebuild of the orchestrator's code the running monitor is ended and started afresh: its
+ * history may not replay on the new code, and what it holds (when it last saw each host) only
+ * delays a failover when lost, never hastens one.
+ */
+async function ensureHostMonitor(stack: StackFile, connection: Connection, rebuilt: boolean, say: Say): Promise<void> {
   const { leaseSeconds, failoverAfterSeconds } = loadConfig();
   const input = { pingEverySeconds: DEFAULT_PING_EVERY_SECONDS, failoverAfterSeconds, leaseSeconds };
   const why = timingProblem(input);
   if (why) throw new Error(`the host monitor cannot start: ${why} (FASTMIG_LEASE_SECONDS, FASTMIG_FAILOVER_AFTER_SECONDS)`);
   const client = new Client({ connection, namespace: stack.namespace });
+  if (rebuilt) {
+    const ended = await client.workflow.getHandle('host-monitor').terminate('fastmig was rebuilt: the monitor starts again on the new code').then(() => true, () => false);
+    if (ended) say('host monitor restarted on the rebuilt code');
+  }
   await client.workflow.start('hostMonitor', {
     taskQueue: ORCHESTRATOR_QUEUE,
     workflowId: 'host-monitor',
@@ -81,8 +90,9 @@ async function ensureHostMonitor(stack: StackFile, connection: Connection): Prom
   });
 }
 
-/** Workers started before the last build run old code: stop them so they start again. */
-async function restartStaleWorkers(home: string, say: Say): Promise<void> {
+/** Workers started before the last build run old code: stop them so they start again. True when the orchestrator was. */
+async function restartStaleWorkers(home: string, say: Say): Promise<boolean> {
+  let orchestrator = false;
   const built = fs.statSync(path.join(REPO_ROOT, 'dist', '.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
   const run = paths.runDir(home);
   for (const f of fs.existsSync(run) ? fs.readdirSync(run) : []) {
@@ -93,6 +103,8 @@ async function restartStaleWorkers(home: string, say: Say): Promise<void> {
       say(`restarting ${f.slice(0, -4)}: the code was rebuilt since it started`);
       await stopPids([pid]);
       fs.rmSync(file, { force: true });
+      orchestrator ||= f === 'orchestrator.pid';
     }
   }
+  return orchestrator;
 }
