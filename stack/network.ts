@@ -190,16 +190,7 @@ export async function removeHost(home: string, host: string): Promise<void> {
 export async function removeHostNetwork(home: string): Promise<void> {
   const { bridge, nsPrefix } = netNames(home);
   for (const namespace of (await namespaces()).filter((n) => n.startsWith(nsPrefix))) {
-    const host = namespace.slice(nsPrefix.length);
-    for (const pid of await pidsIn(home, host)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    await execa('ip', ['link', 'del', vethOf(home, host)], { reject: false });
-    await ip(['netns', 'del', namespace]);
+    await removeHost(home, namespace.slice(nsPrefix.length));
   }
   // Ports of hosts that were removed by hand but whose veth was left on the bridge.
   const ports = JSON.parse((await execa('ip', ['-j', 'link', 'show', 'master', bridge], { reject: false })).stdout || '[]') as { ifname: string }[];
