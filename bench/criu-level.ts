@@ -15,6 +15,16 @@ export const BENCH_SERVICE = path.join(REPO_ROOT, 'dist', 'bench', 'service.js')
 const TMPFS = '/dev/shm';
 export const TCP = ['--tcp-established'];
 
+/** How a command starts: as it is (here), or on a host of the stack (stack/host-process.ts). */
+export type Wrap = (cmd: string, args: string[]) => string[];
+/** Where a bare tree or a CRIU command runs, and the address its service answers at there. */
+export interface Place {
+  wrap: Wrap;
+  address: string;
+}
+/** This machine's own network, on loopback: where the floor and the lazy rows run. */
+export const HERE: Place = { wrap: (cmd, args) => [cmd, ...args], address: '127.0.0.1' };
+
 export interface CriuRun {
   downtimeMs: number; // longest gap seen by the 5 ms probe
   freezeToResumeMs: number; // dump start until the restored service answers
@@ -32,14 +42,16 @@ export interface BareTree {
   gone: Promise<void>;
 }
 
-export async function startBareTree(port: number, fillMiB: number, procs = 1): Promise<BareTree> {
+export async function startBareTree(port: number, fillMiB: number, procs = 1, at: Place = HERE): Promise<BareTree> {
   const init = `"$@"`;
-  const wrapper = spawn('unshare', ['--pid', '--fork', 'setsid', 'sh', '-c', init, 'bench-init', process.execPath, BENCH_SERVICE,
-    '--port', String(port), '--fill-mib', String(fillMiB), '--procs', String(procs)], { stdio: 'ignore', cwd: '/' });
+  const [cmd, ...args] = at.wrap('unshare', ['--pid', '--fork', 'setsid', 'sh', '-c', init, 'bench-init', process.execPath, BENCH_SERVICE,
+    '--port', String(port), '--fill-mib', String(fillMiB), '--procs', String(procs)]);
+  // nsenter (a host's network) execs unshare in place: the wrapper's pid is unshare's either way.
+  const wrapper = spawn(cmd, args, { stdio: 'ignore', cwd: '/' });
   const gone = new Promise<void>((r) => wrapper.once('exit', () => r()));
   let pid = 0;
   await until('bare tree start', async () => !!(pid = childrenOf(wrapper.pid!)[0] ?? 0), 5000);
-  await until('bare service answering', () => answers(`127.0.0.1:${port}`), 60_000, 20);
+  await until('bare service answering', () => answers(`${at.address}:${port}`), 60_000, 20);
   return { init: pid, wrapper, gone };
 }
 
@@ -58,12 +70,13 @@ export function cleanTmpfs(): void {
   fs.rmSync(path.join(TMPFS, `fastmig-bench-${process.pid}`), { recursive: true, force: true });
 }
 
-export async function criu(bin: string, args: string[], dir: string, log: string): Promise<void> {
-  const r = await execa(bin, [...args, '-D', dir, '-o', log], { reject: false, timeout: 120_000, stdin: 'ignore' });
+export async function criu(bin: string, args: string[], dir: string, log: string, wrap = HERE.wrap): Promise<void> {
+  const [cmd, ...argv] = wrap(bin, [...args, '-D', dir, '-o', log]);
+  const r = await execa(cmd, argv, { reject: false, timeout: 120_000, stdin: 'ignore' });
   if (r.exitCode !== 0) throw new Error(`criu ${args[0]} failed: ${errorLines(path.join(dir, log))}`);
 }
 
-function errorLines(file: string): string {
+export function errorLines(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8').split('\n').filter((l) => /Error|FAILED/.test(l) && !/RLIMIT_NOFILE/.test(l)).slice(-3).join(' | ');
   } catch {
@@ -72,10 +85,14 @@ function errorLines(file: string): string {
 }
 
 /** Destroys every TCP socket bound to the local port (listening and accepted ones). */
-async function freePortOf(port: number): Promise<void> {
+export async function freePortOf(port: number, wrap = HERE.wrap): Promise<void> {
+  const ss = (args: string[]) => {
+    const [cmd, ...argv] = wrap('ss', args);
+    return execa(cmd, argv, { reject: false });
+  };
   const filter = `sport = :${port}`;
-  await execa('ss', ['-K', '-t', '-a', filter], { reject: false });
-  await until('lazy: source sockets closed', async () => (await execa('ss', ['-H', '-t', '-a', filter])).stdout.trim() === '', 5000, 2);
+  await ss(['-K', '-t', '-a', filter]);
+  await until('lazy: source sockets closed', async () => (await ss(['-H', '-t', '-a', filter])).stdout.trim() === '', 5000, 2);
 }
 
 /** Kills whatever a run left: the source tree (if a dump failed) and the restored tree. */
@@ -125,8 +142,9 @@ export function allowLazyPipes(): boolean {
 }
 
 /** Starts a criu command that reports readiness on fd 3 (--status-fd 3); resolves when it is ready. */
-function startReady(bin: string, args: string[], dir: string, log: string): Promise<{ child: ChildProcess; exited: Promise<number> }> {
-  const child = spawn(bin, [...args, '-D', dir, '-o', log, '--status-fd', '3'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+export function startReady(bin: string, args: string[], dir: string, log: string, wrap = HERE.wrap): Promise<{ child: ChildProcess; exited: Promise<number> }> {
+  const [cmd, ...argv] = wrap(bin, [...args, '-D', dir, '-o', log, '--status-fd', '3']);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? -1)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`criu ${args[0]} not ready in 60 s: ${errorLines(path.join(dir, log))}`)), 60_000);

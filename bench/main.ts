@@ -3,33 +3,28 @@
 // closing line (with --json) holds the ratios. Writes docs/benchmarks.md and its plot.
 // `--docker-sizes 16,256` picks the sizes also measured in a container (default: every size; the
 // quick run only the smallest, to stay within its time).
-import { loadConfig } from '../common/config';
+// `--link 100mbit` adds migrations of a 256 MiB service with the hosts' links shaped to that rate
+// (bench/shaped.ts); the other rows run unshaped, and the link setting found is put back at the end.
+import { loadConfig, readStackFile } from '../common/config';
 import { ops } from '../client';
 import { stackDown, stackStatus, stackUp } from '../stack';
+import { parseLinkRate } from '../stack/link';
 import { ensureDemoImages } from '../demo/images';
 import { allowLazyPipes, cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
-import { compressionChoices, CompressionFigures } from './compression';
+import { compressionChoices } from './compression';
 import { directDriver } from './direct';
-import { concurrency, daemonCost, DaemonCost, deployBench, MigRun, migrateOnce, restartOnce, throughput } from './stack-runs';
-import { round, spread, Spread } from './stats';
+import { concurrency, daemonCost, deployBench, HOSTS, MigRun, migrateOnce, restartOnce, throughput } from './stack-runs';
+import { round, spread } from './stats';
 import { writeReport } from './report';
-import { DOCKER_MODES, MODES, type Figures, type Mode, type Results, type Row } from './results';
+import { figures, type Figures, type Results } from './results';
+import { shapedRuns, shapedRatios } from './shaped';
+
+/** The size moved over the shaped link (--link). */
+const SHAPED_MIB = 256;
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
-}
-
-function figures(runs: (MigRun | CriuRun)[]): Figures {
-  const pick = (k: string) => spread(runs.map((r) => (r as any)[k]).filter((x) => typeof x === 'number'));
-  const f: Figures = { downtimeMs: pick('downtimeMs'), freezeToResumeMs: pick('freezeToResumeMs'), totalMs: pick('totalMs') };
-  if (runs.some((r) => r.restoreMs !== undefined)) f.restoreMs = pick('restoreMs');
-  if (runs.some((r) => (r as CriuRun).pagesDoneMs !== undefined)) f.pagesDoneMs = pick('pagesDoneMs');
-  const phased = runs.map((r) => (r as MigRun).phases).filter((p): p is Record<string, number> => !!p);
-  if (phased.length) {
-    f.phases = Object.fromEntries(Object.keys(phased[0]).map((k) => [k, spread(phased.map((p) => p[k] ?? 0)).median]));
-  }
-  return f;
 }
 
 const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b, 3) : null);
@@ -41,12 +36,17 @@ async function main(): Promise<void> {
   const sizes = (option('sizes') ?? (quick ? '16,256' : '16,256,1024')).split(',').map(Number);
   const dockerSizes = option('docker-sizes')?.split(',').map(Number) ?? (quick ? sizes.slice(0, 1) : sizes);
   const procsList = [1, 2, 4, 8, 16];
+  const linkBps = option('link') === undefined ? undefined : parseLinkRate(option('link')!);
   const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const t0 = Date.now();
   const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, compression: {}, ratios: {}, notes: [] };
 
   const wasUp = (await stackStatus())?.up ?? false;
-  await stackUp({}, say); // reuses what runs; restarts agents built from older code
+  // The rows below are measured on unshaped links; whatever setting was found is put back at the end.
+  const linkFound = readStackFile()?.linkBps ?? null;
+  let linkChanged = linkFound !== null;
+  if (linkChanged) say("the hosts' links were shaped: unshaped for the benchmark, shaped again at the end");
+  await stackUp({ linkBps: null }, say); // reuses what runs; restarts agents built from older code
   const criu = loadConfig().criuPath;
   const direct = directDriver();
   const lazyOk = allowLazyPipes();
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
   const skipped = sizes.filter((s) => !dockerSizes.includes(s));
   if (skipped.length) r.notes.push(`docker runtime: not measured at ${skipped.join(', ')} MiB in this run`);
   try {
+    await direct.ready(HOSTS);
     if (sizes.some((s) => dockerSizes.includes(s))) {
       say('making sure the Debian image is on every host (docker runs)…');
       await ensureDemoImages();
@@ -109,8 +110,15 @@ async function main(): Promise<void> {
     say('20 concurrent migrations vs one…');
     const c = await concurrency(20, sizes[0], quick ? 2 : 3);
     r.concurrency = { one: spread(c.oneMs), allMs: c.allMs, count: c.count };
+
+    if (linkBps !== undefined) {
+      linkChanged = true;
+      r.shaped = await shapedRuns({ bps: linkBps, sizeMiB: SHAPED_MIB, runs, criu, lazyOk, direct, say });
+    }
   } finally {
+    await direct.close();
     cleanTmpfs();
+    if (linkChanged) await stackUp({ linkBps: linkFound }, say);
     if (!wasUp) await stackDown(say);
   }
 
@@ -128,7 +136,15 @@ async function main(): Promise<void> {
     throughputUnderDaemon: r.throughput ? ratio(r.throughput.daemon.median, r.throughput.bare.median) : null,
     concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
     coldOverWarmDocker: ratio(med(s0.coldDocker), med(s0.warmDocker)),
+    ...shapedRatios(r.shaped),
   };
+  if (s0.direct) {
+    r.notes.push(
+      'direct runs: each host\'s steps run in a process of the benchmark\'s on that host (its network namespace, its view of the host folders, ' +
+        'its address), called over a unix socket; the registry is written from this machine. Unlike the workflow, the transfer is asked for ' +
+        'once the checkpoint returned (the agent\'s image endpoint cannot hear of a dump it did not take).',
+    );
+  }
   if (direct.uploadsFailed) r.notes.push(`direct runs: ${direct.uploadsFailed} image upload(s) to S3 failed after the cut-over (the service had moved; the record kept the previous checkpoint)`);
   r.notes.push(`wall time of the benchmark: ${Math.round((Date.now() - t0) / 1000)} s`);
   const md = writeReport(r);

@@ -26,6 +26,32 @@ const MODE_LABEL: Record<Row, string> = {
   restart: 'restart from scratch (state lost)',
 };
 
+const TABLE_HEAD = '| state | mode | downtime (probe) | freeze → answering | total | restore step | all pages moved |';
+const tableRow = (state: string, label: string, f: Figures) =>
+  `| ${state} | ${label} | ${ms(f.downtimeMs)} | ${ms(f.freezeToResumeMs)} | ${ms(f.totalMs)} | ${ms(f.restoreMs)} | ${ms(f.pagesDoneMs)} |`;
+
+/** `--link`: the shaped figures beside the unshaped ones of the same size. */
+function shapedSection(r: Results, L: string[]): void {
+  const s = r.shaped!;
+  const plain = r.sizes[s.sizeMiB] ?? {};
+  L.push('', `## On a shaped link (${s.rate})`, '');
+  L.push(
+    `Every host's link (and the control plane's) limited to ${s.rate} with tc (\`stack up --link ${s.rate}\`; rate only, no added delay or loss). ` +
+      'warm: fastmig\'s warm migration between the two hosts, the image over the link from agent to agent, the stored copy to S3 over it too. ' +
+      'lazy: CRIU alone, a bare tree dumped with --lazy-pages on one host and restored on the other (its small non-memory images sent over ' +
+      'the link first, its pages pulled over it afterwards); not a fastmig mode. The unshaped rows of the same size come from the tables above ' +
+      '(their lazy row on loopback).',
+    '',
+  );
+  L.push(TABLE_HEAD, '| --- | --- | --- | --- | --- | --- | --- |');
+  const at = `${s.sizeMiB} MiB`;
+  if (s.rows.warm) L.push(tableRow(at, `warm, ${s.rate}`, s.rows.warm));
+  if (plain.warm) L.push(tableRow(at, 'warm, unshaped', plain.warm));
+  if (s.rows.lazy) L.push(tableRow(at, `lazy (CRIU level, host to host), ${s.rate}`, s.rows.lazy));
+  if (plain.lazy) L.push(tableRow(at, 'lazy (CRIU level, loopback), unshaped', plain.lazy));
+  if (s.rows.warm?.phases) L.push('', `Phases of the warm migration on ${s.rate} (median ms): ${Object.entries(s.rows.warm.phases).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
 function plot(r: Results): string | null {
   const PNG = `${base(r)}-downtime.png`;
   // A docker series shares its process twin's colour, dashed with square points, drawn a little to
@@ -96,11 +122,15 @@ export function writeReport(r: Results): string {
   if (png && sizes.some((s) => r.sizes[s].warmDocker || r.sizes[s].coldDocker)) {
     L.push('Dashed, with squares: the same service run as a container (docker runtime), drawn a little right of its size.', '');
   }
-  L.push('| state | mode | downtime (probe) | freeze → answering | total | restore step | all pages moved |', '| --- | --- | --- | --- | --- | --- | --- |');
+  L.push(
+    'Migrations through fastmig (and the restarts) run on the stack\'s hosts, each in its own network namespace: the service moves from one host\'s ' +
+      'address to the other\'s, and the probe (on this machine) follows it across the hosts\' bridge. The floor and lazy rows are CRIU alone on bare ' +
+      'processes in this machine\'s own network namespace, on loopback: no hosts and no network between them.',
+    '',
+  );
+  L.push(TABLE_HEAD, '| --- | --- | --- | --- | --- | --- | --- |');
   for (const s of sizes) {
-    for (const [m, f] of Object.entries(r.sizes[s]) as [Row, Figures][]) {
-      L.push(`| ${s} MiB | ${MODE_LABEL[m]} | ${ms(f.downtimeMs)} | ${ms(f.freezeToResumeMs)} | ${ms(f.totalMs)} | ${ms(f.restoreMs)} | ${ms(f.pagesDoneMs)} |`);
-    }
+    for (const [m, f] of Object.entries(r.sizes[s]) as [Row, Figures][]) L.push(tableRow(`${s} MiB`, MODE_LABEL[m], f));
   }
   L.push('', 'Where the time of the Temporal-driven migrations goes (median ms per workflow phase):', '');
   for (const s of sizes) {
@@ -122,6 +152,7 @@ export function writeReport(r: Results): string {
   if (r.concurrency) {
     L.push('', '## Concurrency', '', `One warm migration (${sizes[0]} MiB): ${ms(r.concurrency.one)} ms wall; ${r.concurrency.count} at once: ${r.concurrency.allMs} ms wall.`);
   }
+  if (r.shaped) shapedSection(r, L);
   const comp = Object.entries(r.compression ?? {});
   if (comp.length) {
     L.push('', '## Compression of the image', '');

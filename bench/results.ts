@@ -1,7 +1,8 @@
 // The shape of a benchmark run's results, shared by the runner (main.ts) and the report.
 import type { CompressionFigures } from './compression';
-import type { DaemonCost } from './stack-runs';
-import type { Spread } from './stats';
+import type { CriuRun } from './criu-level';
+import type { DaemonCost, MigRun } from './stack-runs';
+import { spread, type Spread } from './stats';
 
 export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
@@ -18,6 +19,15 @@ export type Figures = {
   phases?: Record<string, number>;
 };
 
+/** Rows measured on a shaped link: the stack's hosts' links limited to one rate (`--link`). */
+export type ShapedRow = 'warm' | 'lazy';
+export interface Shaped {
+  /** As tc writes it, e.g. 100mbit. */
+  rate: string;
+  sizeMiB: number;
+  rows: Partial<Record<ShapedRow, Figures>>;
+}
+
 export interface Results {
   quick: boolean;
   runs: number;
@@ -30,6 +40,21 @@ export interface Results {
   concurrency?: { one: Spread; allMs: number; count: number };
   /** Per size: the codecs measured on the service's CRIU image, and what the transfer's auto mode picks. */
   compression: Record<string, CompressionFigures>;
+  /** With --link: migrations of one size with the hosts' links shaped. */
+  shaped?: Shaped;
   ratios: Record<string, number | null>;
   notes: string[];
+}
+
+/** Medians and spreads of a series of runs of one row. */
+export function figures(runs: (MigRun | CriuRun)[]): Figures {
+  const pick = (k: string) => spread(runs.map((r) => (r as any)[k]).filter((x) => typeof x === 'number'));
+  const f: Figures = { downtimeMs: pick('downtimeMs'), freezeToResumeMs: pick('freezeToResumeMs'), totalMs: pick('totalMs') };
+  if (runs.some((r) => r.restoreMs !== undefined)) f.restoreMs = pick('restoreMs');
+  if (runs.some((r) => (r as CriuRun).pagesDoneMs !== undefined)) f.pagesDoneMs = pick('pagesDoneMs');
+  const phased = runs.map((r) => (r as MigRun).phases).filter((p): p is Record<string, number> => !!p);
+  if (phased.length) {
+    f.phases = Object.fromEntries(Object.keys(phased[0]).map((k) => [k, spread(phased.map((p) => p[k] ?? 0)).median]));
+  }
+  return f;
 }

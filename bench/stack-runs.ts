@@ -10,6 +10,7 @@ import { childrenOf, signal } from '../daemon/process-tree';
 import { BUNDLE_NODE, DEMO_IMAGES } from '../demo/images';
 import { freePort, startProbe } from '../demo/probe';
 import { BENCH_SERVICE, startBareTree } from './criu-level';
+import { hostPlace } from './places';
 import type { DirectDriver } from './direct';
 import { answers, checkState, sleep, until } from './stats';
 
@@ -66,7 +67,7 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
   const t0 = Date.now();
   let out: Omit<MigRun, 'downtimeMs' | 'totalMs'>;
   if (how === 'direct') {
-    const r = await direct.migrate(svc.name, to);
+    const r = await direct.migrate(svc.name, to, (e) => (target = e));
     out = { freezeToResumeMs: r.freezeToResumeMs, restoreMs: r.restore.restoreMs };
   } else {
     const r = await ops.migrate({ service: svc.name, to, mode: how }, progress);
@@ -151,20 +152,22 @@ async function wrk(endpoint: string, seconds: number): Promise<number> {
 
 /**
  * Requests/s of the same service bare and under its daemon, alternated. The bare one is started in
- * the same shape as a managed one (own PID namespace, own session: see startBareTree), so the two
+ * the same shape as a managed one (own PID namespace, own session: see startBareTree) and on the
+ * same host (its network namespace, reached at its address like the service's endpoint), so the two
  * differ by the daemon alone; a plain child of the benchmark shared its session, and so its CPU
  * group under autogroup scheduling, with wrk, which moved the figure by as much as ±30 %.
  */
 export async function throughput(svc: Deployed, fillMiB: number, rounds: number, seconds: number): Promise<{ bare: number[]; daemon: number[] }> {
   const port = await freePort();
-  const bare = await startBareTree(port, fillMiB);
+  const at = hostPlace(svc.host);
+  const bare = await startBareTree(port, fillMiB, 1, at);
   try {
     const out = { bare: [] as number[], daemon: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       // Alternate which goes first, so neither always gets the machine in the same state.
-      if (i % 2 === 0) out.bare.push(await wrk(`127.0.0.1:${port}`, seconds));
+      if (i % 2 === 0) out.bare.push(await wrk(`${at.address}:${port}`, seconds));
       out.daemon.push(await wrk(svc.endpoint, seconds));
-      if (i % 2 === 1) out.bare.push(await wrk(`127.0.0.1:${port}`, seconds));
+      if (i % 2 === 1) out.bare.push(await wrk(`${at.address}:${port}`, seconds));
     }
     return out;
   } finally {
@@ -192,7 +195,9 @@ export async function concurrency(count: number, fillMiB: number, singles: numbe
     const allMs = Date.now() - t0;
     const bad = reports.filter((r) => !r.ok);
     if (bad.length) throw new Error(`${bad.length} of ${count} concurrent migrations failed: ${bad[0].error}`);
-    for (const s of svcs) await checkState(s.endpoint, 'concurrent migration');
+    // Each answers at its new host's address now.
+    const now = new Map((await ops.inspect()).map((v) => [v.service, v.endpoint]));
+    for (const s of svcs) await checkState(now.get(s.name) ?? s.endpoint, 'concurrent migration');
     return { oneMs, allMs, count };
   } finally {
     await Promise.all(names.map((n) => ops.remove(n).catch(() => undefined)));
