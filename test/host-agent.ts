@@ -5,7 +5,7 @@
 import path from 'path';
 import execa from 'execa';
 import { REPO_ROOT, fastmigHome, readStackFile } from '../common/config';
-import { createHostNetwork, listHosts, removeHost } from '../stack/network';
+import { HOST_IF, createHostNetwork, namespaceOf, removeHost } from '../stack/network';
 import { hostProcessArgv } from '../stack/host-process';
 import { hostsDirsOf } from '../stack/workers';
 import { certifyHosts } from '../stack/certs';
@@ -20,10 +20,21 @@ export async function addHost(host: string): Promise<string> {
   return address;
 }
 
-/** Starts the agent of a host made by addHost, in its namespace; `env` adds settings (lease, faults). */
-export async function spawnAgent(host: string, env: Record<string, string>): Promise<execa.ExecaChildProcess> {
+/** A host's address, read from its namespace (synchronously, so spawnAgent can hand back the process). */
+function addressOf(home: string, host: string): string | undefined {
+  const r = execa.sync('ip', ['-n', namespaceOf(home, host), '-j', '-4', 'addr', 'show', 'dev', HOST_IF], { reject: false });
+  if (r.exitCode !== 0) return undefined;
+  return (JSON.parse(r.stdout || '[]') as { addr_info?: { local: string }[] }[])[0]?.addr_info?.[0]?.local;
+}
+
+/**
+ * Starts the agent of a host made by addHost, in its namespace; `env` adds settings (lease, faults).
+ * The running process is returned as is: awaiting it waits for the agent to exit. Its pid is the
+ * agent's own (nsenter, unshare and the shell each exec the next).
+ */
+export function spawnAgent(host: string, env: Record<string, string>): execa.ExecaChildProcess {
   const home = fastmigHome();
-  const address = (await listHosts(home)).hosts.find((h) => h.host === host)?.address;
+  const address = addressOf(home, host);
   if (!address) throw new Error(`host ${host} has no namespace: call addHost first`);
   const argv = hostProcessArgv(home, host, process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], {
     hostsDirs: hostsDirsOf(home),
