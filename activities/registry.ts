@@ -4,13 +4,31 @@ import type { Client } from 'minio';
 import { keys } from '../common/names';
 import { Placement, HostRecord, parseOrThrow } from '../common/schemas';
 import { listKeys, readJson, writeJson } from '../common/s3';
+import { DEFAULT_PING_EVERY_SECONDS, leaseTiming } from '../common/quorum';
 
 /** leaseSeconds: how long a host's daemons keep serving without their agent (the cluster's setting). */
 export function createRegistryActivities(s3: Client, bucket: string, leaseSeconds = 20) {
   return {
     /** How long to wait before a silent host's instances are surely fenced (lease plus a margin). */
     async fencingSeconds(): Promise<number> {
-      return leaseSeconds + 3;
+      return leaseTiming(leaseSeconds, DEFAULT_PING_EVERY_SECONDS).fenceSeconds;
+    },
+    async getHost(host: string): Promise<HostRecord | null> {
+      return readJson<HostRecord>(s3, bucket, keys.host(host));
+    },
+    /**
+     * The monitor marks a host down before failing it over, then reads its record; the host's agent
+     * writes its record, then reads the mark. One of the two sees the other's write, so a
+     * registration never counts as a grant unseen by a failover (docs/architecture.md, Fencing).
+     */
+    async markHostDown(req: { host: string; at: string }): Promise<void> {
+      await writeJson(s3, bucket, keys.hostDown(req.host), req);
+    },
+    async clearHostDown(host: string): Promise<void> {
+      await s3.removeObject(bucket, keys.hostDown(host));
+    },
+    async hostDownMark(host: string): Promise<{ host: string; at: string } | null> {
+      return readJson<{ host: string; at: string }>(s3, bucket, keys.hostDown(host));
     },
     async getPlacement(service: string): Promise<Placement | null> {
       const raw = await readJson<unknown>(s3, bucket, keys.placement(service));

@@ -4,10 +4,11 @@
 import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
-import { heartbeat, ApplicationFailure } from '@temporalio/activity';
+import { heartbeat, ApplicationFailure, activityInfo } from '@temporalio/activity';
 import { paths } from '../common/config';
-import { ServiceSpec, parseOrThrow, type CheckpointResult, type DaemonStatus, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
+import { LeaseGrant, ServiceSpec, parseOrThrow, type CheckpointResult, type DaemonStatus, type PingAnswer, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
 import { daemonAt } from '../agent/daemon-client';
+import { writeLease } from '../agent/lease';
 import { checkpointWithHook, restoreWithHook } from '../agent/hooks';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import { translate } from './errors';
@@ -26,6 +27,8 @@ export interface HostContext {
   address: string;
   /** Daemons stop their service when this agent's lease is older (fencing for failover). */
   leaseSeconds?: number;
+  /** The host's lease (agent/grants.ts): the monitor's ping grants it; a new service's lease starts at base(). */
+  lease?: { ping(grant: LeaseGrant | undefined, scheduledAt: number): PingAnswer; base(): number };
 }
 
 export interface PrepareRequest {
@@ -116,6 +119,8 @@ export function createServiceActivities(ctx: HostContext) {
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
+      // The lease exists before the daemon does, dated as the host's: no service runs unleased.
+      if (ctx.lease) writeLease(dir, ctx.lease.base());
       if (!fs.existsSync(f.token)) fs.writeFileSync(f.token, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
       fs.rmSync(f.socket, { force: true });
       await runtime.launch(service, dir, req.start ? 'scratch' : 'standby', req.spec, req.preferredHostPort);
@@ -194,8 +199,11 @@ export function createServiceActivities(ctx: HostContext) {
       return { deleted: doomed.length };
     },
 
-    async ping(): Promise<{ host: string; pid: number }> {
-      return { host: ctx.host, pid: process.pid };
+    /** The host monitor's ping carries a lease grant (common/quorum.ts); a migration's preflight only asks. */
+    async ping(grant?: LeaseGrant): Promise<PingAnswer> {
+      const g = grant === undefined ? undefined : parseOrThrow(LeaseGrant, grant, 'lease grant', (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadGrant'));
+      // Dated when Temporal scheduled it, never later: a ping delivered late grants nothing new.
+      return ctx.lease ? ctx.lease.ping(g, activityInfo().currentAttemptScheduledTimestampMs) : { host: ctx.host, pid: process.pid };
     },
   };
 }

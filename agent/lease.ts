@@ -1,29 +1,39 @@
-// Fencing on the host agent's side. While the agent lives it renews each service's lease, so its
-// daemons keep serving; when it starts, it removes any local instance that the placement registry
-// no longer gives to this host (the service was failed over while the agent was away).
+// Fencing on the host agent's side. The agent sets each service's lease to the time its host's
+// lease runs from (agent/grants.ts decides it: a grant of the cluster, or a majority of peers), so
+// its daemons stop their services once that is older than the lease; when it starts, and while it
+// runs, it removes any local instance that the placement registry no longer gives to this host
+// (the service was failed over while the agent was away or cut off).
 import fs from 'fs';
 import { paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
-import { listServiceFolders, serviceFolder, type DaemonConfig, LEASE_RENEW_MS } from '../common/service-folder';
-import type { Placement, ServiceState } from '../common/schemas';
+import { listServiceFolders, serviceFolder, type DaemonConfig } from '../common/service-folder';
+import { FENCED_DECISION } from '../common/plain-schemas';
+import type { DaemonStatus, Placement, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
 
 const serviceDirs = (host: string, home: string) => listServiceFolders(paths.hostDir(host, home));
 
-export function renewLeases(host: string, home: string): NodeJS.Timeout {
-  const renew = () => {
-    const now = new Date();
-    for (const dir of serviceDirs(host, home)) {
-      try {
-        fs.writeFileSync(serviceFolder(dir).lease, '');
-        fs.utimesSync(serviceFolder(dir).lease, now, now);
-      } catch {
-        /* removed meanwhile */
-      }
+/**
+ * Sets the lease of one service folder to `at` (ms): never back in time, since the newest proof
+ * already given stays proof; a folder without a lease gets one.
+ */
+export function writeLease(dir: string, at: number): void {
+  const file = serviceFolder(dir).lease;
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) fs.writeFileSync(file, '');
+  if (st && st.mtimeMs >= at) return;
+  fs.utimesSync(file, new Date(at), new Date(at));
+}
+
+/** Sets every service lease of the host to `at`. */
+export function writeLeases(host: string, home: string, at: number): void {
+  for (const dir of serviceDirs(host, home)) {
+    try {
+      writeLease(dir, at);
+    } catch {
+      /* removed meanwhile */
     }
-  };
-  renew();
-  return setInterval(renew, LEASE_RENEW_MS);
+  }
 }
 
 /** States in which a copy's process tree runs (or is about to) and could answer clients. */
@@ -36,13 +46,18 @@ export const SERVING_STATES: readonly ServiceState[] = ['starting', 'running', '
  */
 export const IDLE_COPY_GRACE_MS = 15 * 60_000;
 
+/** The daemon stopped its service itself because its lease ran out (and nothing started it since). */
+export function wasFenced(st: DaemonStatus): boolean {
+  return st.state === 'standby' && st.decisions.at(-1)?.reason === FENCED_DECISION;
+}
+
 /** Local instances the registry gave to another host or to a newer generation. */
 export async function staleInstances(
   host: string,
   home: string,
   placementOf: (service: string) => Promise<Placement | null>,
   atStart = true,
-  stateOf?: (service: string) => Promise<ServiceState | null>,
+  statusOf?: (service: string) => Promise<DaemonStatus | null>,
 ) {
   const stale: { service: string; generation: number; why: string }[] = [];
   for (const dir of serviceDirs(host, home)) {
@@ -51,10 +66,11 @@ export async function staleInstances(
     // While the agent runs, a service without a record may be one being deployed right now, and a
     // copy without its daemon may be a target being prepared: only replaced generations are stale.
     if (!atStart && (!p || p.generation <= conf.generation)) continue;
-    if (!atStart && stateOf && Date.now() - Date.parse(p!.updatedAt) < IDLE_COPY_GRACE_MS) {
-      // A daemon that does not answer may still have a serving tree: only a live daemon's word counts.
-      const state = await stateOf(conf.spec.name).catch(() => null);
-      if (state ? !SERVING_STATES.includes(state) : !pidAlive(serviceFolder(dir).pid)) continue;
+    if (!atStart && statusOf && Date.now() - Date.parse(p!.updatedAt) < IDLE_COPY_GRACE_MS) {
+      // A daemon that does not answer may still have a serving tree: only a live daemon's word
+      // counts. A copy its daemon fenced (its lease ran out) is no migration's source: removed now.
+      const st = await statusOf(conf.spec.name).catch(() => null);
+      if (st ? !SERVING_STATES.includes(st.state) && !wasFenced(st) : !pidAlive(serviceFolder(dir).pid)) continue;
     }
     const why = !p
       ? 'the service no longer exists'
@@ -77,9 +93,9 @@ export async function fenceStaleInstances(
   remove: (req: { service: string; generation: number }) => Promise<unknown>,
   log: Logger,
   atStart = true,
-  stateOf?: (service: string) => Promise<ServiceState | null>,
+  statusOf?: (service: string) => Promise<DaemonStatus | null>,
 ): Promise<number> {
-  const stale = await staleInstances(host, home, placementOf, atStart, stateOf);
+  const stale = await staleInstances(host, home, placementOf, atStart, statusOf);
   for (const s of stale) {
     log.warn({ service: s.service, generation: s.generation, why: s.why }, 'removing a stale instance before serving');
     await remove({ service: s.service, generation: s.generation });

@@ -1,5 +1,5 @@
 // A host agent: runs the host activities (service daemons, image store, probe) on its own task
-// queue, renews its services' leases and applies their restart policies. Started by
+// queue, keeps its services' leases (agent/grants.ts) and applies their restart policies. Started by
 // `fastmig agent --host <name> [--address <ip>]` (cli/agent.ts), on any machine, from configuration
 // alone; the embedded stack starts its agents with that very command.
 import { Worker } from '@temporalio/worker';
@@ -11,7 +11,9 @@ import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
 import { ensureBucket, s3Client, writeJson } from '../common/s3';
 import { createServiceActivities } from '../activities/service';
 import { createRegistryActivities } from '../activities/registry';
-import { fenceStaleInstances, renewLeases } from './lease';
+import { fenceStaleInstances } from './lease';
+import { LeaseKeeper } from './grants';
+import { voteClient } from './peer-votes';
 import { watchRestarts } from './restarts';
 import { createImageActivities } from '../activities/image';
 import { createProbeActivities } from '../activities/probe';
@@ -39,27 +41,31 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const s3 = s3Client(cfg);
   const taskQueue = hostQueue(host);
   await ensureBucket(s3, cfg.s3.bucket);
+  const ask = voteClient({ host, clusterKey: cfg.clusterKey, ...transport });
+  const lease = new LeaseKeeper({ host, home: cfg.home, leaseSeconds: cfg.leaseSeconds, log, ask });
   // Fencing first: nothing stale may serve once this agent is back.
-  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, address, leaseSeconds: cfg.leaseSeconds });
+  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, address, leaseSeconds: cfg.leaseSeconds, lease });
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   await fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log);
-  renewLeases(host, cfg.home);
+  lease.setVoters((await registry.listHosts()).map((h) => ({ host: h.host, peerUrl: h.peerUrl })));
   watchRestarts(host, cfg.home, log);
   // Not only at start: an agent cut off from the cluster for a while may find, once it can read the
   // registry again, that its services were failed over meanwhile.
   let fencing = false;
-  const stateOf = async (service: string) => (await services.serviceStatus({ service }))?.state ?? null;
+  const statusOf = (service: string) => services.serviceStatus({ service });
   setInterval(() => {
     if (fencing) return;
     fencing = true;
-    fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log, false, stateOf)
+    fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log, false, statusOf)
       .catch(() => undefined)
       .finally(() => (fencing = false));
   }, 10_000);
   // Other agents fetch this host's checkpoint images here during a migration (signed requests only).
-  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, address, tls: transport.tls });
+  // ... and they ask this host's vote there when they lack grants (common/quorum.ts).
+  const peer = await serveImages({ host, home: cfg.home, clusterKey: cfg.clusterKey, imageKey: cfg.imageKey, log, address, tls: transport.tls, vote: (p) => lease.vote(p) });
   log.info({ peerUrl: peer.url }, 'image endpoint listening');
-  const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date().toISOString(), address, peerUrl: peer.url };
+  const registeredAt = Date.now();
+  const record: HostRecord = { host, taskQueue, pid: process.pid, startedAt: new Date(registeredAt).toISOString(), address, peerUrl: peer.url };
   // Registered only now: a host that is listed has no stale instance left.
   await writeJson(s3, cfg.s3.bucket, keys.host(host), record);
   const images = createImageActivities({
@@ -76,6 +82,12 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   if (process.env.FASTMIG_METRICS_PORT) serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT), address);
   const probe = createProbeActivities(address);
   const connection = await connectWorker(cfg);
+  // Registration (record written, Temporal reached) is a grant, dated before the write, unless the
+  // monitor marked this host down: then it may be failing it over, and only its ping grants.
+  const down = await registry.hostDownMark(host);
+  if (down) log.warn({ markedDownAt: down.at }, 'the host monitor marked this host down: waiting for its ping before renewing leases');
+  else lease.registered(registeredAt);
+  lease.start();
   const worker = await Worker.create({
     connection,
     namespace: cfg.namespace,

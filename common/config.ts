@@ -3,6 +3,7 @@
 import fs from 'fs';
 import path from 'path';
 import { parseKey } from './keys';
+import { DEFAULT_PING_EVERY_SECONDS, leaseTiming } from './quorum';
 import type { TemporalTlsSettings, TlsFiles } from './tls';
 
 /** The checkout's root, whether this file runs compiled (dist/common) or from source (common). */
@@ -50,9 +51,13 @@ export interface Config {
   /** Encrypts images at rest when a service asks for it or encryptAllImages is set. */
   imageKey: Buffer | null;
   encryptAllImages: boolean;
-  /** A daemon fences its service after this long without its host agent. */
+  /**
+   * A daemon stops its service when its lease is older than this: the lease runs from the host's
+   * last grant (common/quorum.ts). The host monitor's lease (the one `stack up` gives it) must be
+   * the longest of the cluster; an agent with a shorter one only fences sooner.
+   */
   leaseSeconds: number;
-  /** The host monitor fails a host over after this long without an answer (> leaseSeconds). */
+  /** The host monitor fails a host over after this long without reaching it: at least lease + ping interval + margin (checked here). */
   failoverAfterSeconds: number;
   /** Where this host's agent serves images to the others (`fastmig agent --address` wins); its certificate names it. Loopback suits one machine only. */
   peerAddress: string;
@@ -104,6 +109,20 @@ export function readEnvFile(file: string): Record<string, string> {
   return out;
 }
 
+/** The lease and failover settings, checked against each other (common/quorum.ts). */
+function fencingSettings(env: (k: string) => string | undefined): { leaseSeconds: number; failoverAfterSeconds: number } {
+  const leaseSeconds = Number(env('FASTMIG_LEASE_SECONDS') || 20);
+  const failoverAfterSeconds = Number(env('FASTMIG_FAILOVER_AFTER_SECONDS') || 30);
+  if (!(leaseSeconds >= 1 && leaseSeconds <= 3600)) throw new Error(`FASTMIG_LEASE_SECONDS must be a number of seconds from 1 to 3600, not ${JSON.stringify(env('FASTMIG_LEASE_SECONDS'))}`);
+  const least = leaseTiming(leaseSeconds, DEFAULT_PING_EVERY_SECONDS).minFailoverSeconds;
+  if (!(failoverAfterSeconds >= least && failoverAfterSeconds <= 3600)) {
+    throw new Error(
+      `FASTMIG_FAILOVER_AFTER_SECONDS must be at least the lease (${leaseSeconds} s) + the ping interval (${DEFAULT_PING_EVERY_SECONDS} s) + the fencing margin, i.e. ${least} s, and at most 3600: a failover before the lease surely ran out could start a second copy`,
+    );
+  }
+  return { leaseSeconds, failoverAfterSeconds };
+}
+
 export function loadConfig(): Config {
   const home = fastmigHome();
   const stack = readStackFile(home);
@@ -134,8 +153,7 @@ export function loadConfig(): Config {
     clusterKey: parseKey(env('FASTMIG_CLUSTER_KEY'), 'FASTMIG_CLUSTER_KEY'),
     imageKey: parseKey(env('FASTMIG_IMAGE_KEY'), 'FASTMIG_IMAGE_KEY'),
     encryptAllImages: env('FASTMIG_ENCRYPT_IMAGES') === '1',
-    leaseSeconds: Number(env('FASTMIG_LEASE_SECONDS') || 20),
-    failoverAfterSeconds: Number(env('FASTMIG_FAILOVER_AFTER_SECONDS') || 30),
+    ...fencingSettings(env),
     peerAddress: env('FASTMIG_PEER_ADDRESS') || '127.0.0.1',
     hosts: (env('FASTMIG_HOSTS') || stack?.hosts?.join(',') || 'hostA,hostB').split(',').filter(Boolean),
   };

@@ -43,6 +43,8 @@ export const keys = {
   placementsPrefix: 'registry/services/',
   host: (host: string) => `registry/hosts/${host}.json`,
   hostsPrefix: 'registry/hosts/',
+  /** Written by the host monitor before it fails a host over; read by that host's agent as it registers. */
+  hostDown: (host: string) => `registry/down/${host}.json`,
   imagePrefix: (service: string) => `images/${service}/`,
   imageArchive: (service: string, checkpointId: string, gzip = false) => `images/${service}/${checkpointId}/image.tar${gzip ? '.gz' : ''}`,
   imageManifest: (service: string, checkpointId: string) => `images/${service}/${checkpointId}/manifest.json`,

@@ -7,6 +7,9 @@ import { CHECKPOINT_ID, CHECKPOINT_ID_RULE } from './names';
 
 export const RESTART_ACTIONS = ['standby', 'scratch', 'restore'] as const;
 
+/** The reason of the decision a daemon records when it stops its service because its lease ran out. */
+export const FENCED_DECISION = 'lease expired: stopped so that only one instance can serve';
+
 /** Formats a zod error as one line that names the field and what was expected. */
 export function describeZodError(err: ZodError): string {
   return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'input'}: ${i.message}`).join('; ');

@@ -29,9 +29,6 @@ export interface DaemonConfig {
   leaseSeconds?: number;
 }
 
-/** How often a host agent renews the lease of each of its services. */
-export const LEASE_RENEW_MS = 2000;
-
 export function serviceFolder(dir: string) {
   const images = path.join(dir, 'images');
   return {
@@ -44,7 +41,7 @@ export function serviceFolder(dir: string) {
     /** One folder per checkpoint id (for a process service, a symlink to tmpfs: image/folder.ts). */
     images,
     image: (checkpointId: string) => path.join(images, checkpointId),
-    /** Touched by the host agent; a stale lease means the host may have been failed over. */
+    /** Dated by the host agent at its host's last proof that it may serve (agent/grants.ts); a stale lease means the host may have been failed over. */
     lease: path.join(dir, 'lease'),
   };
 }

@@ -2,7 +2,7 @@
 // last exit record, the restart decisions (the agent's, and the daemon's own fencing) and the
 // restart count. The agent waits here (a long-poll) for an exit that no decision answers yet.
 import type { ExitRecord, RestartDecision } from '../common/schemas';
-import type { DecisionRequest } from '../common/plain-schemas';
+import { FENCED_DECISION, type DecisionRequest } from '../common/plain-schemas';
 
 const DECISIONS_KEPT = 20;
 
@@ -48,8 +48,8 @@ export class Exits {
   /** Fencing: the daemon stopped the service itself; recorded as a decision with its own exit. */
   fenced(ageS: number): void {
     const at = new Date().toISOString();
-    const exit = { at, code: null, signal: 'SIGKILL', reason: `fenced after ${Math.round(ageS)} s without the host agent` };
-    this.push({ at, exit, action: 'standby', reason: 'lease expired: stopped so that only one instance can serve', delayMs: 0 });
+    const exit = { at, code: null, signal: 'SIGKILL', reason: `fenced: the host's lease is ${Math.round(ageS)} s old (no grant of the cluster, no majority of peers)` };
+    this.push({ at, exit, action: 'standby', reason: FENCED_DECISION, delayMs: 0 });
   }
 
   private push(d: RestartDecision): void {

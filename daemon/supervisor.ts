@@ -223,15 +223,17 @@ export class Supervisor {
   }
 
   /**
-   * Fencing: the service is stopped when its host agent has not renewed the lease for too long,
-   * because by then the orchestrator may have restored it on another host.
+   * Fencing: the service is stopped when its lease is older than ttlSeconds. The host agent dates
+   * the lease at its host's last proof that it may serve (a grant of the cluster or a majority of
+   * peers), so a host cut off stops here before the orchestrator restores the service elsewhere.
+   * A service stopped this way stays stopped.
    */
   watchLease(file: string, ttlSeconds: number): NodeJS.Timeout {
     return setInterval(() => {
       const st = fs.statSync(file, { throwIfNoEntry: false });
       const ageS = st ? (Date.now() - st.mtimeMs) / 1000 : 0;
       if (this.state !== 'running' || ageS <= ttlSeconds) return;
-      this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the host agent is silent, the service may run elsewhere now');
+      this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the lease ran out, the service may run elsewhere now');
       this.exits.fenced(ageS);
       void this.stop(0);
     }, 1000);

@@ -49,6 +49,11 @@ export function responseMac(key: Buffer, nonce: string, sha256: string, bytes: n
   return crypto.createHmac('sha256', key).update(['res', nonce, sha256, String(bytes), encoding].join('\n')).digest('hex');
 }
 
+/** The MAC that closes a peer's answer to a vote request (GET /quorum), bound to its nonce. */
+export function voteMac(key: Buffer, nonce: string, body: string): string {
+  return crypto.createHmac('sha256', key).update(['vote', nonce, body].join('\n')).digest('hex');
+}
+
 export function macEqual(a: string, b: string): boolean {
   if (!/^[0-9a-f]{64}$/.test(a) || !/^[0-9a-f]{64}$/.test(b)) return false;
   return crypto.timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));

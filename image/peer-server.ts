@@ -7,6 +7,8 @@
 // On top of TLS, which only says "a host of this cluster", every request must be signed with the cluster's peer key (image/peer-auth.ts) and every
 // answer ends with trailers: the archive's digest and length, a MAC over them bound to the request's
 // nonce and the encoding, and the GCM tag when the request asked for `?encrypt=1`.
+// The same endpoint answers a peer's vote request (GET /quorum: does this host lack grants too?,
+// common/quorum.ts) with a small JSON body whose MAC is bound to the request's nonce.
 import http from 'http';
 import https from 'https';
 import fs from 'fs';
@@ -16,10 +18,11 @@ import { HostName, ServiceName } from '../common/schemas';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import type { Logger } from '../common/log';
 import type { PeerTls } from '../common/tls';
+import type { QuorumVote } from '../common/schemas';
 import { chooseEncoding, codecOfEncoding, peerCompressionSetting } from './compression';
 import { newIv } from './encryption';
 import { imageFileNames, ImageFolders } from './folder';
-import { PEER_HEADERS, peerKey, peerVerifier, responseMac } from './peer-auth';
+import { PEER_HEADERS, peerKey, peerVerifier, responseMac, voteMac } from './peer-auth';
 import { sendImage, type Sealed } from './pipeline';
 import { checkpointOutcome } from './rendezvous';
 
@@ -34,6 +37,8 @@ export interface PeerServerOptions {
   address?: string;
   /** HTTPS with client certificates of the same CA; null serves plain HTTP (the caller allowed it). */
   tls: PeerTls | null;
+  /** This host's vote for the asking peer (the agent's lease keeper); absent: no vote route. */
+  vote?: (peer: string) => QuorumVote;
 }
 
 export interface PeerServer {
@@ -42,6 +47,7 @@ export interface PeerServer {
 }
 
 const ROUTE = /^\/images\/([^/?]+)\/([^/?]+)(?:\?(.*))?$/;
+export const VOTE_ROUTE = '/quorum';
 /** How long a request may wait for the dump it asks for (the checkpoint step's own limit). */
 const MAX_WAIT_MS = 180_000;
 
@@ -68,6 +74,11 @@ export async function serveImages(o: PeerServerOptions): Promise<PeerServer> {
     if (!auth.ok) return refuse(401, auth.why);
     if (!HostName.safeParse(auth.host).success) return refuse(400, 'the requesting host name is not valid');
     if (req.method !== 'GET') return refuse(405, 'only GET is served');
+    if (url === VOTE_ROUTE && o.vote) {
+      const body = JSON.stringify(o.vote(auth.host));
+      res.writeHead(200, { 'content-type': 'application/json', [PEER_HEADERS.mac]: voteMac(key, auth.nonce, body) }).end(body);
+      return;
+    }
     const m = ROUTE.exec(url);
     if (!m) return refuse(404, 'no such route (GET /images/<service>/<checkpoint>)');
     const [, service, checkpointId, query] = m;

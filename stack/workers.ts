@@ -14,6 +14,7 @@ import { Say, startDetached, stopPids, waitUntil } from './processes';
 import { CONTROL } from './network';
 import { hostProcessArgv } from './host-process';
 import { tmpfsImagesRoot } from '../image/folder';
+import { DEFAULT_PING_EVERY_SECONDS, timingProblem } from '../common/quorum';
 
 export async function startWorkers(stack: StackFile, home: string, say: Say): Promise<void> {
   const node = process.execPath;
@@ -65,14 +66,18 @@ export function hostsDirsOf(home: string): string[] {
   return [path.join(home, 'hosts'), path.join(home, 'docker'), tmpfsImagesRoot(home)];
 }
 
-/** Starts the cluster's host monitor (failover) unless it runs already. */
+/** Starts the cluster's host monitor (failover) unless it runs already, with the cluster's lease. */
 async function ensureHostMonitor(stack: StackFile, connection: Connection): Promise<void> {
+  const { leaseSeconds, failoverAfterSeconds } = loadConfig();
+  const input = { pingEverySeconds: DEFAULT_PING_EVERY_SECONDS, failoverAfterSeconds, leaseSeconds };
+  const why = timingProblem(input);
+  if (why) throw new Error(`the host monitor cannot start: ${why} (FASTMIG_LEASE_SECONDS, FASTMIG_FAILOVER_AFTER_SECONDS)`);
   const client = new Client({ connection, namespace: stack.namespace });
   await client.workflow.start('hostMonitor', {
     taskQueue: ORCHESTRATOR_QUEUE,
     workflowId: 'host-monitor',
     workflowIdConflictPolicy: 'USE_EXISTING',
-    args: [{ pingEverySeconds: 5, failoverAfterSeconds: loadConfig().failoverAfterSeconds }],
+    args: [input],
   });
 }
 

@@ -10,6 +10,7 @@ import type { RegistryActivities } from '../activities/registry';
 import type { MetricsActivities } from '../activities/metrics';
 import type { TransferActivities } from '../activities/transfer';
 import { hostQueue, ORCHESTRATOR_QUEUE } from '../common/names';
+import { PING_ANSWER_SECONDS, PING_START_SECONDS } from '../common/quorum';
 
 type HostActivities = ServiceActivities & ImageActivities & ProbeActivities & EngineImageActivities & TransferActivities;
 
@@ -44,6 +45,20 @@ export function hostSteps(host: string) {
     putImage: heavy.putImage,
     listImages: quick.listImages,
   };
+}
+
+/**
+ * The host monitor's ping, which grants the host its lease: tight limits and no retry, so that a
+ * round stays short and a ping that no agent took within PING_START_SECONDS surely reached none
+ * (Temporal never hands out an activity past its schedule-to-start limit).
+ */
+export function monitorPing(host: string) {
+  return proxyActivities<HostActivities>({
+    taskQueue: hostQueue(host),
+    scheduleToStartTimeout: `${PING_START_SECONDS}s`,
+    startToCloseTimeout: `${PING_ANSWER_SECONDS}s`,
+    retry: { maximumAttempts: 1 },
+  }).ping;
 }
 
 // The orchestrator worker runs every workflow and holds the registry and metrics activities, so a

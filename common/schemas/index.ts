@@ -4,6 +4,7 @@ export * from './names';
 export * from './service';
 export * from './migration';
 export * from './image';
+export * from './quorum';
 export * from './parse';
 
 // What the daemon uses at run time lives in plain-schemas.ts (no zod there); reached from here too.
