@@ -1,6 +1,7 @@
-// The fault matrix's handles on the real stack: two extra hosts whose agents run with fault points
-// armed through a file, each on its own small file system (so "disk full" is a real ENOSPC), and
-// ways to kill, stop and restart every part (agents, host, orchestrator worker, Temporal, S3).
+// The fault matrix's handles on the real stack: two extra hosts, each a namespace and address of its
+// own on the stack's network, whose agents run with fault points armed through a file, each on its
+// own small file system (so "disk full" is a real ENOSPC), and ways to kill, stop and restart every
+// part (agents, host, orchestrator worker, Temporal, S3) and to cut or slow a host's link.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -9,20 +10,25 @@ import { Client, Connection } from '@temporalio/client';
 import { ops, queuePollers } from '../../client';
 import { pidAlive } from '../../common/pid-file';
 import { loadConfig, paths, REPO_ROOT } from '../../common/config';
-import { certifyHosts } from '../../stack/certs';
 import { hostQueue, keys, migrateWorkflowId } from '../../common/names';
 import { s3Client } from '../../common/s3';
 import { FaultPoint, reachedMarker } from '../../common/faults';
 import { descendantsOf } from '../../daemon/process-tree';
 import { serviceFolder } from '../../common/service-folder';
 import type { MigrationReport } from '../../common/schemas';
+import { addHost, dropHost, spawnAgent } from '../host-agent';
+import { addressesOf, cutLink, HostAskers, restoreLink, slowLink, unslowLink } from './network';
 
 export const SOURCE = 'faultA';
 export const TARGET = 'faultB';
 export const FAULT_HOSTS = [SOURCE, TARGET];
 export const ALL_HOSTS = ['hostA', 'hostB', SOURCE, TARGET];
-/** Daemons on the fault hosts fence their service after this long without their agent. */
-export const FAULT_LEASE_SECONDS = 8;
+/**
+ * Daemons on the fault hosts fence their service after this long without their agent. An agent
+ * killed and started again 2 s later renews up to 2 s after its last renewal plus its start (2-5 s
+ * in its namespace on a busy 2-CPU machine): 10 s leaves it a margin. Shorter than a cut (20 s).
+ */
+export const FAULT_LEASE_SECONDS = 10;
 /** Each fault host's folder is a file system of this size; "disk full" fills it. */
 const HOST_FS_MIB = 256;
 
@@ -66,6 +72,10 @@ async function stackUp(): Promise<void> {
 export class FaultCluster {
   private agents = new Map<string, execa.ExecaChildProcess>();
   private connection: Connection | null = null;
+  private cutOff = new Set<string>();
+  private slowed = new Set<string>();
+  /** Asks each host (the stack's and the fault hosts) at its own address, from inside it. */
+  askers!: HostAskers;
 
   faultsFile(host: string): string {
     return path.join(workDir, `${host}.json`);
@@ -73,6 +83,8 @@ export class FaultCluster {
 
   async start(): Promise<void> {
     this.connection = await Connection.connect({ address: cfg.temporalAddress });
+    for (const host of FAULT_HOSTS) await addHost(host);
+    this.askers = new HostAskers(await addressesOf(ALL_HOSTS));
     for (const host of FAULT_HOSTS) {
       const dir = paths.hostDir(host);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -83,8 +95,11 @@ export class FaultCluster {
   }
 
   async stop(): Promise<void> {
+    await this.healNetwork();
     for (const host of FAULT_HOSTS) await this.killHost(host);
+    this.askers?.close();
     for (const host of FAULT_HOSTS) {
+      await dropHost(host);
       await s3Client(cfg).removeObject(cfg.s3.bucket, keys.host(host)).catch(() => undefined);
       await execa('umount', ['-l', paths.hostDir(host)], { reject: false });
       fs.rmSync(paths.hostDir(host), { recursive: true, force: true });
@@ -94,13 +109,16 @@ export class FaultCluster {
   }
 
   async startAgent(host: string): Promise<void> {
-    certifyHosts([host]); // its image endpoint's certificate of the cluster CA
-    const agent = execa(node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host], {
-      // Images in the service folder: that folder is itself a small tmpfs here, so images stay on
-      // tmpfs and a full "disk" reaches them. Their transfers are compressed, so that path meets
-      // the faults too (the main stack's agents use the default, uncompressed).
-      env: { FASTMIG_LEASE_SECONDS: String(FAULT_LEASE_SECONDS), FASTMIG_FAULTS_FILE: this.faultsFile(host), FASTMIG_IMAGES_TMPFS: '0', FASTMIG_PEER_COMPRESSION: 'brotli', FASTMIG_LOG_LEVEL: 'warn' },
-      reject: false,
+    // In the host's namespace, seeing only its own folders, as the stack starts an agent. Images in
+    // the service folder: that folder is itself a small tmpfs here, so images stay on tmpfs and a
+    // full "disk" reaches them. Their transfers are compressed, so that path meets the faults too
+    // (the main stack's agents use the default, uncompressed).
+    const agent = spawnAgent(host, {
+      FASTMIG_LEASE_SECONDS: String(FAULT_LEASE_SECONDS),
+      FASTMIG_FAULTS_FILE: this.faultsFile(host),
+      FASTMIG_IMAGES_TMPFS: '0',
+      FASTMIG_PEER_COMPRESSION: 'brotli',
+      FASTMIG_LOG_LEVEL: 'warn',
     });
     this.agents.set(host, agent);
     const conn = this.connection!;
@@ -125,6 +143,39 @@ export class FaultCluster {
       if (pid) doomed.push(pid, ...descendantsOf(pid));
     }
     killAll(doomed);
+  }
+
+  /** The host's link on the bridge goes down; everything on the host runs on, cut off. */
+  async cut(host: string): Promise<void> {
+    this.cutOff.add(host);
+    await cutLink(host);
+  }
+
+  async reconnect(host: string): Promise<void> {
+    await restoreLink(host);
+    this.cutOff.delete(host);
+  }
+
+  /** Everything the host sends and receives crawls at `rate` (tc units) until unslowed. */
+  async slow(host: string, rate: string): Promise<void> {
+    this.slowed.add(host);
+    await slowLink(host, rate);
+  }
+
+  async unslow(host: string): Promise<void> {
+    await unslowLink(host);
+    this.slowed.delete(host);
+  }
+
+  /** Every link this cluster cut or slowed is whole again. */
+  async healNetwork(): Promise<void> {
+    for (const h of [...this.cutOff]) await this.reconnect(h);
+    for (const h of [...this.slowed]) await this.unslow(h);
+  }
+
+  /** Where a service on `port` answers on `host` (its host's address). */
+  endpointOn(host: string, port: number): string {
+    return `${this.askers.address(host)}:${port}`;
   }
 
   /** Arms a fault point on a host's agent (see common/faults.ts). */
@@ -207,6 +258,7 @@ export class FaultCluster {
 
   /** After a scenario, whatever it left dead is started again, so the next one begins whole. */
   async heal(): Promise<void> {
+    await this.healNetwork();
     if (!this.runPid('temporal') || !this.runPid('s3') || !this.runPid('orchestrator')) await this.restoreStack();
     for (const host of FAULT_HOSTS) {
       const agent = this.agents.get(host);
