@@ -24,11 +24,12 @@ export const TARGET = 'faultB';
 export const FAULT_HOSTS = [SOURCE, TARGET];
 export const ALL_HOSTS = ['hostA', 'hostB', SOURCE, TARGET];
 /**
- * Daemons on the fault hosts fence their service after this long without their agent. An agent
- * killed and started again 2 s later renews up to 2 s after its last renewal plus its start (2-5 s
- * in its namespace on a busy 2-CPU machine): 10 s leaves it a margin. Shorter than a cut (20 s).
+ * Daemons on the fault hosts fence their service after this long without a grant. The cluster's own
+ * lease: the fencing rule needs every voter's fresh window (lease − 6 s) longer than the gap
+ * between two of the monitor's pings, or an outage of the control plane longer than a short lease
+ * fences hosts that their peers (on the longer lease) do not yet vouch for. Shorter than a cut.
  */
-export const FAULT_LEASE_SECONDS = 10;
+export const FAULT_LEASE_SECONDS = 20;
 /** Each fault host's folder is a file system of this size; "disk full" fills it. */
 const HOST_FS_MIB = 256;
 

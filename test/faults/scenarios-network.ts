@@ -8,8 +8,8 @@ import { SOURCE, TARGET, sleep, until } from './cluster';
 import { migrationFault, restoredElsewhere, type Ctx, type Outcome, type Phase, type Scenario } from './scenario';
 import type { Expectation } from './survival';
 
-/** Longer than a step waits for its agent (10 s) and than the fault hosts' lease (8 s); shorter than the monitor's failover (30 s). */
-const CUT_MS = 20_000;
+/** Longer than a step waits for its agent (10 s) and than the fault hosts' lease (20 s); shorter than the monitor's failover (30 s at least). */
+const CUT_MS = 25_000;
 /** Shorter than every heartbeat timeout and than the lease. */
 const FLAP_MS = 3_000;
 /** A crawl: the image takes minutes at this rate; the link is whole again after CRAWL_MS. */
@@ -132,7 +132,7 @@ function backAfterFailover(who: 'source' | 'target', phase: Phase, outcomes: Out
 }
 
 export const NETWORK_SCENARIOS: Scenario[] = [
-  // Cut off for 20 s. A source cut off past its lease may have to go back to its stored checkpoint
+  // Cut off for 25 s. A source cut off past its lease may have to go back to its stored checkpoint
   // (its daemons fence the service when the lease is not renewed); no write is lost otherwise.
   {
     fault: 'source cut off',
