@@ -175,9 +175,15 @@ export async function expectWorkflowsAlive(service: string): Promise<void> {
   const conn = await Connection.connect({ address: cfg.temporalAddress });
   try {
     const client = new Client({ connection: conn, namespace: cfg.namespace });
-    for (const id of [entityWorkflowId(service), 'host-monitor']) {
-      const status = (await client.workflow.getHandle(id).describe()).status.name;
+    // Running, and answering a query: a workflow whose task keeps failing (e.g. code that no longer
+    // replays its history) is still RUNNING, but does nothing.
+    for (const [id, query] of [[entityWorkflowId(service), 'pending'], ['host-monitor', 'hosts']]) {
+      const handle = client.workflow.getHandle(id);
+      const status = (await handle.describe()).status.name;
       if (status !== 'RUNNING') throw new Error(`workflow ${id} is ${status}, expected RUNNING`);
+      await handle.query(query).catch((err: Error) => {
+        throw new Error(`workflow ${id} does not answer its "${query}" query: ${err.message}`);
+      });
     }
   } finally {
     await conn.close();
