@@ -51,6 +51,7 @@ const attacks: Attack[] = [
   ['deploy: an unknown runtime', () => ['deploy', 'sx', '--host', 'hostA', '--runtime', 'vm', '--', 'sleep', '1'], 2, /--runtime takes process or docker/],
   ['deploy: --image without the docker runtime', () => ['deploy', 'sx', '--host', 'hostA', '--image', 'busybox', '--', 'sleep', '1'], 2, /--image needs --runtime docker/],
   ['deploy: a traversal image name', () => ['deploy', 'sx', '--host', 'hostA', '--runtime', 'docker', '--image', '../../etc'], 2, /image/],
+  ['deploy: a docker image no host has', () => ['deploy', 'sec-noimage', '--host', 'hostA', '--runtime', 'docker', '--image', 'sec/nothing:0', '--port', '80'], 2, /image sec\/nothing:0 is not on hostA/, [paths.serviceDir('hostA', 'sec-noimage')], /^deploy-sec-noimage$/],
   ['deploy: an unknown option', () => ['deploy', 'sx', '--host', 'hostA', '--privileged', '--', 'sleep', '1'], 2, /unknown option --privileged/],
   ['deploy: a second copy of the running service', () => ['deploy', SERVICE, '--host', 'hostB', '--', 'sleep', '300'], 2, /already exists on hostA/, [paths.serviceDir('hostB', SERVICE)], /^deploy-sec-cli$/],
   ['migrate: an unknown mode', () => ['migrate', SERVICE, '--to', 'hostB', '--mode', 'hot'], 2, /mode/],
