@@ -146,7 +146,11 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
     },
 
     async remove(service) {
-      await removeOwned(service);
+      // A container of the service's name that is not ours stays where it is; the service's own
+      // folder goes all the same (a deployment refused for such a container leaves nothing behind).
+      await removeOwned(service).catch((err) => {
+        if ((err as ApplicationFailure).type !== 'NotOwned') throw err;
+      });
     },
 
     async daemonLogTail(service) {

@@ -112,12 +112,13 @@ export function createServiceActivities(ctx: HostContext) {
       }
       const dir = dirOf(service);
       const f = serviceFolder(dir);
-      // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
-      ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       // The daemon takes daemon.json as it is (it loads no zod), so the spec is checked, and its
-      // defaults filled in, here.
+      // defaults filled in, here: before anything is written, so a refused spec or a missing image
+      // leaves no folder behind.
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
+      // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
+      ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
       // The lease exists before the daemon does, dated as the host's: no service runs unleased.
       if (ctx.lease) writeLease(dir, ctx.lease.base());

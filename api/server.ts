@@ -1,7 +1,8 @@
 // The HTTP API for webhooks and autoscalers: start a migration, follow it, list services and
-// hosts. Token-guarded, validated with the shared schemas, answering JSON errors with 4xx.
+// hosts. Token-guarded, validated with the shared schemas (unknown body fields and query parameters
+// refused), answering JSON errors with 4xx.
 import { z } from 'zod';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Histogram } from 'prom-client';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { MigrationMode, HostName, ServiceRef, parseOrThrow } from '../common/schemas';
@@ -17,6 +18,12 @@ const MigrateBody = z.object({ to: HostName, mode: MigrationMode.default('warm')
 const WorkflowRef = z.object({ workflowId: z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'a workflow id is 1-128 of A-Z, a-z, 0-9 and "-"') });
 
 type Params<K extends string> = { Params: Record<K, string> };
+
+/** No route behind the token takes a query parameter: one given is refused, as an unknown field is. */
+function noQuery(req: FastifyRequest): void {
+  const given = Object.keys((req.query ?? {}) as object);
+  if (given.length) throw new ApiError(400, `query: unknown parameter(s) ${given.map((k) => JSON.stringify(k)).join(', ')}`);
+}
 
 export function createHttpApi(client: Client, token: string, log: Logger, metrics: Registry): FastifyInstance {
   const ops = makeOps(async (fn) => {
@@ -40,10 +47,11 @@ export function createHttpApi(client: Client, token: string, log: Logger, metric
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/v1/openapi.json', async () => openapi);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
-  app.get('/v1/services', async () => ops.inspect());
-  app.get('/v1/hosts', async () => ops.hosts());
-  app.get<Params<'service'>>('/v1/services/:service/migrations', async (req) => ops.history(serviceOf(req.params)));
+  app.get('/v1/services', async (req) => (noQuery(req), ops.inspect()));
+  app.get('/v1/hosts', async (req) => (noQuery(req), ops.hosts()));
+  app.get<Params<'service'>>('/v1/services/:service/migrations', async (req) => (noQuery(req), ops.history(serviceOf(req.params))));
   app.post<Params<'service'>>('/v1/services/:service/migrations', async (req, reply) => {
+    noQuery(req);
     const service = serviceOf(req.params);
     const body = parseOrThrow(MigrateBody, req.body ?? {}, 'body', badRequest);
     if (!body.wait) {
@@ -56,6 +64,7 @@ export function createHttpApi(client: Client, token: string, log: Logger, metric
     return report;
   });
   app.get<Params<'workflowId'>>('/v1/migrations/:workflowId', async (req) => {
+    noQuery(req);
     const { workflowId } = parseOrThrow(WorkflowRef, { workflowId: req.params.workflowId }, 'workflow id', badRequest);
     const handle = client.workflow.getHandle(workflowId);
     try {

@@ -105,6 +105,12 @@ export function parseDecisionRequest(body: unknown): DecisionRequest {
   return { action, reason: b.reason, delayMs: b.delayMs };
 }
 
+/** POST /shutdown takes no fields (the agent sends {}). */
+export function parseShutdownRequest(body: unknown): Record<string, never> {
+  fields(body, []);
+  return {};
+}
+
 export function parseStopRequest(body: unknown): StopRequest {
   const given = fields(body, ['graceMs']).graceMs;
   const g = given === undefined ? 5000 : given;

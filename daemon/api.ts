@@ -1,5 +1,6 @@
 // The daemon's API: HTTP on a unix socket in the host's state directory (never TCP), every request
-// authenticated with the service's token, bodies validated and size-limited.
+// authenticated with the service's token, bodies validated and size-limited, and no query
+// parameter taken but the ones a route names (unknown ones are refused like unknown body fields).
 import http from 'http';
 import { HttpError, Routes, createJsonServer, checkBody as parse } from './http';
 // Not through schemas.ts: that would load zod into every daemon.
@@ -8,6 +9,7 @@ import {
   parseDecisionRequest,
   parseHookRequest,
   parseRestoreRequest,
+  parseShutdownRequest,
   parseStartRequest,
   parseStopRequest,
 } from '../common/plain-schemas';
@@ -17,32 +19,47 @@ import type { LineLogger as Logger } from '../common/log-lite';
 /** How long GET /wait-exit holds a request without news; the agent asks again at once. */
 const WAIT_EXIT_MS = 25_000;
 
-export function createApi(sup: Supervisor, token: string, log: Logger, onShutdown: () => void): http.Server {
-  const routes: Routes = {
-    'GET /status': async () => sup.status(),
-    'GET /wait-exit': async () => sup.waitExit(WAIT_EXIT_MS),
+/** Refuses query parameters other than `allowed`. */
+function onlyQuery(url: URL, allowed: string[] = []): void {
+  const extra = [...new Set(url.searchParams.keys())].filter((k) => !allowed.includes(k));
+  if (extra.length) throw new HttpError(400, `query: unknown parameter(s) ${extra.map((k) => JSON.stringify(k)).join(', ')}`);
+}
+
+/** The routes ("METHOD /path") and what each does; every one checks all of its input first. */
+export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
+  return {
+    'GET /status': async (_b, url) => (onlyQuery(url), sup.status()),
+    'GET /wait-exit': async (_b, url) => (onlyQuery(url), sup.waitExit(WAIT_EXIT_MS)),
     'GET /logs': async (_b, url) => {
+      onlyQuery(url, ['lines']);
       const raw = url.searchParams.get('lines') ?? '200';
       if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 2000) throw new HttpError(400, 'lines must be a whole number from 1 to 2000');
       return { lines: sup.logs(Number(raw)) };
     },
-    'POST /start': async (b) => sup.start(parse(parseStartRequest, b).restart),
-    'POST /checkpoint': async (b) => {
+    'POST /start': async (b, url) => (onlyQuery(url), sup.start(parse(parseStartRequest, b).restart)),
+    'POST /checkpoint': async (b, url) => {
+      onlyQuery(url);
       const r = parse(parseCheckpointRequest, b);
       return sup.checkpoint(r.checkpointId, r.leaveRunning);
     },
-    'POST /restore': async (b) => {
+    'POST /restore': async (b, url) => {
+      onlyQuery(url);
       const r = parse(parseRestoreRequest, b);
       return sup.restore(r.checkpointId, r.restart);
     },
-    'POST /hook': async (b) => sup.hook(parse(parseHookRequest, b)),
-    'POST /decision': async (b) => sup.decide(parse(parseDecisionRequest, b)),
-    'POST /stop': async (b) => sup.stop(parse(parseStopRequest, b).graceMs),
-    'POST /shutdown': async () => {
+    'POST /hook': async (b, url) => (onlyQuery(url), sup.hook(parse(parseHookRequest, b))),
+    'POST /decision': async (b, url) => (onlyQuery(url), sup.decide(parse(parseDecisionRequest, b))),
+    'POST /stop': async (b, url) => (onlyQuery(url), sup.stop(parse(parseStopRequest, b).graceMs)),
+    'POST /shutdown': async (b, url) => {
+      onlyQuery(url);
+      parse(parseShutdownRequest, b);
       await sup.shutdown();
       setImmediate(onShutdown);
       return { ok: true };
     },
   };
-  return createJsonServer({ token, routes, log });
+}
+
+export function createApi(sup: Supervisor, token: string, log: Logger, onShutdown: () => void): http.Server {
+  return createJsonServer({ token, routes: daemonRoutes(sup, onShutdown), log });
 }

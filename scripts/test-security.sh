@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run test:security`: every attack in test/security against the real stack, then the tally.
+# `npm run test:security`: every attack and fuzzer in test/security against the real stack, then the tally.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh >/dev/null || exit 1

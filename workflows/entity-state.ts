@@ -32,6 +32,8 @@ export class ServiceEntity {
   private lastPeriodic: string | null = null;
   private next = 0;
   private isRetired = false;
+  /** The registry answered that the service does not exist (never deployed, or removed). */
+  private absent = false;
   /** Signals that could not be queued (malformed): a signal cannot answer, so they are counted here. */
   private droppedSignals = 0;
   private lastDroppedSignal: string | null = null;
@@ -71,6 +73,11 @@ export class ServiceEntity {
     return this.isRetired;
   }
 
+  /** Nothing to serve: no such service and nothing queued (a request for an unknown name), so the entity ends. */
+  get orphaned(): boolean {
+    return this.absent && !this.queue.length;
+  }
+
   placementView() {
     return { service: this.service, host: this.host, generation: this.generation };
   }
@@ -94,13 +101,18 @@ export class ServiceEntity {
 
   private async reread(): Promise<void> {
     // The registry lives in S3: while S3 is away the entity keeps what it knew and tries again later.
-    this.placement = await registry.getPlacement(this.service).catch(() => this.placement);
+    try {
+      this.placement = await registry.getPlacement(this.service);
+      this.absent = !this.placement;
+    } catch {
+      /* keeps the placement it knew */
+    }
   }
 
   /** Waits for work: a queued migration, the end (retired, history grown), or the checkpoint period. */
   async nextWork(): Promise<'migrate' | 'checkpoint' | 'end'> {
     const every = this.placement?.spec.checkpoint?.everySeconds;
-    const wake = () => this.queue.length > 0 || this.isRetired || workflowInfo().continueAsNewSuggested;
+    const wake = () => this.queue.length > 0 || this.isRetired || this.orphaned || workflowInfo().continueAsNewSuggested;
     const woken = every ? await condition(wake, every * 1000) : (await condition(wake), true);
     if (!woken && this.placement && !this.isRetired) return 'checkpoint';
     return this.queue.length ? 'migrate' : 'end';

@@ -1,7 +1,9 @@
 // serviceEntity: one long-lived workflow per service (id `service-<name>`). It queues migration
 // requests (update: wait for the report; signal: fire and forget, works with signal-with-start),
 // runs them one at a time, takes periodic checkpoints, remembers placement and history, and
-// continues as new before its history grows large. Its state lives in ServiceEntity.
+// continues as new before its history grows large. It ends when the service is removed, or when
+// the registry has no such service and nothing is queued (a request naming an unknown service
+// leaves no workflow behind). Its state lives in ServiceEntity.
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
 import { MigrationReport, ServiceName } from '../common/schemas';
 import { messageOf, validate } from './errors';
@@ -44,9 +46,9 @@ export async function serviceEntity(raw: EntityState): Promise<void> {
       continue;
     }
     await entity.migrateNext();
-    if (entity.shouldContinueAsNew()) break;
+    if (entity.shouldContinueAsNew() || entity.orphaned) break;
   }
   await condition(allHandlersFinished);
-  if (entity.retired) return;
+  if (entity.retired || entity.orphaned) return;
   await continueAsNew<typeof serviceEntity>(entity.state());
 }

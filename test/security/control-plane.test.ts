@@ -1,5 +1,7 @@
-// Attacks through the control plane: bad workflow inputs and CLI input, a host that does not share
-// the cluster key, stale or foreign requests to a host agent, and secrets in Temporal history.
+// Attacks through the control plane, aimed at a running service: bad workflow inputs, a host that
+// does not share the cluster key, stale or foreign requests to a host agent, and secrets in
+// Temporal history. After each, the service still runs where it ran, untouched and answering, and
+// no workflow was started but the attacked one.
 import fs from 'fs';
 import path from 'path';
 import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
@@ -11,14 +13,16 @@ import { newKeyHex } from '../../common/keys';
 import { ops, queuePollers } from '../../client';
 import { createLogger } from '../../common/log';
 import { verifyKeys, writeKeys } from '../../demo/kv-client';
-import { deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from '../helpers';
+import { deployKv, endpointNow, kvProcesses, removeQuietly } from '../helpers';
 import { addHost, dropHost, spawnAgent } from '../host-agent';
+import { target, type Target } from './afterwards';
 import { tryBadInput } from './attempts';
 
 const cfg = loadConfig();
 const SERVICE = 'sec-plane';
 let port: number;
 let endpoint: string;
+let svc: Target;
 let client: Client;
 let connection: Connection;
 
@@ -28,6 +32,7 @@ beforeAll(async () => {
   await removeQuietly(SERVICE);
   ({ port, endpoint } = await deployKv(SERVICE, 'hostA'));
   await writeKeys(endpoint, 300);
+  svc = await target(SERVICE);
 });
 afterAll(async () => {
   await removeQuietly(SERVICE);
@@ -52,6 +57,7 @@ async function workflowRefused(type: string, input: unknown, pattern: RegExp): P
   }
 }
 
+const running = { service: SERVICE, from: 'hostA', candidates: ['hostB'] };
 const badWorkflowInputs: [string, string, unknown, RegExp][] = [
   ['migrate: unknown field', 'migrateService', { service: SERVICE, to: 'hostB', mode: 'warm', force: true }, /Unrecognized key/],
   ['migrate: host of the wrong type', 'migrateService', { service: SERVICE, to: 42 }, /to:/],
@@ -63,24 +69,23 @@ const badWorkflowInputs: [string, string, unknown, RegExp][] = [
   ['deploy: a name of 41 characters', 'deployService', { host: 'hostA', spec: { name: 'a'.repeat(41), command: ['sleep', '1'] } }, /name/],
   ['deploy: an unknown spec field', 'deployService', { host: 'hostA', spec: { name: 'sx', command: ['sleep', '1'], privileged: true } }, /Unrecognized key/],
   ['deploy: a port out of range', 'deployService', { host: 'hostA', spec: { name: 'sx', command: ['sleep', '1'], port: 0 } }, /port/],
+  ['deploy: traversal in the service name', 'deployService', { host: 'hostA', spec: { name: '../../sec-escape-deploy', command: ['sleep', '1'] } }, /name/],
   ['remove: uppercase and slash in the name', 'removeService', { service: 'Evil/x' }, /service:/],
+  ['remove: the running service with an unknown field', 'removeService', { service: SERVICE, force: true }, /Unrecognized key/],
+  ['evacuate: traversal in the host name', 'evacuateHost', { host: '../hostA' }, /host:/],
+  ['evacuate: the service\'s host, parallel out of range', 'evacuateHost', { host: 'hostA', parallel: 1000 }, /parallel/],
+  ['failover: the running service with an unknown field', 'failoverService', { ...running, force: true }, /Unrecognized key/],
+  ['failover: traversal in the lost host', 'failoverService', { ...running, from: '../hostA' }, /from:/],
+  ['scheduled migration: an unknown field', 'scheduledMigration', { service: SERVICE, to: 'hostB', mode: 'warm', force: true }, /Unrecognized key/],
+  ['image distribution: a key outside the uploads', 'distributeImage', { kind: 'load', key: '../secrets/secrets.env' }, /key/],
+  ['image distribution: an unknown kind', 'distributeImage', { kind: 'pull', key: 'uploads/x.tar' }, /kind/],
+  ['logs: traversal in the service name', 'serviceLogs', { service: '../../secrets' }, /service:/],
+  ['inspect: traversal in the service name', 'inspectServices', { service: '../registry/hosts/hostA' }, /service:/],
 ];
 test.each(badWorkflowInputs)('workflow input, %s → refused, nothing changed', async (name, type, input, pattern) => {
-  expect(await tryBadInput(`workflow: ${name}`, () => workflowRefused(type, input, pattern))).toBe(true);
-  expect((await ops.inspect()).map((v) => v.service)).not.toContain('sx');
-});
-
-const badCli: [string, string[], RegExp][] = [
-  ['--env without =', ['deploy', 'sx', '--host', 'hostA', '--env', 'NOEQUALS', '--', 'sleep', '1'], /KEY=VALUE/],
-  ['--port 0', ['deploy', 'sx', '--host', 'hostA', '--port', '0', '--', 'sleep', '1'], /port/],
-  ['a service name with a space', ['deploy', 'a b', '--host', 'hostA', '--', 'sleep', '1'], /service name/],
-  ['--lines out of range', ['logs', SERVICE, '--lines', '999999'], /lines/],
-];
-test.each(badCli)('CLI, %s → one-line error, non-zero exit', async (name, args, pattern) => {
-  expect(await tryBadInput(`cli: ${name}`, async () => {
-    const r = await fastmig(args);
-    return r.exitCode !== 0 && pattern.test(r.stderr) && !/\n\s+at /.test(r.stderr);
-  })).toBe(true);
+  const check = async () => ((await ops.inspect()).some((v) => v.service === 'sx') ? 'a service sx exists' : null);
+  const aimedAt = ['hostA', 'hostB'].map((h) => path.resolve(paths.hostDir(h), '../../sec-escape-deploy'));
+  expect(await tryBadInput(`workflow: ${name}`, () => workflowRefused(type, input, pattern), { targets: [svc], workflows: /^sec-[A-Za-z]+-\d+$/, check, aimedAt })).toBe(true);
 });
 
 test('a host agent refuses to remove a folder it did not create', async () => {
@@ -96,8 +101,28 @@ test('a host agent refuses to remove a folder it did not create', async () => {
     } catch (err) {
       return /not created by fastmig/.test((err as Error).message) && fs.readFileSync(path.join(foreign, 'precious'), 'utf8') === 'keep me';
     }
-  })).toBe(true);
+  }, { targets: [svc] })).toBe(true);
   fs.rmSync(foreign, { recursive: true, force: true });
+});
+
+test('a host agent refuses a service name that climbs out of its host folder: the secrets stay', async () => {
+  const { MockActivityEnvironment } = await import('@temporalio/testing');
+  const acts = await hostAActivities();
+  const secrets = paths.secretsFile();
+  const before = fs.readFileSync(secrets, 'utf8');
+  for (const [what, run] of [
+    ['remove', () => acts.removeService({ service: '../../secrets', generation: 1 })],
+    ['stop', () => acts.stopService({ service: '../../secrets', generation: 1 })],
+  ] as const) {
+    expect(await tryBadInput(`agent: ${what} of the secrets folder by a traversal name`, async () => {
+      try {
+        await new MockActivityEnvironment().run(run as () => Promise<unknown>);
+        return false;
+      } catch (err) {
+        return fs.existsSync(secrets) && fs.readFileSync(secrets, 'utf8') === before ? true : `secrets changed after: ${(err as Error).message}`;
+      }
+    }, { targets: [svc] })).toBe(true);
+  }
 });
 
 test('a host agent refuses a stale generation: the running service is not touched', async () => {
@@ -115,7 +140,7 @@ test('a host agent refuses a stale generation: the running service is not touche
       } catch (err) {
         return /generation 7/.test((err as Error).message) && kvProcesses(port).length === 1;
       }
-    })).toBe(true);
+    }, { targets: [svc], aimedAt: [serviceFolder(paths.serviceDir('hostA', SERVICE)).image('stale1')] })).toBe(true);
   }
   expect(await verifyKeys(endpoint, 300)).toBe(300);
 });
@@ -132,15 +157,19 @@ test('a target host that does not share the cluster key refuses the image; the m
     while (!((await registered()) && (await queuePollers(connection, cfg.namespace, hostQueue(host))) > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
     }
-    let report: Awaited<ReturnType<typeof ops.migrate>> | undefined;
+    // The migration runs (that is the attack's path) and rolls back: the service runs again on its
+    // source, so its process may be another; everything else is as it was.
+    const rolledBack = async () => {
+      const v = (await ops.inspect(SERVICE))[0];
+      if (v?.host !== 'hostA' || v.state !== 'running' || (await endpointNow(SERVICE)) !== endpoint) return `the service is ${JSON.stringify(v)}`;
+      if ((await verifyKeys(endpoint, 300)) !== 300) return 'keys were lost';
+      return fs.existsSync(paths.serviceDir(host, SERVICE)) ? `a copy was left on ${host}` : null;
+    };
     expect(await tryBadInput('image signed by another cluster, end to end', async () => {
-      report = await ops.migrate({ service: SERVICE, to: host });
-      return report.outcome === 'rolled-back' && /signature/.test(report.error ?? '');
-    })).toBe(true);
-    expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostA', state: 'running' });
-    expect(await endpointNow(SERVICE)).toBe(endpoint);
-    expect(await verifyKeys(endpoint, 300)).toBe(300);
-    expect(fs.existsSync(paths.serviceDir(host, SERVICE))).toBe(false);
+      const report = await ops.migrate({ service: SERVICE, to: host });
+      return report.outcome === 'rolled-back' && /signature/.test(report.error ?? '') ? true : `the migration ended ${report.outcome}: ${report.error}`;
+    }, { workflows: new RegExp(`^migrate-${SERVICE}$`), check: rolledBack })).toBe(true);
+    svc = await target(SERVICE);
   } finally {
     agent.kill('SIGTERM');
     await agent;
@@ -161,6 +190,7 @@ test('secrets never appear in a migration\'s Temporal history', async () => {
     expect(text).not.toContain(secret);
   }
   await ops.migrate({ service: SERVICE, to: 'hostA' });
+  svc = await target(SERVICE);
 });
 
 test('secret fields are redacted in structured logs', () => {

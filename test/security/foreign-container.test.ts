@@ -29,6 +29,11 @@ test('deploying a service whose container name is taken by a foreign container i
       const still = await docker('container', 'inspect', '--format', '{{.Name}}', NAME);
       return /not created by fastmig/.test((err as Error).message) && still.exitCode === 0;
     }
+  }, {
+    // The deployment is the attack's path; the agent refuses it and nothing of it remains.
+    workflows: new RegExp(`^deploy-${SERVICE}$`),
+    aimedAt: [paths.serviceDir('hostA', SERVICE)],
+    check: async () => ((await ops.inspect()).some((v) => v.service === SERVICE) ? `${SERVICE} was registered` : null),
   })).toBe(true);
   expect((await ops.inspect()).map((v) => v.service)).not.toContain(SERVICE);
 });

@@ -1,8 +1,12 @@
 // Images are signed and optionally encrypted: the image activities (run in-process against
-// the real S3 server) refuse anything tampered with, signed by another key, or unreadable.
+// the real S3 server) refuse anything tampered with, signed by another key, or unreadable, and
+// leave nothing behind to restore from; an archive whose entries would escape the image folder is
+// refused even when a cluster member signed it, and nothing is written where they pointed.
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import crypto from 'crypto';
+import tar from 'tar-stream';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { loadConfig, paths } from '../../common/config';
 import { serviceFolder } from '../../common/service-folder';
@@ -56,6 +60,29 @@ async function rewriteArchive(id: string, edit: (b: Buffer) => Buffer) {
 async function editManifest(id: string, edit: (m: ImageManifest) => ImageManifest) {
   const key = keys.imageManifest(SERVICE, id);
   await writeJson(s3, cfg.s3.bucket, key, edit((await readJson<ImageManifest>(s3, cfg.s3.bucket, key))!));
+}
+/** Where an entry named `name` would land if the unpacking followed it (images land in `<id>.partial` first). */
+const landsAt = (id: string, name: string) => path.resolve(`${imageOf(id)}.partial`, name);
+
+type Entry = Parameters<tar.Pack['entry']>[0];
+/** Replaces the image by an archive of `entries`, with a manifest that describes it and is signed with the cluster key. */
+async function insiderArchive(id: string, entries: Entry[]) {
+  const pack = tar.pack();
+  for (const e of entries) {
+    if (e.type === 'file') pack.entry(e, 'x'.repeat(e.size ?? 0));
+    else pack.entry(e);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  const body = Buffer.concat(chunks);
+  await s3.putObject(cfg.s3.bucket, keys.imageArchive(SERVICE, id), body, body.length);
+  await editManifest(id, (m) => {
+    const { signature: _s, ...rest } = m;
+    const files = entries.map((e) => ({ name: e.name, size: e.size ?? 0 }));
+    const sha256 = crypto.createHash('sha256').update(body).digest('hex');
+    return signManifest({ ...rest, files, rawBytes: body.length, archive: { ...rest.archive, bytes: body.length, sha256 } }, cfg.clusterKey!);
+  });
 }
 
 afterAll(async () => {
@@ -113,4 +140,17 @@ test.each(attacks)('%s is refused and nothing is left to restore', async (name, 
   await upload(id, encrypt);
   await tamper(id);
   expect(await tryBadInput(`image: ${name}`, () => refusedDownload(id, pattern, over))).toBe(true);
+});
+
+const ABSOLUTE = path.join(os.tmpdir(), `sec-escape-${process.pid}`);
+const escapes: [string, (id: string) => Entry[], RegExp, string][] = [
+  ['an archive entry climbing out of the image folder', () => [{ name: '../../sec-escape-entry', type: 'file', size: 10 }], /not a plain file name/, '../../sec-escape-entry'],
+  ['an absolute archive entry', () => [{ name: ABSOLUTE, type: 'file', size: 10 }], /not a plain file name/, ABSOLUTE],
+  ['a symlink entry, then a file written through it', () => [{ name: 'pages-1.img', type: 'symlink', linkname: '../../sec-escape-link' }, { name: 'pages-1.img', type: 'file', size: 10 }], /not a regular file/, '../../sec-escape-link'],
+];
+test.each(escapes)('%s, signed with the cluster key, is refused; nothing is written where it points', async (name, entries, pattern, target) => {
+  const id = makeCheckpoint();
+  await upload(id);
+  await insiderArchive(id, entries(id));
+  expect(await tryBadInput(`image: ${name}, signed with the cluster key`, () => refusedDownload(id, pattern), { aimedAt: [landsAt(id, target)] })).toBe(true);
 });
