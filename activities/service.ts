@@ -41,6 +41,17 @@ export interface PrepareRequest {
 }
 
 export function createServiceActivities(ctx: HostContext) {
+  /** A fresh start needs the kept directories there already; a restore lays them down itself. */
+  const checkKeptDirs = (spec: ServiceSpec, fresh: boolean) => {
+    for (const d of spec.keep) {
+      const refuse = (why: string) => {
+        throw ApplicationFailure.nonRetryable(`invalid service spec of ${spec.name}: kept directory ${d} ${why}`, 'BadSpec');
+      };
+      const home = path.resolve(ctx.home);
+      if (d === home || d.startsWith(`${home}/`) || home.startsWith(`${d}/`)) refuse(`overlaps fastmig's own folder on ${ctx.host}`);
+      if (fresh && !fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) refuse(`is not a directory on ${ctx.host} (create it first)`);
+    }
+  };
   const runtimes: Record<Runtime, ServiceRuntime> = { process: processRuntime(ctx.criuPath), docker: dockerRuntime(ctx) };
   const dirOf = (service: string) => paths.serviceDir(ctx.host, service, ctx.home);
   const filesOf = (service: string) => serviceFolder(dirOf(service));
@@ -116,6 +127,7 @@ export function createServiceActivities(ctx: HostContext) {
       // defaults filled in, here: before anything is written, so a refused spec or a missing image
       // leaves no folder behind.
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
+      checkKeptDirs(spec, !!req.start);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');

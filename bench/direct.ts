@@ -12,7 +12,7 @@ import { s3Client } from '../common/s3';
 import { createRegistryActivities } from '../activities/registry';
 import type { FetchAndRestoreResult } from '../activities/transfer';
 import { hostProcessArgv } from '../stack/host-process';
-import { hostsDirsOf } from '../stack/workers';
+import { hostViewOf } from '../stack/workers';
 import type { Placement, RestoreResult } from '../common/schemas';
 import type { DirectHostActivities, DirectHostError } from './direct-host';
 import { sleep } from './stats';
@@ -65,7 +65,7 @@ async function startHost(home: string, host: string): Promise<HostProcess> {
   const logFile = path.join(paths.logDir(home), `bench-direct-${host}.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = fs.openSync(logFile, 'a');
-  const [cmd, ...args] = hostProcessArgv(home, host, process.execPath, [DIRECT_HOST, host, address, socket], { hostsDirs: hostsDirsOf(home) });
+  const [cmd, ...args] = hostProcessArgv(home, host, process.execPath, [DIRECT_HOST, host, address, socket], hostViewOf(home));
   const child = spawn(cmd, args, { stdio: ['pipe', log, log], env: { ...process.env, FASTMIG_HOME: home } });
   fs.closeSync(log);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -7,7 +7,7 @@ import { print } from './output';
 export const deploy: Command = {
   options: {
     host: text, port: text, cwd: text, env: texts, 'pre-restore': text, 'post-checkpoint': text, encrypt: flag, runtime: text,
-    image: text, restart: text, 'checkpoint-every': text, 'checkpoint-keep': text, 'memory-limit': text, json: flag,
+    image: text, restart: text, 'checkpoint-every': text, 'checkpoint-keep': text, 'memory-limit': text, keep: texts, json: flag,
   },
   async run(p) {
     const port = p.number('port');
@@ -42,6 +42,7 @@ export const deploy: Command = {
       memoryLimitMiB: p.number('memory-limit'),
       restart: p.str('restart') !== undefined ? jsonOption(p, 'restart') : undefined,
       checkpoint: every !== undefined ? { everySeconds: every, keep: p.number('checkpoint-keep') } : undefined,
+      keep: p.list('keep'),
     }, 'service spec');
     const host = valid(HostName, p.str('host'), '--host');
     const r = await ops.deploy({ spec, host });

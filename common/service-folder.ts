@@ -43,6 +43,9 @@ export function serviceFolder(dir: string) {
     image: (checkpointId: string) => path.join(images, checkpointId),
     /** Dated by the host agent at its host's last proof that it may serve (agent/grants.ts); a stale lease means the host may have been failed over. */
     lease: path.join(dir, 'lease'),
+    /** The FIFOs of the freeze handshake with CRIU's post-dump action (daemon/kept-dirs.ts). */
+    frozenFifo: path.join(dir, 'frozen.fifo'),
+    answerFifo: path.join(dir, 'answer.fifo'),
   };
 }
 
@@ -59,6 +62,10 @@ export const IMAGE_FILES = {
   restoreReady: 'restore.ready',
   /** CRIU's own stdout and stderr during a restore. */
   criuOut: 'criu.out',
+  /** The kept directories (daemon/kept-dirs.ts): copied while the service ran, what changed at the freeze, and the list of what was there. */
+  keptBase: 'kept-base.bin',
+  keptDelta: 'kept-delta.bin',
+  keptList: 'kept.json',
 } as const;
 
 /** What a restore writes beside the image: not part of it, so never packed or moved to another host. */

@@ -1,4 +1,16 @@
 #!/bin/sh
-# CRIU action script: tells the daemon that a restored process tree has been resumed.
-[ "$CRTOOLS_SCRIPT_ACTION" = "post-resume" ] && : > "$FASTMIG_READY_FILE"
+# CRIU action script. After a restore: tells the daemon that the restored tree has been resumed.
+# After a dump, while the tree is still frozen (only when the service keeps directories): tells the
+# daemon, which copies what changed in them (daemon/kept-dirs.ts) and answers; anything but "ok"
+# fails the dump, and CRIU then resumes the tree.
+case "$CRTOOLS_SCRIPT_ACTION" in
+  post-resume) : > "$FASTMIG_READY_FILE" ;;
+  post-dump)
+    if [ -n "$FASTMIG_FROZEN_FIFO" ]; then
+      echo frozen > "$FASTMIG_FROZEN_FIFO" || exit 1
+      read -r answer < "$FASTMIG_ANSWER_FIFO" || exit 1
+      [ "$answer" = ok ] || exit 1
+    fi
+    ;;
+esac
 exit 0

@@ -70,11 +70,14 @@ export interface CriuTarget {
 
 const DUMP_ATTEMPTS = 3;
 
-async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean): Promise<void> {
+/** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts). */
+async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv?: Record<string, string>): Promise<void> {
   const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
   if (t.container) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
-  const r = await run(t.criu, args, { timeoutMs: 120_000 });
+  if (frozenEnv) args.push('--action-script', t.tools.notify);
+  const env = frozenEnv ? ({ ...process.env, ...frozenEnv } as Record<string, string>) : undefined;
+  const r = await run(t.criu, args, { timeoutMs: 120_000, env });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(imageFolder(dir).dumpLog)}`);
 }
 
@@ -84,14 +87,16 @@ async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: b
  * then (the parasite's reply comes back empty), so a failed dump of a live tree is tried again,
  * from a clean folder, twice at most.
  */
-export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger): Promise<void> {
+export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger, frozenEnv?: Record<string, string>): Promise<void> {
+  // Written before the dump: kept by a retry.
+  const before = new Set<string>([IMAGE_FILES.sidecar, IMAGE_FILES.keptBase]);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await criuDump(t, pid, dir, leaveRunning);
+      return await criuDump(t, pid, dir, leaveRunning, frozenEnv);
     } catch (err) {
       if (attempt >= DUMP_ATTEMPTS || !isAlive(pid)) throw err;
       log.warn({ dir, attempt, err: err instanceof Error ? err.message : String(err) }, 'dump failed, trying again');
-      for (const f of fs.readdirSync(dir)) if (f !== IMAGE_FILES.sidecar) fs.rmSync(path.join(dir, f), { force: true });
+      for (const f of fs.readdirSync(dir)) if (!before.has(f)) fs.rmSync(path.join(dir, f), { force: true });
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
   }

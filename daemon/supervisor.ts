@@ -19,6 +19,7 @@ import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
+import { KeptCapture, layDownKept } from './kept-dirs';
 
 export interface SupervisorOptions {
   spec: ServiceSpec;
@@ -140,14 +141,25 @@ export class Supervisor {
       const sidecar: ImageSidecar = { stdioPipe: stdioPipeOf(pid), service: this.o.spec.name, sourceHost: this.o.host };
       fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
       this.state = 'checkpointing';
-      const frozenAt = Date.now();
+      let kept: KeptCapture | null = null;
+      let frozenAt = Date.now();
       try {
-        await dumpTree(this.criu, pid, dir, leaveRunning, this.o.log);
+        // The kept directories' first, whole copy is made while the service still runs.
+        if (this.o.spec.keep?.length) kept = await KeptCapture.begin(this.o.spec.keep, dir, this.o.dir, this.tools.sh, BASE_PATH);
+        frozenAt = Date.now();
+        let dumped = false;
+        try {
+          await dumpTree(this.criu, pid, dir, leaveRunning, this.o.log, kept?.env);
+          dumped = true;
+        } finally {
+          kept?.finish(dumped);
+        }
       } catch (err) {
         this.state = isAlive(pid) ? 'running' : 'exited';
         throw err;
       }
       const dumpMs = Date.now() - frozenAt;
+      if (kept) this.o.log.info({ checkpointId, keptBaseBytes: kept.baseBytes, frozenCopy: kept.freeze }, 'kept directories copied');
       fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
       if (leaveRunning) this.state = 'running';
       else {
@@ -175,6 +187,13 @@ export class Supervisor {
       if (damage) throw new Error(`checkpoint image ${checkpointId} on ${this.o.host} is damaged: ${damage}`);
       this.state = 'restoring';
       const t0 = Date.now();
+      try {
+        const entries = layDownKept(dir, this.o.spec.keep ?? []);
+        if (entries) this.o.log.info({ checkpointId, entries, ms: Date.now() - t0 }, 'kept directories laid down');
+      } catch (err) {
+        this.state = 'standby';
+        throw new Error(`cannot lay down the kept directories of ${checkpointId}: ${err instanceof Error ? err.message : String(err)}`);
+      }
       const child = spawnRestore(this.criu, dir, sidecar, this.cgroup?.procsFile ?? null);
       this.attach(child);
       // Generous for the image's size, but bounded: a restore that hangs is ended.

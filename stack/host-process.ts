@@ -1,6 +1,7 @@
 // How a program runs "on" a host of the embedded stack: in the host's network namespace, and in a
 // mount namespace of its own in which each per-host folder (service folders, image folders) shows
-// only this host's sub-folder (the others are covered by an empty tmpfs). Measured here: a service
+// only this host's sub-folder (the others are covered by an empty tmpfs), and /srv is the host's own.
+// Measured here: a service
 // started from such a process, and CRIU run from it, dump and restore normally; dockerd starts in
 // a host's network namespace by `nsenter --net`, but not under `ip netns exec`, whose fresh /sys
 // hides the cgroup mounts ("Devices cgroup isn't mounted").
@@ -27,11 +28,21 @@ while [ "$1" != -- ]; do
   rmdir "$A"
 done
 shift
+if [ -n "$FASTMIG_HOST_SRV" ]; then
+  mkdir -p "$FASTMIG_HOST_SRV/$O" /srv
+  mount --bind "$FASTMIG_HOST_SRV/$O" /srv
+  unset FASTMIG_HOST_SRV
+fi
 exec "$@"`;
 
 export interface HostProcessOptions {
   /** Folders holding one sub-folder per host (service folders, image folders): this host sees only its own. */
   hostsDirs?: string[];
+  /**
+   * A folder holding one sub-folder per host, each seen by its host as /srv: the same path on every
+   * host, different data on each (where services keep their files, `--keep /srv/...`).
+   */
+  srvDir?: string;
 }
 
 /**
@@ -42,7 +53,8 @@ export function hostProcessArgv(home: string, host: string, cmd: string, args: s
   const net = ['nsenter', `--net=/run/netns/${namespaceOf(home, host)}`];
   if (!o.hostsDirs?.length) return [...net, cmd, ...args];
   const dirs = o.hostsDirs.map((d) => path.resolve(d));
-  return [...net, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', PRIVATE_VIEW, 'fastmig-host', host, ...dirs, '--', cmd, ...args];
+  const srv = o.srvDir ? ['env', `FASTMIG_HOST_SRV=${path.resolve(o.srvDir)}`] : [];
+  return [...net, 'unshare', '--mount', '--propagation', 'slave', ...srv, 'sh', '-c', PRIVATE_VIEW, 'fastmig-host', host, ...dirs, '--', cmd, ...args];
 }
 
 async function ipIn(home: string, host: string, args: string[]): Promise<void> {

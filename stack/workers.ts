@@ -12,7 +12,7 @@ import { queuePollers } from '../client';
 import { API_PORT, METRICS_PORT } from './ports';
 import { Say, startDetached, stopPids, waitUntil } from './processes';
 import { CONTROL } from './network';
-import { hostProcessArgv } from './host-process';
+import { hostProcessArgv, type HostProcessOptions } from './host-process';
 import { tmpfsImagesRoot } from '../image/folder';
 import { DEFAULT_PING_EVERY_SECONDS, timingProblem } from '../common/quorum';
 
@@ -38,9 +38,7 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
       fs.mkdirSync(paths.hostDir(host, home), { recursive: true, mode: 0o700 });
       // The command a user runs to add a machine: the embedded stack takes the same path, inside
       // the host's namespace, seeing only its own host's service folders, engine and images.
-      const [cmd, ...args] = hostProcessArgv(home, host, node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], {
-        hostsDirs: hostsDirsOf(home),
-      });
+      const [cmd, ...args] = hostProcessArgv(home, host, node, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], hostViewOf(home));
       startDetached(`agent-${host}`, cmd, args, { FASTMIG_METRICS_PORT: String(METRICS_PORT) });
     }
   }
@@ -62,8 +60,9 @@ export async function startWorkers(stack: StackFile, home: string, say: Say): Pr
 }
 
 /** The folders that hold one sub-folder per host: each agent sees only its own host's. */
-export function hostsDirsOf(home: string): string[] {
-  return [path.join(home, 'hosts'), path.join(home, 'docker'), tmpfsImagesRoot(home)];
+/** What a host of the stack sees as its own: its service and image folders, and its /srv. */
+export function hostViewOf(home: string): HostProcessOptions {
+  return { hostsDirs: [path.join(home, 'hosts'), path.join(home, 'docker'), tmpfsImagesRoot(home)], srvDir: path.join(home, 'srv') };
 }
 
 /**

@@ -7,7 +7,7 @@ import execa from 'execa';
 import { REPO_ROOT, fastmigHome, readStackFile } from '../common/config';
 import { HOST_IF, createHostNetwork, namespaceOf, removeHost } from '../stack/network';
 import { hostProcessArgv } from '../stack/host-process';
-import { hostsDirsOf } from '../stack/workers';
+import { hostViewOf } from '../stack/workers';
 import { certifyHosts } from '../stack/certs';
 
 /** Gives `host` a namespace and an address (keeping the stack's hosts as they are) and a certificate. */
@@ -36,9 +36,7 @@ export function spawnAgent(host: string, env: Record<string, string>): execa.Exe
   const home = fastmigHome();
   const address = addressOf(home, host);
   if (!address) throw new Error(`host ${host} has no namespace: call addHost first`);
-  const argv = hostProcessArgv(home, host, process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], {
-    hostsDirs: hostsDirsOf(home),
-  });
+  const argv = hostProcessArgv(home, host, process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'agent', '--host', host, '--address', address], hostViewOf(home));
   return execa(argv[0], argv.slice(1), { env, reject: false });
 }
 

@@ -33,3 +33,14 @@ export type Runtime = z.infer<typeof Runtime>;
 export const ImageRef = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._\/-]{0,127}(?::[A-Za-z0-9._-]{1,128})?$/, 'an image is name[:tag] of a-z, 0-9, ".", "_", "/", "-"');
+
+/** Trees a service may not keep: the kernel's (/proc, /sys, /dev) and the system's own programs. */
+const NOT_KEPT = ['/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+
+/** A directory the service writes, carried with its images (`--keep`): absolute and normalised. */
+export const KeptDir = z
+  .string()
+  .startsWith('/', 'a kept directory must be an absolute path (e.g. /srv/data)')
+  .refine((p) => !p.includes('\0'), 'a path cannot contain a NUL byte')
+  .refine((p) => p === '/' || (!p.endsWith('/') && !p.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')), 'a kept directory must be written plainly (no "//", ".", ".." or trailing "/")')
+  .refine((p) => p !== '/' && !NOT_KEPT.some((d) => p === d || p.startsWith(`${d}/`)), `a kept directory must be one the service writes, not / nor inside ${NOT_KEPT.join(', ')}`);

@@ -1,7 +1,7 @@
 // A service: its spec as deployed, where it runs (the registry's records), and the daemon's view of it.
 import { z } from 'zod';
 import { RESTART_ACTIONS } from '../plain-schemas';
-import { CheckpointId, HostName, ImageRef, Port, Runtime, ServiceName } from './names';
+import { CheckpointId, HostName, ImageRef, KeptDir, Port, Runtime, ServiceName } from './names';
 
 export const Hooks = z
   .object({
@@ -67,9 +67,19 @@ export const ServiceSpec = z
       .object({ everySeconds: z.number().int().min(5).max(86_400), keep: z.number().int().min(1).max(100).default(3) })
       .strict()
       .optional(),
+    /**
+     * Directories the service writes (process runtime, `--keep`): copied at the freeze, consistent
+     * with the memory image, carried inside the image and laid down before CRIU restores.
+     */
+    keep: z.array(KeptDir).max(16).default([]),
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.runtime !== 'process' && s.keep.length) ctx.addIssue({ code: 'custom', path: ['keep'], message: '--keep is for the process runtime' });
+    s.keep.forEach((d, i) => {
+      const other = s.keep.find((e, j) => j !== i && (e === d || d.startsWith(`${e}/`)));
+      if (other) ctx.addIssue({ code: 'custom', path: ['keep', i], message: `${d} is kept already (as ${other})` });
+    });
     if (s.runtime === 'process' && !s.command.length) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the command must not be empty' });
     if (s.runtime === 'process' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'an image needs --runtime docker' });
     if (s.runtime === 'docker' && !s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the docker runtime needs an image (--image <name>)' });
