@@ -37,6 +37,8 @@ export function imageDamage(dir: string, files: Record<string, number>): string 
 
 /** Established TCP connections are dumped whole (CRIU refuses to dump them otherwise)... */
 const TCP_FLAGS = ['--tcp-established'];
+/** Locks held on files (SQLite holds one on its database for as long as it is open) are dumped and taken again on restore. */
+const LOCK_FLAGS = ['--file-locks'];
 /**
  * ...and restored closed: a restore runs on another host, with another address, where a
  * connection to the old one could not be rebuilt (CRIU would refuse the whole restore). Their
@@ -72,7 +74,7 @@ const DUMP_ATTEMPTS = 3;
 
 /** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts). */
 async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv?: Record<string, string>): Promise<void> {
-  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
+  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
   if (t.container) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
   if (frozenEnv) args.push('--action-script', t.tools.notify);
@@ -121,6 +123,7 @@ export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, 
     '-o',
     IMAGE_FILES.restoreLog,
     ...(t.container ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS),
+    ...LOCK_FLAGS,
     ...CGROUP_FLAGS,
     '--pidfile',
     f.restorePid,

@@ -6,7 +6,7 @@ import path from 'path';
 import { ops } from '../client';
 import { paths } from '../common/config';
 import { pidAlive } from '../common/pid-file';
-import { addressOf, deployKv, fastmig, removeQuietly } from './helpers';
+import { addressOf, deployKv, fastmig, removeQuietly, serviceDirExists } from './helpers';
 
 const SERVICE = 'test-cli';
 
@@ -37,6 +37,13 @@ const cases: [string, string[], RegExp][] = [
   ['agent with an unsafe host name', ['agent', '--host', '../x'], /--host: .*a host name is/],
   ['agent with an address that is not an IP', ['agent', '--host', 'hostQ', '--address', 'nowhere'], /--address takes the IP address.*got "nowhere"/],
   ['agent with arguments', ['agent', 'hostQ'], /agent takes no arguments/],
+  ['--keep of a relative path', ['deploy', 'x1', '--host', 'hostA', '--keep', 'data', '--', 'sleep', '100'], /keep\.0: a kept directory must be an absolute path/],
+  ['--keep of a directory the service may not write', ['deploy', 'x1', '--host', 'hostA', '--keep', '/proc/1', '--', 'sleep', '100'], /keep\.0: a kept directory must be one the service writes/],
+  ['--keep of / itself', ['deploy', 'x1', '--host', 'hostA', '--keep', '/', '--', 'sleep', '100'], /keep\.0: a kept directory must be one the service writes, not \//],
+  ['--keep with ".."', ['deploy', 'x1', '--host', 'hostA', '--keep', '/srv/../etc', '--', 'sleep', '100'], /keep\.0: a kept directory must be written plainly/],
+  ['--keep of a directory inside another kept one', ['deploy', 'x1', '--host', 'hostA', '--keep', '/srv/a', '--keep', '/srv/a/b', '--', 'sleep', '100'], /keep\.1: \/srv\/a\/b is kept already \(as \/srv\/a\)/],
+  ['--keep of a directory missing on the host', ['deploy', 'x1', '--host', 'hostA', '--keep', '/srv/no-such-dir', '--', 'sleep', '100'], /kept directory \/srv\/no-such-dir is not a directory on hostA \(create it first\)/],
+  ['--keep with a container', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--keep', '/data'], /--keep is for the process runtime/],
 ];
 
 test.each(cases)('%s is refused with a clear one-line error', async (_name, args, message) => {
@@ -51,6 +58,7 @@ test('nothing changed after the refused commands', async () => {
   const views = await ops.inspect();
   expect(views.map((v) => v.service)).not.toContain('x1');
   expect(views.map((v) => v.service)).not.toContain('x2');
+  expect(serviceDirExists('hostA', 'x1')).toBe(false);
   expect(views.find((v) => v.service === SERVICE)).toMatchObject({ host: 'hostA', state: 'running' });
 });
 

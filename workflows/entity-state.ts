@@ -1,12 +1,15 @@
 // The state of a service's entity workflow (entity.ts wires its handlers and waits): the queue of
 // migration requests, run one at a time, the placement it last read and the recent history.
-import { condition, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { HostName, MigrateInput, MigrationMode, MigrationReport, Placement } from '../common/schemas';
 import { runMigration } from './run-migration';
 import { messageOf, validate } from './errors';
 import { periodicCheckpoint } from './periodic-checkpoint';
 import { registry } from './proxies';
+
+/** The patch that lets an entity end when its service does not exist (workflow versioning). */
+const ORPHANED_ENTITY_ENDS = 'orphaned-entity-ends';
 
 export const MigrateRequest = z.object({ to: HostName, mode: MigrationMode.default('warm') }).strict();
 export type MigrateRequest = z.input<typeof MigrateRequest>;
@@ -103,7 +106,8 @@ export class ServiceEntity {
     // The registry lives in S3: while S3 is away the entity keeps what it knew and tries again later.
     try {
       this.placement = await registry.getPlacement(this.service);
-      this.absent = !this.placement;
+      // Entities started before they could end this way replay as they ran (waiting for work).
+      this.absent = !this.placement && patched(ORPHANED_ENTITY_ENDS);
     } catch {
       /* keeps the placement it knew */
     }
