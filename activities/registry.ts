@@ -5,10 +5,51 @@ import { keys } from '../common/names';
 import { Placement, HostRecord, parseOrThrow } from '../common/schemas';
 import { listKeys, readJson, writeJson } from '../common/s3';
 import { DEFAULT_PING_EVERY_SECONDS, leaseTiming } from '../common/quorum';
+import { freeAddress } from '../common/address-pool';
 
-/** leaseSeconds: how long a host's daemons keep serving without their agent (the cluster's setting). */
-export function createRegistryActivities(s3: Client, bucket: string, leaseSeconds = 20) {
+/**
+ * leaseSeconds: how long a host's daemons keep serving without their agent (the cluster's setting).
+ * serviceAddresses: the block services' own addresses come from (null: none).
+ */
+export function createRegistryActivities(s3: Client, bucket: string, leaseSeconds = 20, serviceAddresses: string | null = null) {
+  // Claims are read, changed and written back one at a time (this process is the only orchestrator
+  // worker of a cluster; with several, two deployments at once could be given one address).
+  let claims: Promise<unknown> = Promise.resolve();
+  const claimsExclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = claims.then(fn, fn);
+    claims = run.catch(() => undefined);
+    return run;
+  };
+  const readClaims = async () => (await readJson<Record<string, string>>(s3, bucket, keys.serviceAddresses)) ?? {};
   return {
+    /**
+     * The service's own address (the one it has, or a free one of the block), or null when the
+     * cluster has no block. An address whose service has no record any more is free again.
+     */
+    async claimServiceAddress(req: { service: string }): Promise<string | null> {
+      if (!serviceAddresses) return null;
+      return claimsExclusive(async () => {
+        const held = await readClaims();
+        const mine = Object.keys(held).find((a) => held[a] === req.service);
+        if (mine) return mine;
+        let address = freeAddress(serviceAddresses, Object.keys(held));
+        if (!address) {
+          const placed = new Set((await listKeys(s3, bucket, keys.placementsPrefix)).map((k) => k.slice(keys.placementsPrefix.length).replace(/\.json$/, '')));
+          for (const a of Object.keys(held)) if (!placed.has(held[a])) delete held[a];
+          address = freeAddress(serviceAddresses, Object.keys(held));
+        }
+        if (!address) throw new Error(`no free service address left in ${serviceAddresses}`);
+        await writeJson(s3, bucket, keys.serviceAddresses, { ...held, [address]: req.service });
+        return address;
+      });
+    },
+    async releaseServiceAddress(req: { service: string }): Promise<void> {
+      await claimsExclusive(async () => {
+        const held = await readClaims();
+        const left = Object.fromEntries(Object.entries(held).filter(([, s]) => s !== req.service));
+        if (Object.keys(left).length !== Object.keys(held).length) await writeJson(s3, bucket, keys.serviceAddresses, left);
+      });
+    },
     /** How long to wait before a silent host's instances are surely fenced (lease plus a margin). */
     async fencingSeconds(): Promise<number> {
       return leaseTiming(leaseSeconds, DEFAULT_PING_EVERY_SECONDS).fenceSeconds;

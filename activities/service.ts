@@ -4,6 +4,7 @@
 import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
+import execa from 'execa';
 import { heartbeat, ApplicationFailure, activityInfo } from '@temporalio/activity';
 import { paths } from '../common/config';
 import { LeaseGrant, ServiceSpec, parseOrThrow, type CheckpointResult, type DaemonStatus, type PingAnswer, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
@@ -38,6 +39,17 @@ export interface PrepareRequest {
   start: boolean;
   /** docker: publish on this port of the host's address if it is free here. */
   preferredHostPort?: number;
+  /** The service's own address: its daemon puts it on this host while the service runs here. */
+  serviceAddress?: string;
+}
+
+/** The network interface that carries this host's own address (a service's address goes beside it). */
+async function interfaceOf(address: string): Promise<string> {
+  const r = await execa('ip', ['-o', '-4', 'addr', 'show'], { reject: false });
+  const line = r.stdout.split('\n').find((l) => l.includes(` ${address}/`));
+  const dev = line?.split(/\s+/)[1];
+  if (!dev) throw ApplicationFailure.nonRetryable(`no interface of this host carries its address ${address}: a service address cannot go beside it`, 'NoInterface');
+  return dev;
 }
 
 export function createServiceActivities(ctx: HostContext) {
@@ -129,6 +141,7 @@ export function createServiceActivities(ctx: HostContext) {
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       checkKeptDirs(spec, !!req.start);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
+      if (req.serviceAddress && spec.runtime === 'process') conf.serviceAddress = { address: req.serviceAddress, dev: await interfaceOf(ctx.address) };
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });

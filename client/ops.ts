@@ -72,12 +72,20 @@ export function makeOps(withClient: UseClient) {
           args: [{ service: input.service }],
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
-        const child = client.workflow.getHandle(migrateWorkflowId(input.service));
+        const latest = client.workflow.getHandle(migrateWorkflowId(input.service));
+        // The migration workflow's id is the service's: an earlier migration's run answers until this one starts.
+        const earlier = onProgress ? await latest.describe().then((d) => d.runId, () => null) : null;
+        let child: typeof latest | null = null;
         let last = '';
         let done = false;
         const poll = (async () => {
           while (!done && onProgress) {
             try {
+              if (!child) {
+                const runId = (await latest.describe()).runId;
+                if (runId !== earlier) child = client.workflow.getHandle(migrateWorkflowId(input.service), runId);
+              }
+              if (!child) throw new Error('not started yet');
               const p = await child.query<MigrationProgress>('progress');
               if (p.phase !== last && p.to === input.to) onProgress(p);
               last = p.phase;

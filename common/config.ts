@@ -27,6 +27,8 @@ export interface StackFile {
   hostAddresses: Record<string, string>;
   /** The hosts' links are shaped to this many bits per second (`stack up --link`); null: unshaped. */
   linkBps?: number | null;
+  /** Where services' own addresses come from (a CIDR block on the hosts' network). */
+  serviceAddresses?: string;
   criuPath: string;
   apiUrl: string;
   metrics: Record<string, string>;
@@ -59,6 +61,12 @@ export interface Config {
   leaseSeconds: number;
   /** The host monitor fails a host over after this long without reaching it: at least lease + ping interval + margin (checked here). */
   failoverAfterSeconds: number;
+  /**
+   * FASTMIG_SERVICE_ADDRESSES: a block of addresses on the hosts' own network (one segment, e.g.
+   * 10.0.5.128/25) from which each process service gets an address of its own that moves with it.
+   * null: services answer at their host's address, which changes with every move.
+   */
+  serviceAddresses: string | null;
   /** Where this host's agent serves images to the others (`fastmig agent --address` wins); its certificate names it. Loopback suits one machine only. */
   peerAddress: string;
 }
@@ -155,6 +163,7 @@ export function loadConfig(): Config {
     encryptAllImages: env('FASTMIG_ENCRYPT_IMAGES') === '1',
     ...fencingSettings(env),
     peerAddress: env('FASTMIG_PEER_ADDRESS') || '127.0.0.1',
+    serviceAddresses: env('FASTMIG_SERVICE_ADDRESSES') || stack?.serviceAddresses || null,
     hosts: (env('FASTMIG_HOSTS') || stack?.hosts?.join(',') || 'hostA,hostB').split(',').filter(Boolean),
   };
 }

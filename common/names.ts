@@ -32,15 +32,17 @@ export function endpointPort(p: { spec: { port?: number }; hostPort?: number }):
 }
 
 /** `address:port` where clients reach the service; loopback for records older than the address. */
-export function endpointOf(p: { spec: { port?: number }; hostPort?: number; address?: string }): string | null {
+export function endpointOf(p: { spec: { port?: number }; hostPort?: number; address?: string; serviceAddress?: string }): string | null {
   const port = endpointPort(p);
-  return port ? `${p.address ?? '127.0.0.1'}:${port}` : null;
+  return port ? `${p.serviceAddress ?? p.address ?? '127.0.0.1'}:${port}` : null;
 }
 
 /** S3 key layout. Every key is built from validated names, so none can escape its prefix. */
 export const keys = {
   placement: (service: string) => `registry/services/${service}.json`,
   placementsPrefix: 'registry/services/',
+  /** Which service holds which of the cluster's service addresses ({address: service}). */
+  serviceAddresses: 'registry/service-addresses.json',
   host: (host: string) => `registry/hosts/${host}.json`,
   hostsPrefix: 'registry/hosts/',
   /** Written by the host monitor before it fails a host over; read by that host's agent as it registers. */

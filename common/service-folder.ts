@@ -27,6 +27,8 @@ export interface DaemonConfig {
   container?: boolean;
   /** Fencing: stop the service when the agent's lease is older than this (absent: never). */
   leaseSeconds?: number;
+  /** The service's own address and the host's interface it goes on while the service runs here (daemon/service-address.ts). */
+  serviceAddress?: { address: string; dev: string };
 }
 
 export function serviceFolder(dir: string) {

@@ -40,11 +40,12 @@ const TCP_FLAGS = ['--tcp-established'];
 /** Locks held on files (SQLite holds one on its database for as long as it is open) are dumped and taken again on restore. */
 const LOCK_FLAGS = ['--file-locks'];
 /**
- * ...and restored closed: a restore runs on another host, with another address, where a
- * connection to the old one could not be rebuilt (CRIU would refuse the whole restore). Their
- * clients see a reset and reconnect to the service's new endpoint.
+ * ...and restored open when the service's own address came along (daemon/service-address.ts):
+ * TCP repair needs the same addresses on both ends. Without one the restore runs on another host,
+ * with another address, where a connection to the old one could not be rebuilt (CRIU would refuse
+ * the whole restore): they are restored closed, and their clients reconnect to the new endpoint.
  */
-const PROCESS_RESTORE_FLAGS = ['--tcp-close'];
+const PROCESS_RESTORE_FLAGS = { keep: ['--tcp-established'], close: ['--tcp-close'] };
 /** Connections not yet accepted are dropped; their clients retry. */
 const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
 /**
@@ -110,7 +111,7 @@ export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRun
  * the restored tree in place of the pipe it had at dump time (--inherit-fd); `cat` relays it.
  * criu itself runs in the service's memory cgroup, if it has one (`cgroupProcs`), `cat` not.
  */
-export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, cgroupProcs: string | null): ChildProcess {
+export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, cgroupProcs: string | null, keepConnections: boolean): ChildProcess {
   const f = imageFolder(dir);
   const args = [
     '-c',
@@ -122,7 +123,7 @@ export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, 
     dir,
     '-o',
     IMAGE_FILES.restoreLog,
-    ...(t.container ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS),
+    ...(t.container ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS[keepConnections ? 'keep' : 'close']),
     ...LOCK_FLAGS,
     ...CGROUP_FLAGS,
     '--pidfile',

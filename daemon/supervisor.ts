@@ -20,6 +20,7 @@ import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
 import { KeptCapture, layDownKept } from './kept-dirs';
+import { ServiceAddress } from './service-address';
 
 export interface SupervisorOptions {
   spec: ServiceSpec;
@@ -30,6 +31,8 @@ export interface SupervisorOptions {
   /** Absent on a host (PATH); the bundle's in a container. */
   tools?: Tools;
   container?: boolean;
+  /** The service's own address and the interface it goes on (daemon/service-address.ts). */
+  serviceAddress?: { address: string; dev: string };
 }
 
 /** The daemon's part of a checkpoint's and a restore's result; the agent adds its hook's time. */
@@ -56,6 +59,7 @@ export class Supervisor {
   private oomsBefore = 0;
   private readonly tools: Tools;
   private readonly criu: CriuTarget;
+  private readonly address: ServiceAddress | null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
@@ -63,6 +67,7 @@ export class Supervisor {
     this.output = new ServiceOutput(serviceFolder(o.dir).serviceLog, o.log);
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
+    this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log) : null;
   }
 
   status(): DaemonStatus {
@@ -108,6 +113,12 @@ export class Supervisor {
     return this.exclusive(async () => {
       this.require(['standby', 'exited', 'checkpointed'], 'start', restart);
       this.state = 'starting';
+      try {
+        await this.address?.claim();
+      } catch (err) {
+        this.state = 'exited';
+        throw err;
+      }
       const child = spawnServiceTree({
         command: this.o.spec.command,
         cwd: this.o.spec.cwd ?? '/',
@@ -125,6 +136,7 @@ export class Supervisor {
       this.state = 'running';
       this.startedAt = new Date().toISOString();
       this.o.log.info({ pid: this.initPid, command: this.o.spec.command }, 'service started');
+      this.address?.announce();
       return this.status();
     });
   }
@@ -146,12 +158,14 @@ export class Supervisor {
       try {
         // The kept directories' first, whole copy is made while the service still runs.
         if (this.o.spec.keep?.length) kept = await KeptCapture.begin(this.o.spec.keep, dir, this.o.dir, this.tools.sh, BASE_PATH);
+        if (!leaveRunning) await this.address?.hold();
         frozenAt = Date.now();
         let dumped = false;
         try {
           await dumpTree(this.criu, pid, dir, leaveRunning, this.o.log, kept?.env);
           dumped = true;
         } finally {
+          if (!dumped && !leaveRunning && isAlive(pid)) await this.address?.unhold();
           kept?.finish(dumped);
         }
       } catch (err) {
@@ -165,6 +179,8 @@ export class Supervisor {
       else {
         this.state = 'checkpointed';
         this.initPid = null;
+        // The service has left this host: its address goes to wherever it is restored.
+        await this.address?.release();
       }
       const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
       this.lastCheckpoint = { id: checkpointId, at: new Date(frozenAt).toISOString(), bytes, dumpMs };
@@ -194,11 +210,22 @@ export class Supervisor {
         this.state = 'standby';
         throw new Error(`cannot lay down the kept directories of ${checkpointId}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      const child = spawnRestore(this.criu, dir, sidecar, this.cgroup?.procsFile ?? null);
+      try {
+        // New connections wait (dropped, so their clients send the SYN again) until the restored
+        // listener is there: between the address and the listener they would be refused.
+        await this.address?.hold();
+        await this.address?.claim();
+      } catch (err) {
+        await this.address?.unhold();
+        this.state = 'standby';
+        throw err;
+      }
+      const child = spawnRestore(this.criu, dir, sidecar, this.cgroup?.procsFile ?? null, !!this.address);
       this.attach(child);
       // Generous for the image's size, but bounded: a restore that hangs is ended.
       const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
       const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => this.child !== child, 30_000 + bytes / 20_000);
+      await this.address?.unhold();
       if (!ok) {
         this.state = 'standby';
         // criu and whatever it restored so far go too, not just the shell that started it.
@@ -211,6 +238,7 @@ export class Supervisor {
       this.startedAt = new Date().toISOString();
       this.lastRestore = { id: checkpointId, at: this.startedAt, restoreMs };
       this.o.log.info({ checkpointId, restoreMs, pid: this.initPid }, 'service restored');
+      this.address?.announce();
       this.lastRestoreResult = { checkpointId, restoreMs, pid: this.initPid };
       return this.lastRestoreResult;
     });
@@ -254,7 +282,8 @@ export class Supervisor {
       if (this.state !== 'running' || ageS <= ttlSeconds) return;
       this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the lease ran out, the service may run elsewhere now');
       this.exits.fenced(ageS);
-      void this.stop(0);
+      // Its address goes too: the host that now runs the service holds it.
+      void this.stop(0).then(() => this.address?.release());
     }, 1000);
   }
 
@@ -303,6 +332,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     this.state = this.state === 'exited' ? 'standby' : this.state;
     await this.stop(3000);
+    await this.address?.release().catch(() => undefined);
     this.exits.wakeAll();
     this.output.close();
     this.cgroup?.remove();

@@ -16,16 +16,31 @@ export interface ProbeResult {
   requests: number;
   ok: number;
   maxGapMs: number;
+  /** Requests that failed (refused, reset, an error answer); one that is only slow is not counted. */
+  errors: number;
 }
 
-function getOnce(endpoint: Endpoint, path: string, timeoutMs: number): Promise<boolean> {
+type Outcome = 'ok' | 'error' | 'slow';
+
+/**
+ * The probe gives up on a request after this long and sends a new one: during a move new
+ * connections are held (their SYN dropped, not refused), and TCP would send it again only after
+ * 1 s, then 3 s; a client that retries sooner sees the service back sooner.
+ */
+const PROBE_TIMEOUT_MS = 250;
+
+function getOnce(endpoint: Endpoint, path: string, timeoutMs: number, agent: http.Agent | false = false): Promise<Outcome> {
   return new Promise((resolve) => {
-    const req = http.get({ ...splitEndpoint(endpoint), path, agent: false, timeout: timeoutMs }, (res) => {
+    let slow = false;
+    const req = http.get({ ...splitEndpoint(endpoint), path, agent, timeout: timeoutMs }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : 'error'));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      slow = true;
+      req.destroy();
+    });
+    req.on('error', () => resolve(slow ? 'slow' : 'error'));
   });
 }
 
@@ -35,12 +50,20 @@ function getOnce(endpoint: Endpoint, path: string, timeoutMs: number): Promise<b
  */
 export function startProbe(endpoint: Endpoint | (() => Endpoint[]), intervalMs = 5, path = '/health') {
   const endpoints = typeof endpoint === 'string' ? () => [endpoint] : endpoint;
+  const list = () => [...new Set(endpoints())];
+  // Tries each endpoint in turn; an error only counts when no endpoint answered.
   const anyAnswers = async () => {
-    for (const e of endpoints()) if (await getOnce(e, path, 1000)) return true;
+    let failed = false;
+    for (const e of list()) {
+      const o = await getOnce(e, path, PROBE_TIMEOUT_MS);
+      if (o === 'ok') return true;
+      failed ||= o === 'error';
+    }
+    if (failed) result.errors++;
     return false;
   };
   let stop = false;
-  const result: ProbeResult = { requests: 0, ok: 0, maxGapMs: 0 };
+  const result: ProbeResult = { requests: 0, ok: 0, maxGapMs: 0, errors: 0 };
   const done = (async () => {
     let lastOk = Date.now();
     while (!stop) {
@@ -58,6 +81,50 @@ export function startProbe(endpoint: Endpoint | (() => Endpoint[]), intervalMs =
     return result;
   })();
   return {
+    stop: async () => {
+      stop = true;
+      return done;
+    },
+  };
+}
+
+export interface HeldConnectionResult {
+  requests: number;
+  ok: number;
+  errors: number;
+  /** Connections the client had to open: 1 when its first one carried every request. */
+  connections: number;
+  /** Answers that came after `markMoved` was called (the migration had ended). */
+  okAfterMove: number;
+}
+
+/**
+ * A client holding one keep-alive connection and sending a request over it every intervalMs (each
+ * may wait up to 30 s, as TCP retransmits): whether an established connection survives a move.
+ */
+export function startHeldConnection(endpoint: Endpoint, intervalMs = 20, path = '/health') {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set<unknown>();
+  agent.on('free', (s) => sockets.add(s));
+  const result: HeldConnectionResult = { requests: 0, ok: 0, errors: 0, connections: 0, okAfterMove: 0 };
+  let moved = false;
+  let stop = false;
+  const done = (async () => {
+    while (!stop) {
+      result.requests++;
+      const o = await getOnce(endpoint, path, 30_000, agent);
+      if (o === 'ok') {
+        result.ok++;
+        if (moved) result.okAfterMove++;
+      } else result.errors++;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    agent.destroy();
+    result.connections = sockets.size;
+    return result;
+  })();
+  return {
+    markMoved: () => void (moved = true),
     stop: async () => {
       stop = true;
       return done;

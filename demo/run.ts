@@ -9,7 +9,7 @@ import { ops, UserError } from '../client';
 import { stackDown, stackStatus, stackUp } from '../stack';
 import { MigrationMode, Runtime } from '../common/schemas';
 import { DEMO_IMAGES, KV_CONTAINER_CMD, KV_CONTAINER_PORT, ensureDemoImages } from './images';
-import { freePort, startProbe } from './probe';
+import { freePort, startHeldConnection, startProbe } from './probe';
 import { requestCount, verifyKeys, writeKeys } from './kv-client';
 
 const SERVICE = 'kv-demo';
@@ -66,13 +66,18 @@ async function main(): Promise<number> {
     // The service answers at hostB's address after the move: the probe tries both once it is known.
     let target = '';
     const probe = startProbe(() => (target && target !== source ? [source, target] : [source]), 5);
+    // One more client, holding one connection open across the move (it survives when the service's own address moves with it).
+    const held = startHeldConnection(source, 20);
     const t0 = Date.now();
     const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: modeParse.data }, (p) => {
       target = p.targetEndpoint ?? target;
       say(`  [${((Date.now() - t0) / 1000).toFixed(2)}s] ${p.phase}`);
     });
-    await new Promise((r) => setTimeout(r, 100));
+    held.markMoved();
+    await new Promise((r) => setTimeout(r, 200));
     const probed = await probe.stop();
+    const heldResult = await held.stop();
+    const establishedSurvived = heldResult.connections === 1 && heldResult.errors === 0 && heldResult.okAfterMove > 0;
 
     say('verifying every key on the new host…');
     const where = (await ops.inspect(SERVICE))[0];
@@ -91,6 +96,9 @@ async function main(): Promise<number> {
       runtime,
       sourceEndpoint: source,
       endpoint: where.endpoint,
+      address: where.address,
+      connectionErrors: probed.errors + heldResult.errors,
+      establishedSurvived,
       from: report.from,
       to: report.to,
       mode: report.mode,
@@ -112,6 +120,7 @@ async function main(): Promise<number> {
       say('');
       say(`${ok ? 'OK' : 'FAILED'}: ${SERVICE} ${result.from} → ${result.to} (${result.mode})`);
       say(`  keys verified ${keysVerified}/${keysWritten}, request counter ${countBefore} → ${countAfter}`);
+      say(`  clients: ${result.connectionErrors} failed requests; the held connection ${establishedSurvived ? 'carried requests across the move' : `did not survive (${heldResult.connections} connections, ${heldResult.errors} errors)`}`);
       say(`  downtime seen by the probe ${result.downtimeMs} ms (workflow: ${result.workflowDowntimeMs} ms), total ${result.totalMs} ms, image ${(result.imageBytes / 1e6).toFixed(1)} MB`);
       say(`  phases: ${Object.entries(result.phases).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
     }

@@ -3,6 +3,7 @@
 #   - the Temporal CLI (dev server + web UI), built from its Go module
 #   - versitygw, an Apache-2.0 S3 server with a posix back end, built from its Go module
 #   - a self-contained CRIU >= 4.2 bundle (scripts/install-criu.sh)
+#   - arping (iputils-arping), to announce a service address where it moved
 #   - dockerd, a static busybox and the runtime bundle for containers (install-docker.sh, build-bundle.sh)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,13 @@ go_tool() { # name module version
   GOBIN="$TOOLS/bin" GOFLAGS=-buildvcs=false go install "$module@$version"
   echo "$version" > "$stamp"
 }
+# arping: a host announces a service address that just moved to it (gratuitous ARP), so peers
+# with no connection open reach it at once (daemon/service-address.ts).
+if ! command -v arping >/dev/null 2>&1; then
+  log "installing arping (iputils-arping)…"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iputils-arping >/dev/null \
+    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iputils-arping >/dev/null; }
+fi
 go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"
 go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION"
 

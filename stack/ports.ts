@@ -29,6 +29,8 @@ export function plannedStack(net: HostNetwork): StackFile {
     hosts,
     controlAddress: cp,
     hostAddresses: Object.fromEntries(hosts.map((h) => [h, addressOf(h)])),
+    // The upper half of the hosts' /24: each process service gets one, and it moves with the service.
+    serviceAddresses: `${cp.split('.').slice(0, 3).join('.')}.128/25`,
     criuPath: process.env.FASTMIG_CRIU || path.join(tools, 'criu', 'criu'),
     apiUrl: `http://${cp}:${API_PORT}`,
     metrics: {

@@ -21,7 +21,7 @@ async function main() {
     namespace: cfg.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: { ...createRegistryActivities(s3Client(cfg), cfg.s3.bucket, cfg.leaseSeconds), ...createMetricsActivities(metrics) },
+    activities: { ...createRegistryActivities(s3Client(cfg), cfg.s3.bucket, cfg.leaseSeconds, cfg.serviceAddresses), ...createMetricsActivities(metrics) },
     interceptors: { activity: [activityLogInterceptor(log, metrics)] },
     plugins: tracingPlugins('orchestrator'),
   });

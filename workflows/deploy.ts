@@ -19,20 +19,23 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
   if (existing) throw refuse(`service "${spec.name}" already exists on ${existing.host}: remove it first or migrate it`);
   await requireHost(host);
   const steps = hostSteps(host);
+  // A process service gets an address of its own, which moves with it (the cluster's block, if any).
+  const serviceAddress = spec.runtime === 'process' ? ((await registry.claimServiceAddress({ service: spec.name })) ?? undefined) : undefined;
   let pid: number | null;
   let hostPort: number | null = null;
   let address: string | undefined;
   try {
-    const prepared = await steps.prepareService({ spec, generation: 1, start: true });
+    const prepared = await steps.prepareService({ spec, generation: 1, start: true, serviceAddress });
     pid = prepared.pid;
     hostPort = prepared.hostPort;
     address = prepared.address;
     await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker' });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
+    if (serviceAddress) await registry.releaseServiceAddress({ service: spec.name }).catch(() => undefined);
     throw refuse(`service "${spec.name}" did not become healthy on ${host}: ${messageOf(err)}`);
   }
-  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString(), ...(hostPort ? { hostPort } : {}), address };
+  const placement: Placement = { spec, host, generation: 1, updatedAt: new Date().toISOString(), ...(hostPort ? { hostPort } : {}), address, ...(serviceAddress ? { serviceAddress } : {}) };
   await registry.putPlacement(placement);
   // The service's entity serializes its migrations and takes its periodic checkpoints.
   await startChild('serviceEntity', {

@@ -28,7 +28,7 @@ export async function failoverService(raw: FailoverInput): Promise<FailoverRepor
   const checkpointId = p.lastCheckpoint;
   const errors: string[] = [];
   for (const to of candidates) {
-    const target = new Target(to, p.spec, p.generation + 1);
+    const target = new Target(to, p.spec, p.generation + 1, p.serviceAddress);
     const generation = target.generation;
     // Fence first: from now on the registry gives the service to the new generation on `to`.
     await registry.putPlacement(target.placed(p));

@@ -16,6 +16,8 @@ export interface ServiceView {
   runtime: Runtime;
   image: string | null;
   endpoint: string | null;
+  /** `address:port` of the service's own address, the same before and after a move (null: it answers at its host's). */
+  address: string | null;
   generation: number;
   command: string[];
   lastCheckpoint: DaemonStatus['lastCheckpoint'];
@@ -45,6 +47,7 @@ export async function inspectServices(raw: { service?: string }): Promise<Servic
         runtime: p.spec.runtime,
         image: p.spec.image ?? null,
         endpoint: endpointOf(p),
+        address: p.serviceAddress && p.spec.port ? `${p.serviceAddress}:${p.spec.port}` : null,
         generation: p.generation,
         command: p.spec.command,
         lastCheckpoint: st?.lastCheckpoint ?? null,
@@ -68,6 +71,7 @@ export async function removeService(raw: ServiceRef): Promise<{ service: string;
   await hostSteps(p.host).removeService({ service, generation: p.generation });
   const { deleted } = await registry.deleteImages(service);
   await registry.deletePlacement(service);
+  await registry.releaseServiceAddress({ service });
   // The service's entity workflow, if one runs, ends too.
   await getExternalWorkflowHandle(entityWorkflowId(service)).signal(retireSignal).catch(() => undefined);
   return { service, host: p.host, imagesDeleted: deleted };

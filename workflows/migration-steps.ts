@@ -52,7 +52,7 @@ export async function preflight(input: MigrateInput, progress: Progress): Promis
   ]);
   const generation = placement.generation + 1;
   const checkpointId = `g${generation}-${uuid4().slice(0, 8)}`;
-  const target = new Target(to, placement.spec, generation);
+  const target = new Target(to, placement.spec, generation, placement.serviceAddress);
   return { input, progress, placement, from, source: hostSteps(from), target, checkpointId, inStore: false, imageBytes: 0, warnings: [] };
 }
 
@@ -61,7 +61,8 @@ export async function prepare(m: Migration, saga: Saga): Promise<void> {
   saga.add(() => m.target.remove());
   await m.progress.phase('prepareTarget', async () => {
     await m.target.prepare(false, m.placement.hostPort);
-    if (m.target.port) m.progress.state.targetEndpoint = `${m.target.address}:${m.target.port}`;
+    // Where clients will reach it: its own address (unchanged) if it has one, else the target host's.
+    if (m.target.port) m.progress.state.targetEndpoint = `${m.placement.serviceAddress ?? m.target.address}:${m.target.port}`;
   });
 }
 

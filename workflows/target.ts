@@ -20,6 +20,8 @@ export class Target {
     readonly host: string,
     private readonly spec: ServiceSpec,
     readonly generation: number,
+    /** The service's own address, which comes along to this host (absent: it has none). */
+    private readonly serviceAddress?: string,
   ) {
     this.steps = hostSteps(host);
     this.port = spec.port;
@@ -36,7 +38,7 @@ export class Target {
 
   /** start: the command from scratch; otherwise the daemon waits in standby for an image. */
   async prepare(start: boolean, preferredHostPort: number | undefined): Promise<void> {
-    const prepared = await this.steps.prepareService({ spec: this.spec, generation: this.generation, start, preferredHostPort });
+    const prepared = await this.steps.prepareService({ spec: this.spec, generation: this.generation, start, preferredHostPort, serviceAddress: this.serviceAddress });
     this.port = prepared.hostPort ?? this.spec.port;
     this.hostPort = this.proxied ? this.port : undefined;
     this.address = prepared.address;

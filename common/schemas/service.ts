@@ -98,8 +98,10 @@ export const Placement = z
     lastCheckpoint: CheckpointId.optional(),
     /** docker: the port on the host's address that the engine publishes `spec.port` on. */
     hostPort: Port.optional(),
-    /** The host's own address, where clients reach the service (absent in records older than it). */
+    /** The host's own address (absent in records older than it). */
     address: z.string().ip().optional(),
+    /** The service's own address (process services, when the cluster has a block of them): it moves with the service, clients reach it there. */
+    serviceAddress: z.string().ip().optional(),
   })
   .strict();
 export type Placement = z.infer<typeof Placement>;

@@ -1,0 +1,85 @@
+// A service's own address on the hosts' network, carried by the host the service runs on: the
+// daemon puts it on the host's interface before the service starts or is restored, and takes it
+// off once the service has left (a dump that ended it, a fence, a shutdown). With the address come
+// the service's established TCP connections: CRIU restores them only with the same addresses on
+// both ends (TCP repair), so a restore keeps them open (--tcp-established) instead of closing them.
+import type { LineLogger as Logger } from '../common/log-lite';
+import { run } from './run';
+import { BASE_PATH } from './tools';
+
+const env = { PATH: BASE_PATH };
+
+async function sh(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
+  const r = await run(cmd, args, { timeoutMs: 10_000, env });
+  return { ok: r.exitCode === 0, err: (r.stderr || r.stdout).trim().split('\n')[0] };
+}
+
+export class ServiceAddress {
+  constructor(
+    readonly address: string,
+    private readonly dev: string,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Puts the address on this host, then forgets the host's neighbours: the restored connections'
+   * first packets ask for their peers from the service's address, which makes every peer that still
+   * holds the old host's hardware address for it take the new one. Without this an established
+   * connection stalled for about a minute (the peer's stale entry stays confirmed by TCP).
+   */
+  async claim(): Promise<void> {
+    const add = await sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
+    if (!add.ok && !/File exists/.test(add.err)) throw new Error(`cannot put the service address ${this.address} on ${this.dev}: ${add.err}`);
+    await sh('ip', ['neigh', 'flush', 'dev', this.dev]);
+    this.log.debug({ address: this.address, at: Date.now() }, 'service address claimed');
+  }
+
+  /**
+   * Tells the segment the address is here now (a gratuitous ARP, when arping is installed): peers
+   * with no connection open learn it at once rather than after their neighbour entry goes stale.
+   * Not awaited by anyone: the service answers already.
+   */
+  announce(): void {
+    void sh('arping', ['-U', '-c', '2', '-w', '2', '-I', this.dev, this.address]).then((r) => {
+      if (!r.ok) this.log.debug({ address: this.address, err: r.err }, 'gratuitous ARP not sent');
+    });
+  }
+
+  /**
+   * Before a dump that ends the service here: new connections to the address are dropped (not
+   * refused) until it lives on the target, so their clients send their SYN again (after 1 s) instead
+   * of seeing a reset: queued on the frozen listener they would be reset when the tree ends.
+   */
+  async hold(): Promise<void> {
+    const r = await sh('iptables', ['-w', '-I', 'INPUT', ...this.syn]);
+    if (!r.ok) throw new Error(`cannot hold new connections to ${this.address}: ${r.err}`);
+    this.log.debug({ address: this.address, at: Date.now() }, 'new connections held');
+  }
+
+  /** New connections are taken again (the dump failed and the service runs on here, or it is restored here). */
+  async unhold(): Promise<void> {
+    await sh('iptables', ['-w', '-D', 'INPUT', ...this.syn]);
+    this.log.debug({ address: this.address, at: Date.now() }, 'new connections taken again');
+  }
+
+  private get syn(): string[] {
+    return ['-d', `${this.address}/32`, '-p', 'tcp', '--syn', '-j', 'DROP'];
+  }
+
+  /**
+   * Takes the address off this host, and CRIU's network-lock rules for its connections with it:
+   * after a dump that ended the tree those rules stay (so that the host sends no reset for the
+   * dumped connections), and left behind they would drop the same connections should the
+   * service come back here. The hold on new connections goes with them.
+   */
+  async release(): Promise<void> {
+    const del = await sh('ip', ['addr', 'del', `${this.address}/32`, 'dev', this.dev]);
+    if (!del.ok && !/Cannot assign|not found/i.test(del.err)) this.log.warn({ address: this.address, err: del.err }, 'service address not removed');
+    this.log.debug({ address: this.address, at: Date.now() }, 'service address released');
+    for (const chain of ['INPUT', 'OUTPUT']) {
+      const listed = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env });
+      const mine = listed.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `) && l.includes(`${this.address}/32`) && l.includes('-j DROP'));
+      for (const rule of mine) await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env });
+    }
+  }
+}
