@@ -46,18 +46,22 @@ function connectsAndStays(host: string, port: number, settleMs: number): Promise
 
 /** `address`: the host's own address (its agent's `--address`). */
 export const createProbeActivities = (address: string) => ({
-  /** Waits until the service accepts TCP connections at the host's address; returns when (epoch ms) it first did. */
-  async healthCheck(req: { port?: number; timeoutMs?: number; proxied?: boolean }): Promise<{ healthyAt: number }> {
+  /**
+   * Waits until the service accepts TCP connections where its clients reach it (its own address
+   * when it has one, else the host's); returns when (epoch ms) it first did.
+   */
+  async healthCheck(req: { port?: number; timeoutMs?: number; proxied?: boolean; serviceAddress?: string }): Promise<{ healthyAt: number }> {
     await faultPoint('verify', String(req.port ?? ''));
     if (!req.port) return { healthyAt: Date.now() };
+    const at = req.serviceAddress ?? address;
     const deadline = Date.now() + (req.timeoutMs ?? 20_000);
     while (Date.now() < deadline) {
-      const at = await connectsAndStays(address, req.port, req.proxied ? 150 : 0);
-      if (at) return { healthyAt: at };
+      const connectedAt = await connectsAndStays(at, req.port, req.proxied ? 150 : 0);
+      if (connectedAt) return { healthyAt: connectedAt };
       heartbeat();
       await new Promise((r) => setTimeout(r, 2));
     }
-    throw ApplicationFailure.nonRetryable(`nothing answers on ${address}:${req.port} after ${req.timeoutMs ?? 20_000} ms`, 'Unhealthy');
+    throw ApplicationFailure.nonRetryable(`nothing answers on ${at}:${req.port} after ${req.timeoutMs ?? 20_000} ms`, 'Unhealthy');
   },
 });
 export type ProbeActivities = ReturnType<typeof createProbeActivities>;

@@ -22,6 +22,8 @@ export interface FetchAndRestoreRequest {
   /** The port on 127.0.0.1 where the restored service must answer; absent: no health check. */
   port?: number;
   proxied?: boolean;
+  /** The service's own address, where the health check connects (absent: the host's). */
+  serviceAddress?: string;
 }
 
 export interface FetchAndRestoreResult {
@@ -48,7 +50,7 @@ export function createTransferActivities(daemons: ServiceActivities, images: Ima
   }
   /** Step 3: the service answers on its port again. */
   async function verifyAnswering(req: FetchAndRestoreRequest): Promise<{ healthyAt: number }> {
-    return probe.healthCheck({ port: req.port, proxied: req.proxied });
+    return probe.healthCheck({ port: req.port, proxied: req.proxied, serviceAddress: req.serviceAddress });
   }
 
   return {

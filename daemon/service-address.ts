@@ -28,10 +28,23 @@ export class ServiceAddress {
    * connection stalled for about a minute (the peer's stale entry stays confirmed by TCP).
    */
   async claim(): Promise<void> {
+    await this.allowForeignBinds();
     const add = await sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
     if (!add.ok && !/File exists/.test(add.err)) throw new Error(`cannot put the service address ${this.address} on ${this.dev}: ${add.err}`);
     await sh('ip', ['neigh', 'flush', 'dev', this.dev]);
     this.log.debug({ address: this.address, at: Date.now() }, 'service address claimed');
+  }
+
+  /**
+   * CRIU binds each restored connection to its old local address. A connection the service had on
+   * its own address restores as it was; one on the old host's address (an outgoing connection, or
+   * a client that used the host's address) cannot exist here, and without this its bind would fail
+   * the whole restore. With non-local binds allowed it restores, and its peer, whose packets now
+   * reach the old host, sees it reset: what a restore with the connections closed would have done.
+   */
+  private async allowForeignBinds(): Promise<void> {
+    const r = await sh('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
+    if (!r.ok) this.log.warn({ err: r.err }, 'non-local binds not allowed: a connection on the old host address would fail the restore');
   }
 
   /**

@@ -1,16 +1,19 @@
 // Evacuating a host moves all its services (3 here) with bounded parallelism, state intact.
 import { ops } from '../client';
+import { tcpConnects } from '../activities/probe';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { addressOf, deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from './helpers';
 
 const SERVICES = ['test-evac-1', 'test-evac-2', 'test-evac-3'];
 const ports: Record<string, number> = {};
+const endpoints: Record<string, string> = {};
 
 beforeAll(async () => {
   for (const s of SERVICES) {
     await removeQuietly(s);
     const kv = await deployKv(s, 'hostA');
     ports[s] = kv.port;
+    endpoints[s] = kv.endpoint;
     await writeKeys(kv.endpoint, 200);
   }
 });
@@ -27,7 +30,8 @@ test('fastmig evacuate hostA moves all three services to hostB, two at a time, a
   for (const s of SERVICES) {
     expect(report.services).toContainEqual(expect.objectContaining({ service: s, to: 'hostB', outcome: 'migrated' }));
     const endpoint = await endpointNow(s);
-    expect(endpoint).toEqual(`${addressOf('hostB')}:${ports[s]}`);
+    expect(endpoint).toEqual(endpoints[s]);
+    expect(await tcpConnects(ports[s], addressOf('hostB'))).toBe(true);
     expect(await verifyKeys(endpoint, 200)).toBe(200);
     expect(kvProcesses(ports[s])).toHaveLength(1);
   }

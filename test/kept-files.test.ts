@@ -8,7 +8,7 @@ import path from 'path';
 import { ops } from '../client';
 import { freePort } from '../demo/probe';
 import { fastmigHome, REPO_ROOT } from '../common/config';
-import { addressOf, endpointNow, removeQuietly } from './helpers';
+import { endpointNow, removeQuietly } from './helpers';
 
 const JOURNAL_SERVICE = path.join(REPO_ROOT, 'dist', 'demo', 'journal-service.js');
 const SQLITE_SERVICE = path.join(REPO_ROOT, 'test', 'services', 'sqlite-service.py');
@@ -58,14 +58,16 @@ describe.each(CASES)('$name', ({ name, file, command }) => {
   test('migrates hostA → hostB (warm) and back (cold) with every byte of its files, checked by the service itself', async () => {
     const port = await freePort();
     await ops.deploy({ host: 'hostA', spec: { name, command: command(port, `${dir}/${file}`), cwd: dir, port, keep: [dir] } });
-    let endpoint = `${addressOf('hostA')}:${port}`;
+    const deployed = (await ops.inspect(name))[0].endpoint!;
+    let endpoint = deployed;
     await countAtLeast(endpoint, 100);
     expect(fs.existsSync(srvOf('hostB', `${name}/${file}`))).toBe(false);
 
     const there = await ops.migrate({ service: name, to: 'hostB', mode: 'warm' });
     expect(there).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
     endpoint = await endpointNow(name);
-    expect(endpoint).toBe(`${addressOf('hostB')}:${port}`);
+    expect(endpoint).toBe(deployed);
+    expect((await ops.inspect(name))[0].host).toBe('hostB');
     const arrived = Number((await get(endpoint, '/count')).text);
     // It goes on writing into the file it held open on hostA, now on hostB's own disk.
     await countAtLeast(endpoint, arrived + 50);

@@ -12,16 +12,16 @@ let endpoint: string;
 beforeAll(async () => {
   await removeQuietly(SERVICE);
   ({ port, endpoint } = await deployKv(SERVICE, 'hostA'));
-  expect(endpoint).toEqual(`${addressOf('hostA')}:${port}`);
+  // Its own address (test/service-address.test.ts), which goes with it; hostA's address also reaches it while it runs there.
+  expect(endpoint).not.toEqual(`${addressOf('hostA')}:${port}`);
+  expect(await tcpConnects(port, addressOf('hostA'))).toBe(true);
   await writeKeys(endpoint, 1200);
 });
 afterAll(() => removeQuietly(SERVICE));
 
 test('warm migration hostA → hostB keeps every key and the request counter, and leaves nothing on the source', async () => {
   const before = await requestCount(endpoint);
-  const source = endpoint;
-  const target = `${addressOf('hostB')}:${port}`;
-  const probe = startProbe(() => [source, target], 5);
+  const probe = startProbe(endpoint, 5);
   const report = await ops.migrate({ service: SERVICE, to: 'hostB', mode: 'warm' });
   const probed = await probe.stop();
 
@@ -38,10 +38,10 @@ test('warm migration hostA → hostB keeps every key and the request counter, an
   expect(Object.keys(report.phases).indexOf('prepareTarget')).toBeLessThan(Object.keys(report.phases).indexOf('checkpoint'));
   expect(probed.ok).toBeGreaterThan(0);
 
-  // It answers at hostB's address now, and no longer at hostA's.
+  // It answers at its own address still, which hostB carries now; hostA no longer runs it.
   const [view] = await ops.inspect(SERVICE);
-  expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2, endpoint: target });
-  endpoint = view.endpoint!;
+  expect(view).toMatchObject({ host: 'hostB', state: 'running', generation: 2, endpoint });
+  expect(await tcpConnects(port, addressOf('hostB'))).toBe(true);
   expect(await verifyKeys(endpoint, 1200)).toBe(1200);
   expect(await requestCount(endpoint)).toBeGreaterThan(before);
   expect(await tcpConnects(port, addressOf('hostA'))).toBe(false);
@@ -54,8 +54,9 @@ test('cold migration hostB → hostA prepares the target only after the checkpoi
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA', mode: 'cold' });
   const order = Object.keys(report.phases);
   expect(order.indexOf('prepareTarget')).toBeGreaterThan(order.indexOf('checkpoint'));
-  endpoint = await endpointNow(SERVICE);
-  expect(endpoint).toEqual(`${addressOf('hostA')}:${port}`);
+  expect(await endpointNow(SERVICE)).toEqual(endpoint);
+  expect(await tcpConnects(port, addressOf('hostA'))).toBe(true);
+  expect(await tcpConnects(port, addressOf('hostB'))).toBe(false);
   expect(await verifyKeys(endpoint, 1200)).toBe(1200);
   const [view] = await ops.inspect(SERVICE);
   expect(view).toMatchObject({ host: 'hostA', state: 'running', generation: 3 });

@@ -29,7 +29,7 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
     pid = prepared.pid;
     hostPort = prepared.hostPort;
     address = prepared.address;
-    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker' });
+    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker', serviceAddress });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     if (serviceAddress) await registry.releaseServiceAddress({ service: spec.name }).catch(() => undefined);

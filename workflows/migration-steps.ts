@@ -108,7 +108,8 @@ async function freeze(m: Migration, saga: Saga): Promise<void> {
 async function resume(m: Migration): Promise<void> {
   await m.target.gone();
   await m.source.restoreService({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId });
-  m.resumedAt = (await m.source.healthCheck({ port: endpointPort(m.placement), proxied: m.placement.spec.runtime === 'docker' })).healthyAt;
+  const p = m.placement;
+  m.resumedAt = (await m.source.healthCheck({ port: endpointPort(p), proxied: p.spec.runtime === 'docker', serviceAddress: p.serviceAddress })).healthyAt;
 }
 
 /** The image into S3 (tar, signed manifest), from the source, which holds it until clean-up. */

@@ -50,12 +50,12 @@ export class Target {
    */
   arrive(checkpointId: string, from: string, via: 'peer' | 's3', waitForCheckpoint?: true): Promise<FetchAndRestoreResult> {
     const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied };
-    return this.steps.fetchAndRestore({ ...req, port: this.port, via, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
+    return this.steps.fetchAndRestore({ ...req, port: this.port, via, serviceAddress: this.serviceAddress, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
   }
 
   /** A service started from scratch answers. */
   verify(): Promise<{ healthyAt: number }> {
-    return this.steps.healthCheck({ port: this.port, proxied: this.proxied });
+    return this.steps.healthCheck({ port: this.port, proxied: this.proxied, serviceAddress: this.serviceAddress });
   }
 
   /** Removes the instance, once however often asked; false when its agent did not answer. */
