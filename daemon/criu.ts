@@ -35,6 +35,17 @@ export function imageDamage(dir: string, files: Record<string, number>): string 
   return extra.length ? `unexpected image files ${extra.join(', ')}` : null;
 }
 
+/** The sidecar of an image folder, refusing an image that is missing or not as dumped (`what` names it). */
+export function readSidecar(dir: string, what: string): ImageSidecar {
+  const f = imageFolder(dir);
+  if (!fs.existsSync(f.sidecar)) throw new Error(`no ${what}`);
+  const sidecar = JSON.parse(fs.readFileSync(f.sidecar, 'utf8')) as ImageSidecar;
+  // CRIU may hang on a truncated image instead of failing: refuse one that is not as dumped.
+  const damage = sidecar.files ? imageDamage(dir, sidecar.files) : null;
+  if (damage) throw new Error(`${what} is damaged: ${damage}`);
+  return sidecar;
+}
+
 /** Established TCP connections are dumped whole (CRIU refuses to dump them otherwise)... */
 const TCP_FLAGS = ['--tcp-established'];
 /** Locks held on files (SQLite holds one on its database for as long as it is open) are dumped and taken again on restore. */

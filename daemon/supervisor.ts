@@ -12,14 +12,15 @@ import type { DecisionRequest, HookRequest, HookResult } from '../common/plain-s
 import type { LineLogger as Logger } from '../common/log-lite';
 import { isAlive } from '../common/pid-file';
 import { imageFolder, serviceFolder, type Tools } from '../common/service-folder';
-import { criuErrors, dumpTree, imageDamage, imageFileSizes, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { criuErrors, readSidecar, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
 import { BASE_PATH, HOST_TOOLS } from './tools';
 import { childrenOf, descendantsOf, findNamespaceInit, signal, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
 import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
-import { KeptCapture, layDownKept } from './kept-dirs';
+import { arrive, dumpService, type Moving } from './moves';
+import { watchLease } from './fence';
 import { ServiceAddress } from './service-address';
 
 export interface SupervisorOptions {
@@ -38,7 +39,6 @@ export interface SupervisorOptions {
 /** The daemon's part of a checkpoint's and a restore's result; the agent adds its hook's time. */
 export type DaemonCheckpoint = Omit<CheckpointResult, 'hookMs'>;
 export type DaemonRestore = Omit<RestoreResult, 'hookMs'>;
-
 
 export class Supervisor {
   private state: ServiceState = 'standby';
@@ -60,6 +60,8 @@ export class Supervisor {
   private readonly tools: Tools;
   private readonly criu: CriuTarget;
   private readonly address: ServiceAddress | null;
+  /** What a dump and a restore carry besides CRIU's images (daemon/moves.ts). */
+  private readonly moving: Moving;
 
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
@@ -68,6 +70,7 @@ export class Supervisor {
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
     this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log) : null;
+    this.moving = { criu: this.criu, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address };
   }
 
   status(): DaemonStatus {
@@ -113,12 +116,10 @@ export class Supervisor {
     return this.exclusive(async () => {
       this.require(['standby', 'exited', 'checkpointed'], 'start', restart);
       this.state = 'starting';
-      try {
-        await this.address?.claim();
-      } catch (err) {
+      await this.address?.claim().catch((err) => {
         this.state = 'exited';
         throw err;
-      }
+      });
       const child = spawnServiceTree({
         command: this.o.spec.command,
         cwd: this.o.spec.cwd ?? '/',
@@ -147,40 +148,20 @@ export class Supervisor {
       this.require(['running'], 'checkpoint');
       const pid = this.initPid!;
       const dir = this.imageDir(checkpointId);
-      const sidecarFile = imageFolder(dir).sidecar;
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(dir, { recursive: true });
       const sidecar: ImageSidecar = { stdioPipe: stdioPipeOf(pid), service: this.o.spec.name, sourceHost: this.o.host };
-      fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
       this.state = 'checkpointing';
-      let kept: KeptCapture | null = null;
-      let frozenAt = Date.now();
+      let frozenAt: number;
       try {
-        // The kept directories' first, whole copy is made while the service still runs.
-        if (this.o.spec.keep?.length) kept = await KeptCapture.begin(this.o.spec.keep, dir, this.o.dir, this.tools.sh, BASE_PATH);
-        if (!leaveRunning) await this.address?.hold();
-        frozenAt = Date.now();
-        let dumped = false;
-        try {
-          await dumpTree(this.criu, pid, dir, leaveRunning, this.o.log, kept?.env);
-          dumped = true;
-        } finally {
-          if (!dumped && !leaveRunning && isAlive(pid)) await this.address?.unhold();
-          kept?.finish(dumped);
-        }
+        ({ frozenAt } = await dumpService(this.moving, pid, dir, leaveRunning, sidecar));
       } catch (err) {
         this.state = isAlive(pid) ? 'running' : 'exited';
         throw err;
       }
       const dumpMs = Date.now() - frozenAt;
-      if (kept) this.o.log.info({ checkpointId, keptBaseBytes: kept.baseBytes, frozenCopy: kept.freeze }, 'kept directories copied');
-      fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
       if (leaveRunning) this.state = 'running';
       else {
         this.state = 'checkpointed';
         this.initPid = null;
-        // The service has left this host: its address goes to wherever it is restored.
-        await this.address?.release();
       }
       const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
       this.lastCheckpoint = { id: checkpointId, at: new Date(frozenAt).toISOString(), bytes, dumpMs };
@@ -196,36 +177,22 @@ export class Supervisor {
       this.require(['standby', 'exited', 'checkpointed'], 'restore', restart);
       const dir = this.imageDir(checkpointId);
       const f = imageFolder(dir);
-      if (!fs.existsSync(f.sidecar)) throw new Error(`no checkpoint image ${checkpointId} on ${this.o.host}`);
-      const sidecar = JSON.parse(fs.readFileSync(f.sidecar, 'utf8')) as ImageSidecar;
-      // CRIU may hang on a truncated image instead of failing: refuse one that is not as dumped.
-      const damage = sidecar.files ? imageDamage(dir, sidecar.files) : null;
-      if (damage) throw new Error(`checkpoint image ${checkpointId} on ${this.o.host} is damaged: ${damage}`);
+      const sidecar = readSidecar(dir, `checkpoint image ${checkpointId} on ${this.o.host}`);
       this.state = 'restoring';
       const t0 = Date.now();
+      let arrived: Awaited<ReturnType<typeof arrive>>;
       try {
-        const entries = layDownKept(dir, this.o.spec.keep ?? []);
-        if (entries) this.o.log.info({ checkpointId, entries, ms: Date.now() - t0 }, 'kept directories laid down');
+        arrived = await arrive(this.moving, dir);
       } catch (err) {
         this.state = 'standby';
-        throw new Error(`cannot lay down the kept directories of ${checkpointId}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      try {
-        // New connections wait (dropped, so their clients send the SYN again) until the restored
-        // listener is there: between the address and the listener they would be refused.
-        await this.address?.hold();
-        await this.address?.claim();
-      } catch (err) {
-        await this.address?.unhold();
-        this.state = 'standby';
-        throw err;
+        throw new Error(`cannot restore ${checkpointId} on ${this.o.host}: ${err instanceof Error ? err.message : String(err)}`);
       }
       const child = spawnRestore(this.criu, dir, sidecar, this.cgroup?.procsFile ?? null, !!this.address);
       this.attach(child);
       // Generous for the image's size, but bounded: a restore that hangs is ended.
       const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
       const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => this.child !== child, 30_000 + bytes / 20_000);
-      await this.address?.unhold();
+      await arrived.restored();
       if (!ok) {
         this.state = 'standby';
         // criu and whatever it restored so far go too, not just the shell that started it.
@@ -269,22 +236,14 @@ export class Supervisor {
     return this.status();
   }
 
-  /**
-   * Fencing: the service is stopped when its lease is older than ttlSeconds. The host agent dates
-   * the lease at its host's last proof that it may serve (a grant of the cluster or a majority of
-   * peers), so a host cut off stops here before the orchestrator restores the service elsewhere.
-   * A service stopped this way stays stopped.
-   */
+  /** Fencing (daemon/fence.ts): a service stopped this way stays stopped. */
   watchLease(file: string, ttlSeconds: number): NodeJS.Timeout {
-    return setInterval(() => {
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      const ageS = st ? (Date.now() - st.mtimeMs) / 1000 : 0;
-      if (this.state !== 'running' || ageS <= ttlSeconds) return;
+    return watchLease(file, ttlSeconds, () => this.state === 'running', (ageS) => {
       this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the lease ran out, the service may run elsewhere now');
       this.exits.fenced(ageS);
       // Its address goes too: the host that now runs the service holds it.
       void this.stop(0).then(() => this.address?.release());
-    }, 1000);
+    });
   }
 
   /** Stops the service (SIGTERM, then SIGKILL after the grace period); the daemon stays in standby. */

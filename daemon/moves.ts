@@ -1,0 +1,74 @@
+// What goes with a dump and a restore besides CRIU's images: the kept directories
+// (daemon/kept-dirs.ts) and the service's own address (daemon/service-address.ts).
+import fs from 'fs';
+import type { LineLogger as Logger } from '../common/log-lite';
+import { imageFolder } from '../common/service-folder';
+import { isAlive } from '../common/pid-file';
+import { dumpTree, imageFileSizes, type CriuTarget, type ImageSidecar } from './criu';
+import { KeptCapture, layDownKept } from './kept-dirs';
+import type { ServiceAddress } from './service-address';
+import { BASE_PATH } from './tools';
+
+export interface Moving {
+  criu: CriuTarget;
+  log: Logger;
+  /** The service folder (the freeze FIFOs live there). */
+  serviceDir: string;
+  keep: string[];
+  address: ServiceAddress | null;
+}
+
+/**
+ * Dumps the tree of `pid` into `dir` with its kept directories (whole before the freeze, what
+ * changed during it) and, when the dump ends the service here, holds new connections to its
+ * address from the freeze and releases the address once the tree is gone. `dir` is made afresh,
+ * with the sidecar (and, after the dump, the sizes of CRIU's files in it). Returns when it froze.
+ */
+export async function dumpService(m: Moving, pid: number, dir: string, leaveRunning: boolean, sidecar: ImageSidecar): Promise<{ frozenAt: number }> {
+  const sidecarFile = imageFolder(dir).sidecar;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
+  const kept = m.keep.length ? await KeptCapture.begin(m.keep, dir, m.serviceDir, m.criu.tools.sh, BASE_PATH) : null;
+  const leaving = !leaveRunning && m.address;
+  if (leaving) await m.address!.hold();
+  const frozenAt = Date.now();
+  let dumped = false;
+  try {
+    await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env);
+    dumped = true;
+  } finally {
+    if (!dumped && leaving && isAlive(pid)) await m.address!.unhold();
+    kept?.finish(dumped);
+  }
+  fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
+  if (kept) m.log.info({ keptBaseBytes: kept.baseBytes, frozenCopy: kept.freeze }, 'kept directories copied');
+  // The service has left this host: its address goes to wherever it is restored.
+  if (leaving) await m.address!.release();
+  return { frozenAt };
+}
+
+/**
+ * Before CRIU restores from `dir`: the kept directories laid down, the address on this host with
+ * new connections held until `restored` (between the address and the restored listener they would
+ * be refused; dropped, their clients send the SYN again).
+ */
+export async function arrive(m: Moving, dir: string): Promise<{ restored: () => Promise<void> }> {
+  const t0 = Date.now();
+  try {
+    const entries = layDownKept(dir, m.keep);
+    if (entries) m.log.info({ entries, ms: Date.now() - t0 }, 'kept directories laid down');
+  } catch (err) {
+    throw new Error(`cannot lay down the kept directories: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const a = m.address;
+  if (!a) return { restored: async () => undefined };
+  try {
+    await a.hold();
+    await a.claim();
+  } catch (err) {
+    await a.unhold();
+    throw err;
+  }
+  return { restored: () => a.unhold() };
+}
