@@ -9,9 +9,12 @@ import { activityLogInterceptor, connectWorker } from './connect';
 import { tracingPlugins } from './tracing';
 import { createMetricsActivities } from '../activities/metrics';
 import { Registry, serveMetrics } from '../common/metrics';
+import { poolAddresses } from '../common/address-pool';
 
 async function main() {
   const cfg = loadConfig();
+  // A malformed block stops the worker with a one-line error, not the first deployment.
+  if (cfg.serviceAddresses) poolAddresses(cfg.serviceAddresses);
   const log = createLogger({ role: 'orchestrator', host: 'orchestrator' });
   const metrics = new Registry();
   serveMetrics(metrics, Number(process.env.FASTMIG_METRICS_PORT || 9464));
