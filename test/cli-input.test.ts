@@ -4,7 +4,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { ops } from '../client';
-import { paths } from '../common/config';
+import { loadConfig, paths } from '../common/config';
+import { poolAddresses } from '../common/address-pool';
 import { pidAlive } from '../common/pid-file';
 import { addressOf, deployKv, fastmig, removeQuietly, serviceDirExists } from './helpers';
 
@@ -91,12 +92,18 @@ test('a CLI pointed at a stack that is not up says so and exits non-zero', async
   expect(r.stderr).toMatch(/stack is not up.*fastmig stack up/);
 });
 
-test('status --json of a service gives service, host, state and endpoint', async () => {
+test('status --json of a service gives service, host, state, its own address and endpoint', async () => {
   const r = await fastmig(['status', SERVICE, '--json']);
   expect(r.exitCode).toBe(0);
   const v = JSON.parse(r.stdout);
   expect(v).toMatchObject({ service: SERVICE, host: 'hostA', state: 'running' });
-  expect(v.endpoint).toMatch(new RegExp(`^${addressOf('hostA').replace(/\./g, '\\.')}:\\d+$`));
+  // Its own address, from the cluster's block (not hostA's), is where clients reach it.
+  const block = poolAddresses(loadConfig().serviceAddresses!);
+  const [ip, port] = v.address.split(':');
+  expect(block).toContain(ip);
+  expect(ip).not.toBe(addressOf('hostA'));
+  expect(Number(port)).toBeGreaterThan(0);
+  expect(v.endpoint).toBe(v.address);
 });
 
 test('stack status --json names the Temporal address, namespace, binary and UI', async () => {

@@ -88,9 +88,9 @@ test('a lost host agent: fenced, restored elsewhere from the last checkpoint (ke
   const view = (await ops.inspect(SERVICE))[0];
   expect(['hostA', 'hostB']).toContain(view.host);
   expect(view.generation).toBeGreaterThan(gen);
-  // it answers at its new host's address now
+  // it answers at its own address still, now carried by its new host
   const moved = await endpointNow(SERVICE);
-  expect(moved).not.toBe(endpoint);
+  expect(moved).toBe(endpoint);
   expect((await httpText(moved, 'GET', '/kv/before')).text).toBe('kept');
   expect(kvProcesses(port)).toHaveLength(1);
   expect(kvProcesses(port)).not.toEqual(oldPids);

@@ -14,7 +14,7 @@ import { fastmigHome, loadConfig, paths, readStackFile } from '../common/config'
 import { hostQueue, keys } from '../common/names';
 import { readJson, s3Client } from '../common/s3';
 import type { DaemonStatus, HostRecord, Placement } from '../common/schemas';
-import { CONTROL, listHosts, vethOf } from '../stack/network';
+import { CONTROL, listHosts, namespaceOf, vethOf } from '../stack/network';
 import { tmpfsImagesRoot } from '../image/folder';
 import { daemonAt } from '../agent/daemon-client';
 import { httpText, splitEndpoint } from '../demo/probe';
@@ -129,11 +129,14 @@ test('a host cut off from the cluster stops its service before it is restored el
       expect(fencedAt).toBeLessThan(Date.parse(moved.updatedAt));
       process.stderr.write(`cut ${new Date(cutAt).toISOString()}: fenced after ${(fencedAt - cutAt) / 1000} s, failover's first write after ${(Date.parse(moved.updatedAt) - cutAt) / 1000} s\n`);
 
-      // Restored from the last checkpoint on a host of the cluster; one instance, asked everywhere.
-      const addressOf = async (h: string) => (await listHosts(home)).hosts.find((x) => x.host === h)?.address;
+      // The fenced host let go of the service's own address with the service: one host carries it.
+      const own = splitEndpoint(kv.endpoint).host;
+      const carried = await execa('ip', ['-n', namespaceOf(home, HOST), '-4', '-o', 'addr', 'show']);
+      expect(carried.stdout).not.toContain(` ${own}/32 `);
+      // Restored from the last checkpoint on a host of the cluster, at the same address; one instance, asked everywhere.
       const view = await until('running elsewhere, its record complete', async () => {
         const v = (await ops.inspect(SERVICE))[0];
-        return v.host !== HOST && v.state === 'running' && v.endpoint === `${await addressOf(v.host)}:${port}` ? v : null;
+        return v.host !== HOST && v.state === 'running' && v.endpoint === kv.endpoint ? v : null;
       }, 120_000, 500);
       expect(['hostA', 'hostB']).toContain(view.host);
       expect((await httpText(view.endpoint!, 'GET', '/kv/before')).text).toBe('kept');
