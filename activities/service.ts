@@ -52,6 +52,25 @@ async function interfaceOf(address: string): Promise<string> {
   return dev;
 }
 
+/**
+ * Before a service starts or is restored here: this host's lease must be fresh (well inside its
+ * length), or the daemon would fence the service at once, for good. A host just back from a cut
+ * waits (heartbeating) for the cluster's next grant; one that gets none is refused.
+ */
+async function untilLeased(ctx: HostContext, what: string): Promise<void> {
+  if (!ctx.lease || !ctx.leaseSeconds) return;
+  const ageS = () => (Date.now() - ctx.lease!.base()) / 1000;
+  const deadline = Date.now() + 2 * ctx.leaseSeconds * 1000;
+  while (ageS() > ctx.leaseSeconds / 2) {
+    if (Date.now() > deadline) {
+      const last = ctx.lease.base() ? `its last grant is ${Math.round(ageS())} s old` : 'it has had no grant';
+      throw ApplicationFailure.nonRetryable(`${ctx.host} may not ${what}: ${last} (cut off from the cluster?)`, 'NotLeased');
+    }
+    heartbeat();
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export function createServiceActivities(ctx: HostContext) {
   /** A fresh start needs the kept directories there already; a restore lays them down itself. */
   const checkKeptDirs = (spec: ServiceSpec, fresh: boolean) => {
@@ -140,6 +159,7 @@ export function createServiceActivities(ctx: HostContext) {
       // leaves no folder behind.
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       checkKeptDirs(spec, !!req.start);
+      if (req.start) await untilLeased(ctx, `start ${service}`);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       if (req.serviceAddress && spec.runtime === 'process') conf.serviceAddress = { address: req.serviceAddress, dev: await interfaceOf(ctx.address) };
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
@@ -180,6 +200,7 @@ export function createServiceActivities(ctx: HostContext) {
     async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
       await faultPoint('restore', req.checkpointId);
       const { spec } = requireOwned(req.service, req.generation);
+      await untilLeased(ctx, `restore ${req.service}`);
       const d = daemonOf(req.service);
       return whileHeartbeating(translate(() => restoreWithHook(d, spec, ctx.host, req.checkpointId)));
     },
