@@ -87,6 +87,11 @@ export class LeaseKeeper {
     return { host: this.o.host, vouches: yes };
   }
 
+  /** The host's lease is fresh from a grant of the cluster (a ping of the monitor, or its registration). */
+  grantedByCluster(): boolean {
+    return isFresh(this.s, this.timing, this.now());
+  }
+
   /** The time the host's leases run from now (ms; 0 when it has none): a new service's first lease. */
   base(): number {
     const at = Math.max(this.s.grantAt ?? 0, this.selfGrantAt ?? 0);

@@ -10,6 +10,7 @@ import { listServiceFolders, serviceFolder, type DaemonConfig } from '../common/
 import { FENCED_DECISION } from '../common/plain-schemas';
 import type { DaemonStatus, Placement, ServiceState } from '../common/schemas';
 import type { Logger } from '../common/log';
+import { daemonAt } from './daemon-client';
 
 const serviceDirs = (host: string, home: string) => listServiceFolders(paths.hostDir(host, home));
 
@@ -46,9 +47,43 @@ export const SERVING_STATES: readonly ServiceState[] = ['starting', 'running', '
  */
 export const IDLE_COPY_GRACE_MS = 15 * 60_000;
 
-/** The daemon stopped its service itself because its lease ran out (and nothing started it since). */
+/** The daemon froze (or, before, stopped) its service itself because its lease ran out, and nothing started it since. */
 export function wasFenced(st: DaemonStatus): boolean {
-  return st.state === 'standby' && st.decisions.at(-1)?.reason === FENCED_DECISION;
+  return st.state === 'fenced' || (st.state === 'standby' && st.decisions.at(-1)?.reason === FENCED_DECISION);
+}
+
+export interface ThawOptions {
+  /** This host's lease is fresh from a grant of the cluster (a peers' majority alone never thaws). */
+  granted: () => boolean;
+  /** The host monitor's mark that it is failing this host over (kept until those failovers end). */
+  downMark: () => Promise<unknown>;
+  placementOf: (service: string) => Promise<Placement | null>;
+  log: Logger;
+}
+
+/**
+ * Thaws the copies its daemons froze when the lease ran out, once the cluster grants this host
+ * again, no failover of it is under way, and the registry still names this very copy: a cut
+ * shorter than the failover time then costs the service its frozen seconds, nothing more. A copy
+ * the registry gave away is left to fenceStaleInstances. The monitor marks a host down before it
+ * fails it over and clears the mark only after those failovers ended (workflows/host-monitor.ts).
+ */
+export async function thawFenced(host: string, home: string, o: ThawOptions): Promise<number> {
+  let thawed = 0;
+  for (const dir of serviceDirs(host, home)) {
+    if (!o.granted()) return thawed;
+    const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
+    const call = daemonAt(dir);
+    const st = await call<DaemonStatus>('GET', '/status').catch(() => null);
+    if (st?.state !== 'fenced') continue;
+    if (await o.downMark()) return thawed;
+    const p = await o.placementOf(conf.spec.name);
+    if (!p || p.host !== host || p.generation !== conf.generation) continue;
+    o.log.warn({ service: conf.spec.name, generation: conf.generation }, 'the cluster grants this host again and the service is still this copy: thawing it');
+    await call('POST', '/thaw', {});
+    thawed++;
+  }
+  return thawed;
 }
 
 /** Local instances the registry gave to another host or to a newer generation. */

@@ -8,7 +8,7 @@ import { CHECKPOINT_ID, CHECKPOINT_ID_RULE } from './names';
 export const RESTART_ACTIONS = ['standby', 'scratch', 'restore'] as const;
 
 /** The reason of the decision a daemon records when it stops its service because its lease ran out. */
-export const FENCED_DECISION = 'lease expired: stopped so that only one instance can serve';
+export const FENCED_DECISION = 'lease expired: frozen so that only one instance can serve';
 
 /** Formats a zod error as one line that names the field and what was expected. */
 export function describeZodError(err: ZodError): string {
@@ -106,6 +106,7 @@ export function parseDecisionRequest(body: unknown): DecisionRequest {
 }
 
 /** POST /shutdown takes no fields (the agent sends {}). */
+/** A request that takes no fields (POST /shutdown, POST /thaw). */
 export function parseShutdownRequest(body: unknown): Record<string, never> {
   fields(body, []);
   return {};

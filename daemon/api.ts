@@ -50,6 +50,11 @@ export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
     'POST /hook': async (b, url) => (onlyQuery(url), sup.hook(parse(parseHookRequest, b))),
     'POST /decision': async (b, url) => (onlyQuery(url), sup.decide(parse(parseDecisionRequest, b))),
     'POST /stop': async (b, url) => (onlyQuery(url), sup.stop(parse(parseStopRequest, b).graceMs)),
+    'POST /thaw': async (b, url) => {
+      onlyQuery(url);
+      parse(parseShutdownRequest, b);
+      return sup.thaw();
+    },
     'POST /shutdown': async (b, url) => {
       onlyQuery(url);
       parse(parseShutdownRequest, b);

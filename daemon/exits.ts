@@ -48,7 +48,7 @@ export class Exits {
   /** Fencing: the daemon stopped the service itself; recorded as a decision with its own exit. */
   fenced(ageS: number): void {
     const at = new Date().toISOString();
-    const exit = { at, code: null, signal: 'SIGKILL', reason: `fenced: the host's lease is ${Math.round(ageS)} s old (no grant of the cluster, no majority of peers)` };
+    const exit = { at, code: null, signal: 'SIGSTOP', reason: `fenced: the host's lease is ${Math.round(ageS)} s old (no grant of the cluster, no majority of peers)` };
     this.push({ at, exit, action: 'standby', reason: FENCED_DECISION, delayMs: 0 });
   }
 

@@ -4,7 +4,9 @@ import fs from 'fs';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { imageFolder } from '../common/service-folder';
 import { isAlive } from '../common/pid-file';
-import { dumpTree, imageFileSizes, type CriuTarget, type ImageSidecar } from './criu';
+import type { ChildProcess } from 'child_process';
+import { criuErrors, dumpTree, imageFileSizes, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { signalTree, waitFor } from './process-tree';
 import { KeptCapture, layDownKept } from './kept-dirs';
 import type { ServiceAddress } from './service-address';
 import { BASE_PATH } from './tools';
@@ -49,11 +51,40 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
 }
 
 /**
+ * Restores the tree from `dir` and returns its pid: the kept directories laid down first, the
+ * address on this host with new connections held until the tree runs, CRIU started as `attach`
+ * wants it and ended (with whatever it restored) when it does not finish in a time generous for
+ * the image's size; `current(child)` is false once the child has ended.
+ */
+export async function restoreService(
+  m: Moving,
+  dir: string,
+  sidecar: ImageSidecar,
+  cgroupProcs: string | null,
+  attach: (child: ChildProcess) => void,
+  current: (child: ChildProcess) => boolean,
+): Promise<number> {
+  const f = imageFolder(dir);
+  const arrived = await arrive(m, dir);
+  const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, !!m.address);
+  attach(child);
+  const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
+  const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
+  await arrived.restored();
+  if (!ok) {
+    // criu and whatever it restored so far go too, not just the shell that started it.
+    signalTree(child.pid!, 'SIGKILL');
+    throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
+  }
+  return Number(fs.readFileSync(f.restorePid, 'utf8').trim());
+}
+
+/**
  * Before CRIU restores from `dir`: the kept directories laid down, the address on this host with
  * new connections held until `restored` (between the address and the restored listener they would
  * be refused; dropped, their clients send the SYN again).
  */
-export async function arrive(m: Moving, dir: string): Promise<{ restored: () => Promise<void> }> {
+async function arrive(m: Moving, dir: string): Promise<{ restored: () => Promise<void> }> {
   const t0 = Date.now();
   try {
     const entries = layDownKept(dir, m.keep);

@@ -89,6 +89,11 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/** `sig` to `pid` and every process below it. */
+export function signalTree(pid: number, sig: NodeJS.Signals): void {
+  for (const p of [pid, ...descendantsOf(pid)]) signal(p, sig);
+}
+
 export function stdioPipeOf(pid: number): string {
   const target = fs.readlinkSync(`/proc/${pid}/fd/1`);
   if (!target.startsWith('pipe:')) throw new Error(`the service's stdout is ${target}, not the daemon's pipe`);

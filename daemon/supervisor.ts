@@ -11,15 +11,15 @@ import type { CheckpointResult, DaemonStatus, RestoreResult, ServiceSpec, Servic
 import type { DecisionRequest, HookRequest, HookResult } from '../common/plain-schemas';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { isAlive } from '../common/pid-file';
-import { imageFolder, serviceFolder, type Tools } from '../common/service-folder';
-import { criuErrors, readSidecar, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { serviceFolder, type Tools } from '../common/service-folder';
+import { readSidecar, type ImageSidecar } from './criu';
 import { BASE_PATH, HOST_TOOLS } from './tools';
-import { childrenOf, descendantsOf, findNamespaceInit, signal, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
+import { childrenOf, findNamespaceInit, signal, signalTree, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
 import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
-import { arrive, dumpService, type Moving } from './moves';
+import { dumpService, restoreService, type Moving } from './moves';
 import { watchLease } from './fence';
 import { ServiceAddress } from './service-address';
 
@@ -58,19 +58,17 @@ export class Supervisor {
   /** The cgroup's OOM kills when the current tree began: more at its end means the limit ended it. */
   private oomsBefore = 0;
   private readonly tools: Tools;
-  private readonly criu: CriuTarget;
   private readonly address: ServiceAddress | null;
   /** What a dump and a restore carry besides CRIU's images (daemon/moves.ts). */
   private readonly moving: Moving;
 
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
-    this.criu = { criu: o.criuPath, tools: this.tools, container: o.container };
     this.output = new ServiceOutput(serviceFolder(o.dir).serviceLog, o.log);
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
     this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log) : null;
-    this.moving = { criu: this.criu, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address };
+    this.moving = { criu: { criu: o.criuPath, tools: this.tools, container: o.container }, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address };
   }
 
   status(): DaemonStatus {
@@ -176,30 +174,15 @@ export class Supervisor {
       if (!restart && this.lastRestoreResult?.checkpointId === checkpointId && this.state === 'running') return this.lastRestoreResult;
       this.require(['standby', 'exited', 'checkpointed'], 'restore', restart);
       const dir = this.imageDir(checkpointId);
-      const f = imageFolder(dir);
       const sidecar = readSidecar(dir, `checkpoint image ${checkpointId} on ${this.o.host}`);
       this.state = 'restoring';
       const t0 = Date.now();
-      let arrived: Awaited<ReturnType<typeof arrive>>;
       try {
-        arrived = await arrive(this.moving, dir);
+        this.initPid = await restoreService(this.moving, dir, sidecar, this.cgroup?.procsFile ?? null, (child) => this.attach(child), (child) => this.child === child);
       } catch (err) {
         this.state = 'standby';
-        throw new Error(`cannot restore ${checkpointId} on ${this.o.host}: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
       }
-      const child = spawnRestore(this.criu, dir, sidecar, this.cgroup?.procsFile ?? null, !!this.address);
-      this.attach(child);
-      // Generous for the image's size, but bounded: a restore that hangs is ended.
-      const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
-      const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => this.child !== child, 30_000 + bytes / 20_000);
-      await arrived.restored();
-      if (!ok) {
-        this.state = 'standby';
-        // criu and whatever it restored so far go too, not just the shell that started it.
-        for (const p of [child.pid!, ...descendantsOf(child.pid!)]) signal(p, 'SIGKILL');
-        throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
-      }
-      this.initPid = Number(fs.readFileSync(f.restorePid, 'utf8').trim());
       const restoreMs = Date.now() - t0;
       this.state = 'running';
       this.startedAt = new Date().toISOString();
@@ -236,19 +219,37 @@ export class Supervisor {
     return this.status();
   }
 
-  /** Fencing (daemon/fence.ts): a service stopped this way stays stopped. */
+  /** Fencing (daemon/fence.ts): frozen, not ended; its agent thaws it (agent/lease.ts) or removes it. */
   watchLease(file: string, ttlSeconds: number): NodeJS.Timeout {
-    return watchLease(file, ttlSeconds, () => this.state === 'running', (ageS) => {
-      this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the lease ran out, the service may run elsewhere now');
+    const fence = (ageS: number) => async () => {
+      if (this.state !== 'running' || !this.initPid) return;
+      signalTree(this.initPid, 'SIGSTOP');
+      this.state = 'fenced';
       this.exits.fenced(ageS);
-      // Its address goes too: the host that now runs the service holds it.
-      void this.stop(0).then(() => this.address?.release());
+      this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the lease ran out, the service is frozen (it may run elsewhere now)');
+      await this.address?.release(); // a host that restores the service elsewhere takes it
+    };
+    return watchLease(file, ttlSeconds, () => this.state === 'running', (ageS) => void this.exclusive(fence(ageS)));
+  }
+
+  /** A fenced copy that is still the service's (its agent checked): it runs on from where it froze. */
+  thaw(): Promise<DaemonStatus> {
+    return this.exclusive(async () => {
+      this.require(['fenced'], 'thaw');
+      await this.address?.claim();
+      signalTree(this.initPid!, 'SIGCONT');
+      this.state = 'running';
+      this.address?.announce();
+      this.o.log.info({ pid: this.initPid }, 'thawed: the cluster grants this host again, and the service is still this copy');
+      return this.status();
     });
   }
 
   /** Stops the service (SIGTERM, then SIGKILL after the grace period); the daemon stays in standby. */
   stop(graceMs: number): Promise<DaemonStatus> {
     return this.exclusive(async () => {
+      // A frozen copy is stale: ended at once (SIGTERM would wait for a SIGCONT that never comes).
+      if (this.state === 'fenced') [graceMs, this.state] = [0, 'running'];
       if (this.state !== 'running' || !this.initPid) {
         if (this.state !== 'exited') this.state = 'standby';
         return this.status();

@@ -52,14 +52,20 @@ export function serviceDirExists(host: string, service: string): boolean {
   return fs.existsSync(paths.serviceDir(host, service));
 }
 
-/** PIDs of processes whose command line mentions the given port (the kv-service's --port). */
+/** A process stopped by a signal (a fenced copy is frozen so): it cannot answer anyone. */
+export function frozen(pid: number | string): boolean {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
+}
+
+/** PIDs of the processes (not frozen) whose command line mentions the given port (the kv-service's --port). */
 export function kvProcesses(port: number): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd[1]?.endsWith('kv-service.js') && cmd.includes(String(port))) out.push(Number(d));
+      if (cmd[1]?.endsWith('kv-service.js') && cmd.includes(String(port)) && !frozen(d)) out.push(Number(d));
     } catch {
       /* exited */
     }

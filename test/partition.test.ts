@@ -20,7 +20,7 @@ import { daemonAt } from '../agent/daemon-client';
 import { httpText, splitEndpoint } from '../demo/probe';
 import type { MonitorView } from '../workflows/host-monitor';
 import { addHost, dropHost, spawnAgent } from './host-agent';
-import { deployKv, kvProcesses, removeQuietly } from './helpers';
+import { deployKv, frozen, kvProcesses, removeQuietly } from './helpers';
 
 const cfg = loadConfig();
 const home = fastmigHome();
@@ -63,10 +63,10 @@ async function answeringHosts(port: number): Promise<string[]> {
   return hosts.filter((_, i) => ok[i]).map((h) => h.host);
 }
 
+/** Alive and not frozen: it could answer. */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !frozen(pid);
   } catch {
     return false;
   }
@@ -123,7 +123,7 @@ test('a host cut off from the cluster stops its service before it is restored el
       // The daemon's own record of the fence, compared with the failover's first placement write.
       const st = await daemonAt(dir)<DaemonStatus>('GET', '/status');
       const fence = st.decisions.at(-1)!;
-      expect(st.state).toBe('standby');
+      expect(st.state).toBe('fenced');
       expect(fence.reason).toMatch(/lease expired/);
       const fencedAt = Date.parse(fence.at);
       expect(fencedAt).toBeLessThan(Date.parse(moved.updatedAt));

@@ -64,6 +64,8 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
   const failovers: FailoverReport[] = [];
   const held: Record<string, string> = {};
   const inflight = new Set<Promise<void>>();
+  /** Hosts whose failovers run: their down mark stays until those end (their agents thaw nothing meanwhile). */
+  const failingOver = new Set<string>();
   let quorum: MonitorQuorum | null = null;
   setHandler(monitorQuery, () => ({ lastSeen, down: [...down], failovers, quorum, held }));
   let lastRound = Date.now();
@@ -97,7 +99,7 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
       // A ping that may have reached the host may have granted it a lease dated before now.
       if (p.maybeReached || lastSeen[p.host] === undefined) lastSeen[p.host] = now;
       if (p.answered) delete held[p.host];
-      if (p.answered && down.has(p.host)) {
+      if (p.answered && down.has(p.host) && !failingOver.has(p.host)) {
         down.delete(p.host);
         await registry.clearHostDown(p.host).catch(() => undefined);
       }
@@ -115,9 +117,13 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
       delete held[p.host];
       down.add(p.host);
       const healthy = outcomes.filter((q) => q.answered).map((q) => q.host);
+      failingOver.add(p.host);
       const run = failOver(p.host, healthy, failovers);
       inflight.add(run);
-      void run.finally(() => inflight.delete(run));
+      void run.finally(() => {
+        inflight.delete(run);
+        failingOver.delete(p.host);
+      });
     }
     await sleep(o.pingEverySeconds * 1000);
   }

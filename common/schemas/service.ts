@@ -107,7 +107,8 @@ export const Placement = z
 export type Placement = z.infer<typeof Placement>;
 
 /** Daemon-side view of a service. */
-export const ServiceState = z.enum(['standby', 'starting', 'running', 'checkpointing', 'checkpointed', 'restoring', 'stopping', 'exited']);
+/** fenced: its host's lease ran out; the tree is frozen (SIGSTOP) until its agent thaws it (still its copy) or removes it (failed over). */
+export const ServiceState = z.enum(['standby', 'starting', 'running', 'checkpointing', 'checkpointed', 'restoring', 'stopping', 'exited', 'fenced']);
 export type ServiceState = z.infer<typeof ServiceState>;
 
 export interface ExitRecord {
