@@ -93,11 +93,15 @@ export async function freezeAndMove(m: Migration, saga: Saga): Promise<FetchAndR
   }
 }
 
-/** The checkpoint on the source; a failed dump leaves the service running there: nothing to undo. */
+/**
+ * The checkpoint on the source. Undone from the start: a dump that ended the service but whose
+ * answer never came back (its host cut off meanwhile) must be resumed too; a failed dump leaves
+ * the service running there, and resume finds nothing to do.
+ */
 async function freeze(m: Migration, saga: Saga): Promise<void> {
   const checkpoint = () => m.source.checkpointService({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId });
-  m.frozenAt = (await m.progress.phase('checkpoint', checkpoint).catch(failed(`checkpoint on ${m.from} failed`))).frozenAt;
   saga.add(() => resume(m));
+  m.frozenAt = (await m.progress.phase('checkpoint', checkpoint).catch(failed(`checkpoint on ${m.from} failed`))).frozenAt;
 }
 
 /**
@@ -107,7 +111,9 @@ async function freeze(m: Migration, saga: Saga): Promise<void> {
  */
 async function resume(m: Migration): Promise<void> {
   await m.target.gone();
-  await m.source.restoreService({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId });
+  const st = await m.source.statusForRollback({ service: m.input.service });
+  if (st?.state === 'running') return; // the dump failed: it never stopped
+  await m.source.restoreForRollback({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId });
   const p = m.placement;
   m.resumedAt = (await m.source.healthCheck({ port: endpointPort(p), proxied: p.spec.runtime === 'docker', serviceAddress: p.serviceAddress })).healthyAt;
 }
@@ -159,8 +165,9 @@ export async function cleanUp(m: Migration, stored: Promise<boolean>): Promise<v
 export async function undo(m: Migration, saga: Saga, err: unknown): Promise<MigrationReport> {
   const why = messageOf(err);
   if (m.frozenAt === undefined) {
-    await saga.compensate();
-    return report(m, false, 'failed', { error: why });
+    // The service still serves on the source, or (a dump whose answer was lost) is resumed there.
+    const undone = await saga.compensate().then(() => '', (e) => `; undoing it on ${m.from} failed too: ${messageOf(e)}`);
+    return report(m, false, 'failed', { error: why + undone });
   }
   try {
     await m.progress.phase('rollback', () => saga.compensate());

@@ -28,6 +28,9 @@ export function hostSteps(host: string) {
   const freeze = long('3m', '10s', 2);
   // The target's whole downtime path (image, restore, health check): heartbeats while bytes flow.
   const arrive = long('10m', '30s', 2);
+  // A rollback to the source waits for a source cut off for a while (longer than the failover time:
+  // past it the monitor fails the host over, the generation moves on and the rollback is refused).
+  const patient = proxyActivities<HostActivities>({ taskQueue: queue, scheduleToStartTimeout: '45s', startToCloseTimeout: '3m', heartbeatTimeout: '10s', retry: { ...retry, maximumAttempts: 3 } });
   return {
     ping: quick.ping,
     prepareService: quick.prepareService,
@@ -39,6 +42,9 @@ export function hostSteps(host: string) {
     healthCheck: quick.healthCheck,
     checkpointService: freeze.checkpointService,
     restoreService: freeze.restoreService,
+    /** The rollback's steps on the source (migration-steps.ts resume). */
+    statusForRollback: patient.serviceStatus,
+    restoreForRollback: patient.restoreService,
     uploadImage: heavy.uploadImage,
     downloadImage: heavy.downloadImage,
     fetchAndRestore: arrive.fetchAndRestore,
