@@ -16,6 +16,8 @@ const QUICK = new Set([
   'target host agent killed during restore',
   'orchestrator worker killed during transfer',
   'target link drops for 3 s during transfer',
+  // A cut past the lease but short of the failover time: frozen, then thawed in place.
+  'source cut off during normal',
 ]);
 
 export const scenarioName = (s: Scenario) => `${s.fault} during ${s.phase}`;
