@@ -100,6 +100,8 @@ const attacks: Attack[] = [
   ['log lines out of range', 'GET', '/logs?lines=2001', undefined, 400, /lines must be/, []],
   ['log lines that are not a number', 'GET', '/logs?lines=5;id', undefined, 400, /lines must be/, []],
   ['a shutdown with fields', 'POST', '/shutdown', JSON.stringify({ now: true }), 400, /Unrecognized key.*now/, []],
+  ['a thaw with fields', 'POST', '/thaw', JSON.stringify({ force: true }), 400, /Unrecognized key.*force/, []],
+  ['a thaw of a service that is not fenced', 'POST', '/thaw', JSON.stringify({}), 409, /cannot thaw .*: it is running \(needs fenced\)/, []],
 ];
 test.each(attacks)('daemon: %s → the expected 4xx, the running service untouched', async (name, method, route, body, status, why, ids) => {
   expect(await tryBadInput(`daemon: ${name}`, async () => expect4xx(await d.call(method, route, body), status, why), { ...running(), aimedAt: imageAt(ids) })).toBe(true);

@@ -34,6 +34,7 @@ const BODIES: Record<string, BodyRule> = {
   'POST /decision': { valid: { action: 'scratch', reason: 'fuzz', delayMs: 0 }, fields: { action: enumField(RESTART_ACTIONS), reason: textField(1000), delayMs: intField(0, 60_000) } },
   'POST /stop': { valid: { graceMs: 1000 }, fields: { graceMs: intField(0, 60_000, false) } },
   'POST /shutdown': { valid: {}, fields: {} },
+  'POST /thaw': { valid: {}, fields: {} },
 };
 
 /** `lines` values GET /logs refuses: not 1-4 digits, or outside 1-2000. */
