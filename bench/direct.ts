@@ -123,7 +123,8 @@ export function directDriver() {
       const proxied = p.spec.runtime === 'docker';
       const encrypt = p.spec.encryptImages;
       // prepare: the target's daemon in standby
-      const prepared = await target.prepareService({ spec: p.spec, generation, start: false, preferredHostPort: p.hostPort });
+      const serviceAddress = p.serviceAddress;
+      const prepared = await target.prepareService({ spec: p.spec, generation, start: false, preferredHostPort: p.hostPort, serviceAddress });
       const port = prepared.hostPort ?? p.spec.port;
       const placed = (lastCheckpoint: string | undefined): Placement => ({
         ...p,
@@ -134,11 +135,11 @@ export function directDriver() {
         lastCheckpoint,
         updatedAt: new Date().toISOString(),
       });
-      if (port) onTarget?.(`${prepared.address}:${port}`);
+      if (port) onTarget?.(`${serviceAddress ?? prepared.address}:${port}`);
       // freeze and move: checkpoint on the source, the target pulls the image from the source's
       // agent, restores it and checks it answers; through S3 when the peer transfer fails.
       const { frozenAt } = await source.checkpointService({ service, generation: p.generation, checkpointId });
-      const req = { service, generation, checkpointId, from: p.host, encrypt, proxied, port };
+      const req = { service, generation, checkpointId, from: p.host, encrypt, proxied, port, serviceAddress };
       let arrived: FetchAndRestoreResult;
       let inStore = false;
       try {
