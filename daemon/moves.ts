@@ -3,7 +3,6 @@
 import fs from 'fs';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { imageFolder } from '../common/service-folder';
-import { isAlive } from '../common/pid-file';
 import type { ChildProcess } from 'child_process';
 import { criuErrors, dumpTree, imageFileSizes, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
 import { signalTree, waitFor } from './process-tree';
@@ -40,7 +39,8 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
     await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env);
     dumped = true;
   } finally {
-    if (!dumped && leaving && isAlive(pid)) await m.address!.unhold();
+    // The service runs on here (or its restart policy brings it back here): new connections are taken again.
+    if (!dumped && leaving) await m.address!.unhold();
     kept?.finish(dumped);
   }
   fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
