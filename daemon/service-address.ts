@@ -30,7 +30,7 @@ export class ServiceAddress {
   async claim(): Promise<void> {
     await this.allowForeignBinds();
     const add = await sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
-    if (!add.ok && !/File exists/.test(add.err)) throw new Error(`cannot put the service address ${this.address} on ${this.dev}: ${add.err}`);
+    if (!add.ok && !/File exists|already assigned/.test(add.err)) throw new Error(`cannot put the service address ${this.address} on ${this.dev}: ${add.err}`);
     await sh('ip', ['neigh', 'flush', 'dev', this.dev]);
     this.log.debug({ address: this.address, at: Date.now() }, 'service address claimed');
   }
