@@ -197,12 +197,19 @@ export function createServiceActivities(ctx: HostContext) {
       });
     },
 
-    async restoreService(req: { service: string; generation: number; checkpointId: string }): Promise<RestoreResult> {
+    /** held: a migration's target, unreachable at the service's own address until openService (its cut-over). */
+    async restoreService(req: { service: string; generation: number; checkpointId: string; held?: boolean }): Promise<RestoreResult> {
       await faultPoint('restore', req.checkpointId);
       const { spec } = requireOwned(req.service, req.generation);
       await untilLeased(ctx, `restore ${req.service}`);
       const d = daemonOf(req.service);
-      return whileHeartbeating(translate(() => restoreWithHook(d, spec, ctx.host, req.checkpointId)));
+      return whileHeartbeating(translate(() => restoreWithHook(d, spec, ctx.host, req.checkpointId, false, !!req.held)));
+    },
+
+    /** A migration cut over to this host: its restored copy takes traffic at the service's address now. */
+    async openService(req: { service: string; generation: number }): Promise<DaemonStatus> {
+      requireOwned(req.service, req.generation);
+      return call(req.service, 'POST', '/open', {});
     },
 
     async stopService(req: { service: string; generation: number }): Promise<DaemonStatus> {

@@ -24,6 +24,8 @@ export interface FetchAndRestoreRequest {
   proxied?: boolean;
   /** The service's own address, where the health check connects (absent: the host's). */
   serviceAddress?: string;
+  /** A migration's target: restored held (restoreService), checked at the host's address meanwhile. */
+  held?: boolean;
 }
 
 export interface FetchAndRestoreResult {
@@ -46,11 +48,11 @@ export function createTransferActivities(daemons: ServiceActivities, images: Ima
   }
   /** Step 2: the daemon restores the tree from it. */
   async function restoreImage(req: FetchAndRestoreRequest): Promise<RestoreResult> {
-    return daemons.restoreService({ service: req.service, generation: req.generation, checkpointId: req.checkpointId });
+    return daemons.restoreService({ service: req.service, generation: req.generation, checkpointId: req.checkpointId, held: req.held });
   }
   /** Step 3: the service answers on its port again. */
   async function verifyAnswering(req: FetchAndRestoreRequest): Promise<{ healthyAt: number }> {
-    return probe.healthCheck({ port: req.port, proxied: req.proxied, serviceAddress: req.serviceAddress });
+    return probe.healthCheck({ port: req.port, proxied: req.proxied, serviceAddress: req.held ? undefined : req.serviceAddress });
   }
 
   return {

@@ -22,7 +22,7 @@ export async function checkpointWithHook(call: DaemonCall, spec: ServiceSpec, ho
 }
 
 /** `restart`: the restart policy's restore of a service that ended on its own (counted by the daemon). */
-export async function restoreWithHook(call: DaemonCall, spec: ServiceSpec, host: string, checkpointId: string, restart = false): Promise<RestoreResult> {
+export async function restoreWithHook(call: DaemonCall, spec: ServiceSpec, host: string, checkpointId: string, restart = false, held = false): Promise<RestoreResult> {
   let hookMs = 0;
   if (spec.hooks.preRestore) {
     // A retried restore that already happened is answered by the daemon: its hook does not run twice.
@@ -30,6 +30,6 @@ export async function restoreWithHook(call: DaemonCall, spec: ServiceSpec, host:
     const done = st?.state === 'running' && st.lastRestore?.id === checkpointId;
     if (!done) hookMs = await runServiceHook(call, spec, host, 'preRestore', checkpointId);
   }
-  const r = await call<Omit<RestoreResult, 'hookMs'>>('POST', '/restore', { checkpointId, ...(restart ? { restart } : {}) });
+  const r = await call<Omit<RestoreResult, 'hookMs'>>('POST', '/restore', { checkpointId, ...(restart ? { restart } : {}), ...(held ? { held } : {}) });
   return { ...r, hookMs };
 }

@@ -67,6 +67,7 @@ export interface ThawOptions {
  * shorter than the failover time then costs the service its frozen seconds, nothing more. A copy
  * the registry gave away is left to fenceStaleInstances. The monitor marks a host down before it
  * fails it over and clears the mark only after those failovers ended (workflows/host-monitor.ts).
+ * It also opens a migration's held target that the registry names (its workflow could not).
  */
 export async function thawFenced(host: string, home: string, o: ThawOptions): Promise<number> {
   let thawed = 0;
@@ -75,6 +76,12 @@ export async function thawFenced(host: string, home: string, o: ThawOptions): Pr
     const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
     const call = daemonAt(dir);
     const st = await call<DaemonStatus>('GET', '/status').catch(() => null);
+    if (st?.held) {
+      // A migration's target whose workflow could not open it after the cut-over.
+      const p = await o.placementOf(conf.spec.name);
+      if (p?.host === host && p.generation === conf.generation) await call('POST', '/open', {});
+      continue;
+    }
     if (st?.state !== 'fenced') continue;
     if (await o.downMark()) return thawed;
     const p = await o.placementOf(conf.spec.name);

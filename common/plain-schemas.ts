@@ -26,6 +26,8 @@ export interface RestoreRequest {
   checkpointId: string;
   /** Sent by the agent's restart policy: only a service that ended on its own is restored, and counted. */
   restart: boolean;
+  /** A migration's target: its own address takes no traffic until POST /open (the cut-over). */
+  held: boolean;
 }
 export interface StartRequest {
   restart: boolean;
@@ -81,8 +83,8 @@ function flag(b: Record<string, unknown>, name: string): boolean {
 }
 
 export function parseRestoreRequest(body: unknown): RestoreRequest {
-  const b = fields(body, ['checkpointId', 'restart']);
-  return { checkpointId: checkpointId(b.checkpointId), restart: flag(b, 'restart') };
+  const b = fields(body, ['checkpointId', 'restart', 'held']);
+  return { checkpointId: checkpointId(b.checkpointId), restart: flag(b, 'restart'), held: flag(b, 'held') };
 }
 
 export function parseStartRequest(body: unknown): StartRequest {

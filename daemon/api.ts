@@ -45,11 +45,16 @@ export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
     'POST /restore': async (b, url) => {
       onlyQuery(url);
       const r = parse(parseRestoreRequest, b);
-      return sup.restore(r.checkpointId, r.restart);
+      return sup.restore(r.checkpointId, r.restart, r.held);
     },
     'POST /hook': async (b, url) => (onlyQuery(url), sup.hook(parse(parseHookRequest, b))),
     'POST /decision': async (b, url) => (onlyQuery(url), sup.decide(parse(parseDecisionRequest, b))),
     'POST /stop': async (b, url) => (onlyQuery(url), sup.stop(parse(parseStopRequest, b).graceMs)),
+    'POST /open': async (b, url) => {
+      onlyQuery(url);
+      parse(parseShutdownRequest, b);
+      return sup.open();
+    },
     'POST /thaw': async (b, url) => {
       onlyQuery(url);
       parse(parseShutdownRequest, b);

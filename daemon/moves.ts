@@ -52,7 +52,7 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
 
 /**
  * Restores the tree from `dir` and returns its pid: the kept directories laid down first, the
- * address on this host with new connections held until the tree runs, CRIU started as `attach`
+ * address on this host with its traffic held until the tree runs (`held`: until `open`), CRIU started as `attach`
  * wants it and ended (with whatever it restored) when it does not finish in a time generous for
  * the image's size; `current(child)` is false once the child has ended.
  */
@@ -63,20 +63,23 @@ export async function restoreService(
   cgroupProcs: string | null,
   attach: (child: ChildProcess) => void,
   current: (child: ChildProcess) => boolean,
-): Promise<number> {
+  held: boolean,
+): Promise<{ pid: number; open: (() => Promise<void>) | null }> {
   const f = imageFolder(dir);
   const arrived = await arrive(m, dir);
   const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, !!m.address);
   attach(child);
   const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
   const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
-  await arrived.restored();
+  // A held target stays unreachable at its address until its migration cuts over: should it roll
+  // back, nothing its clients were told would be lost with it.
+  if (!ok || !held) await arrived.restored();
   if (!ok) {
     // criu and whatever it restored so far go too, not just the shell that started it.
     signalTree(child.pid!, 'SIGKILL');
     throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
   }
-  return Number(fs.readFileSync(f.restorePid, 'utf8').trim());
+  return { pid: Number(fs.readFileSync(f.restorePid, 'utf8').trim()), open: held ? arrived.restored : null };
 }
 
 /**

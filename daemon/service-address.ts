@@ -59,24 +59,26 @@ export class ServiceAddress {
   }
 
   /**
-   * Before a dump that ends the service here: new connections to the address are dropped (not
-   * refused) until it lives on the target, so their clients send their SYN again (after 1 s) instead
-   * of seeing a reset: queued on the frozen listener they would be reset when the tree ends.
+   * Traffic to the address is dropped (not refused) while held: before a dump that ends the
+   * service here, from the freeze until the address lives on the target (a SYN queued on the frozen
+   * listener would be reset when the tree ends), and on a restore until the tree runs, or, for a
+   * migration's target, until the migration cuts over. Clients send again (a SYN after 1 s, then
+   * 3 s; data after TCP's retransmission timeout) instead of seeing a reset.
    */
   async hold(): Promise<void> {
-    const r = await sh('iptables', ['-w', '-I', 'INPUT', ...this.syn]);
-    if (!r.ok) throw new Error(`cannot hold new connections to ${this.address}: ${r.err}`);
-    this.log.debug({ address: this.address, at: Date.now() }, 'new connections held');
+    const r = await sh('iptables', ['-w', '-I', 'INPUT', ...this.inbound]);
+    if (!r.ok) throw new Error(`cannot hold the traffic to ${this.address}: ${r.err}`);
+    this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address held');
   }
 
-  /** New connections are taken again (the dump failed and the service runs on here, or it is restored here). */
+  /** Traffic is taken again (the dump failed and the service runs on here, or it is restored here and may serve). */
   async unhold(): Promise<void> {
-    await sh('iptables', ['-w', '-D', 'INPUT', ...this.syn]);
-    this.log.debug({ address: this.address, at: Date.now() }, 'new connections taken again');
+    await sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound]);
+    this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address taken again');
   }
 
-  private get syn(): string[] {
-    return ['-d', `${this.address}/32`, '-p', 'tcp', '--syn', '-j', 'DROP'];
+  private get inbound(): string[] {
+    return ['-d', `${this.address}/32`, '-j', 'DROP'];
   }
 
   /**

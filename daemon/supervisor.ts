@@ -1,9 +1,7 @@
-// The per-service supervisor, one in each daemon process: it spawns the service's tree, dumps and
-// restores it with CRIU, relays its output and records how it ended. It decides nothing: restart
-// policy and hooks belong to the host agent (agent/restarts.ts, agent/hooks.ts), which hears of an
-// exit through waitExit, records its decision here and calls start or restore. Memory limits are
-// the kernel's (daemon/cgroup.ts). Only the lease watch is the daemon's own: it must hold when the
-// agent is gone.
+// The per-service supervisor, one in each daemon process: the service's state machine. It spawns
+// the tree, dumps and restores it (daemon/moves.ts, daemon/criu.ts), relays its output and records
+// how it ended. It decides nothing but fencing (daemon/fence.ts): restart policy and hooks belong to
+// the host agent (agent/restarts.ts, agent/hooks.ts); memory limits to the kernel (daemon/cgroup.ts).
 import fs from 'fs';
 import path from 'path';
 import type { ChildProcess } from 'child_process';
@@ -11,16 +9,16 @@ import type { CheckpointResult, DaemonStatus, RestoreResult, ServiceSpec, Servic
 import type { DecisionRequest, HookRequest, HookResult } from '../common/plain-schemas';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { isAlive } from '../common/pid-file';
-import { serviceFolder, type Tools } from '../common/service-folder';
+import { serviceFolder, type DaemonConfig, type Tools } from '../common/service-folder';
 import { readSidecar, type ImageSidecar } from './criu';
 import { BASE_PATH, HOST_TOOLS } from './tools';
-import { childrenOf, findNamespaceInit, signal, signalTree, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
+import { childrenOf, findNamespaceInit, signal, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
 import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
 import { dumpService, restoreService, type Moving } from './moves';
-import { watchLease } from './fence';
+import { freezeFenced, thawFenced, watchLease } from './fence';
 import { ServiceAddress } from './service-address';
 
 export interface SupervisorOptions {
@@ -32,13 +30,12 @@ export interface SupervisorOptions {
   /** Absent on a host (PATH); the bundle's in a container. */
   tools?: Tools;
   container?: boolean;
-  /** The service's own address and the interface it goes on (daemon/service-address.ts). */
-  serviceAddress?: { address: string; dev: string };
+  serviceAddress?: DaemonConfig['serviceAddress'];
 }
 
 /** The daemon's part of a checkpoint's and a restore's result; the agent adds its hook's time. */
-export type DaemonCheckpoint = Omit<CheckpointResult, 'hookMs'>;
-export type DaemonRestore = Omit<RestoreResult, 'hookMs'>;
+type DaemonCheckpoint = Omit<CheckpointResult, 'hookMs'>;
+type DaemonRestore = Omit<RestoreResult, 'hookMs'>;
 
 export class Supervisor {
   private state: ServiceState = 'standby';
@@ -48,10 +45,9 @@ export class Supervisor {
   private lastCheckpoint: DaemonStatus['lastCheckpoint'] = null;
   private lastRestore: DaemonStatus['lastRestore'] = null;
   private readonly exits = new Exits();
-  /** Last results, so a retried request for the same checkpoint is answered, not redone. */
+  /** Last results (a retried request for the same checkpoint is answered, not redone); one operation at a time. */
   private lastCheckpointResult: DaemonCheckpoint | null = null;
   private lastRestoreResult: DaemonRestore | null = null;
-  /** Serializes operations: one start/checkpoint/restore/stop at a time. */
   private busy: Promise<unknown> = Promise.resolve();
   private readonly output: ServiceOutput;
   private readonly cgroup: MemoryCgroup | null;
@@ -59,8 +55,9 @@ export class Supervisor {
   private oomsBefore = 0;
   private readonly tools: Tools;
   private readonly address: ServiceAddress | null;
-  /** What a dump and a restore carry besides CRIU's images (daemon/moves.ts). */
+  /** What a dump and a restore carry besides CRIU's images (daemon/moves.ts); `opening` lets a held restore take traffic. */
   private readonly moving: Moving;
+  private opening: (() => Promise<void>) | null = null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
@@ -84,6 +81,7 @@ export class Supervisor {
       lastExit: this.exits.last,
       restarts: this.exits.restarts,
       decisions: this.exits.decisions,
+      ...(this.opening ? { held: true } : {}),
     };
   }
 
@@ -169,7 +167,8 @@ export class Supervisor {
     });
   }
 
-  restore(checkpointId: string, restart = false): Promise<DaemonRestore> {
+  /** held: a migration's target, whose address takes no traffic until open() (its cut-over). */
+  restore(checkpointId: string, restart = false, held = false): Promise<DaemonRestore> {
     return this.exclusive(async () => {
       if (!restart && this.lastRestoreResult?.checkpointId === checkpointId && this.state === 'running') return this.lastRestoreResult;
       this.require(['standby', 'exited', 'checkpointed'], 'restore', restart);
@@ -178,7 +177,8 @@ export class Supervisor {
       this.state = 'restoring';
       const t0 = Date.now();
       try {
-        this.initPid = await restoreService(this.moving, dir, sidecar, this.cgroup?.procsFile ?? null, (child) => this.attach(child), (child) => this.child === child);
+        const r = await restoreService(this.moving, dir, sidecar, this.cgroup?.procsFile ?? null, (child) => this.attach(child), (child) => this.child === child, held);
+        [this.initPid, this.opening] = [r.pid, r.open];
       } catch (err) {
         this.state = 'standby';
         throw err;
@@ -223,24 +223,27 @@ export class Supervisor {
   watchLease(file: string, ttlSeconds: number): NodeJS.Timeout {
     const fence = (ageS: number) => async () => {
       if (this.state !== 'running' || !this.initPid) return;
-      signalTree(this.initPid, 'SIGSTOP');
       this.state = 'fenced';
-      this.exits.fenced(ageS);
-      this.o.log.warn({ leaseAgeS: Math.round(ageS) }, 'fenced: the lease ran out, the service is frozen (it may run elsewhere now)');
-      await this.address?.release(); // a host that restores the service elsewhere takes it
+      await freezeFenced(this.initPid, ageS, this.exits, this.address, this.o.log);
     };
     return watchLease(file, ttlSeconds, () => this.state === 'running', (ageS) => void this.exclusive(fence(ageS)));
+  }
+
+  /** A held restore takes traffic at its address now (its migration cut over); idempotent. */
+  open(): Promise<DaemonStatus> {
+    return this.exclusive(async () => {
+      await this.opening?.();
+      this.opening = null;
+      return this.status();
+    });
   }
 
   /** A fenced copy that is still the service's (its agent checked): it runs on from where it froze. */
   thaw(): Promise<DaemonStatus> {
     return this.exclusive(async () => {
       this.require(['fenced'], 'thaw');
-      await this.address?.claim();
-      signalTree(this.initPid!, 'SIGCONT');
+      await thawFenced(this.initPid!, this.address, this.o.log);
       this.state = 'running';
-      this.address?.announce();
-      this.o.log.info({ pid: this.initPid }, 'thawed: the cluster grants this host again, and the service is still this copy');
       return this.status();
     });
   }
@@ -257,13 +260,10 @@ export class Supervisor {
       const child = this.child;
       this.state = 'stopping';
       for (const p of childrenOf(this.initPid)) signal(p, 'SIGTERM');
-      const gone = await waitFor(() => this.child !== child, () => false, graceMs);
-      if (!gone) {
-        signal(this.initPid, 'SIGKILL');
-        await waitFor(() => this.child !== child, () => false, 5000);
-      }
-      this.initPid = null;
-      this.state = 'standby';
+      const gone = () => this.child !== child;
+      if (!(await waitFor(gone, () => false, graceMs))) signal(this.initPid, 'SIGKILL');
+      await waitFor(gone, () => false, 5000);
+      [this.initPid, this.state] = [null, 'standby'];
       this.o.log.info('service stopped');
       return this.status();
     });

@@ -26,6 +26,8 @@ export interface Migration {
   frozenAt?: number;
   /** When the source answered again after a rollback. */
   resumedAt?: number;
+  /** When the target took its clients' traffic (at the cut-over, for a service with its own address). */
+  openedAt?: number;
   /** The image went through S3 (the peer transfer failed): it is stored already. */
   inStore: boolean;
   imageBytes: number;
@@ -52,7 +54,7 @@ export async function preflight(input: MigrateInput, progress: Progress): Promis
   ]);
   const generation = placement.generation + 1;
   const checkpointId = `g${generation}-${uuid4().slice(0, 8)}`;
-  const target = new Target(to, placement.spec, generation, placement.serviceAddress);
+  const target = new Target(to, placement.spec, generation, placement.serviceAddress, true);
   return { input, progress, placement, from, source: hostSteps(from), target, checkpointId, inStore: false, imageBytes: 0, warnings: [] };
 }
 
@@ -140,7 +142,15 @@ export function store(m: Migration): Promise<boolean> {
 /** The record names the target with generation + 1. lastCheckpoint only ever names an image whose manifest is in S3 (failover restores from it). */
 export async function cutOver(m: Migration): Promise<void> {
   const lastCheckpoint = m.inStore ? m.checkpointId : m.placement.lastCheckpoint;
-  await m.progress.phase('cutover', () => localRegistry.putPlacement({ ...m.target.placed(m.placement), lastCheckpoint }));
+  await m.progress.phase('cutover', async () => {
+    await localRegistry.putPlacement({ ...m.target.placed(m.placement), lastCheckpoint });
+    // Only now may the target take its clients' traffic: before, a rollback would lose what it answered.
+    // (Should this fail, the target's agent opens it once it sees the record name it.)
+    await m.target.open().then(
+      (opened) => void (opened && (m.openedAt = Date.now())),
+      (err) => void m.warnings.push(`the target was not opened at once (${messageOf(err)}); its agent opens it`),
+    );
+  });
 }
 
 /** Once the copy is stored, a second write names it as the service's lastCheckpoint. */
@@ -180,7 +190,7 @@ export async function undo(m: Migration, saga: Saga, err: unknown): Promise<Migr
 /** The service answers on the target, the record names it. Downtime: freeze until it answered. */
 export function migrated(m: Migration, arrived: FetchAndRestoreResult): Promise<MigrationReport> {
   const warnings = m.warnings.length ? { warnings: m.warnings } : {};
-  return report(m, true, 'migrated', { downtimeMs: arrived.healthyAt - m.frozenAt!, imageBytes: m.imageBytes || arrived.bytes, ...warnings });
+  return report(m, true, 'migrated', { downtimeMs: (m.openedAt ?? arrived.healthyAt) - m.frozenAt!, imageBytes: m.imageBytes || arrived.bytes, ...warnings });
 }
 
 /** The report, also recorded in the metrics; it ends the progress. */

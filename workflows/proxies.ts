@@ -38,6 +38,7 @@ export function hostSteps(host: string) {
     serviceLogs: quick.serviceLogs,
     stopService: quick.stopService,
     removeService: quick.removeService,
+    openService: quick.openService,
     pruneLocalImages: quick.pruneLocalImages,
     healthCheck: quick.healthCheck,
     checkpointService: freeze.checkpointService,

@@ -22,9 +22,15 @@ export class Target {
     readonly generation: number,
     /** The service's own address, which comes along to this host (absent: it has none). */
     private readonly serviceAddress?: string,
+    /** A migration's target: its address takes no traffic until open() (failover opens at once). */
+    private readonly heldUntilOpen = false,
   ) {
     this.steps = hostSteps(host);
     this.port = spec.port;
+  }
+
+  private get held(): boolean {
+    return this.heldUntilOpen && !!this.serviceAddress;
   }
 
   private get proxied(): boolean {
@@ -50,7 +56,14 @@ export class Target {
    */
   arrive(checkpointId: string, from: string, via: 'peer' | 's3', waitForCheckpoint?: true): Promise<FetchAndRestoreResult> {
     const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied };
-    return this.steps.fetchAndRestore({ ...req, port: this.port, via, serviceAddress: this.serviceAddress, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
+    return this.steps.fetchAndRestore({ ...req, port: this.port, via, serviceAddress: this.serviceAddress, held: this.held, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
+  }
+
+  /** The cut-over happened: a held restore takes traffic at the service's address now (true: it was held). */
+  async open(): Promise<boolean> {
+    if (!this.held) return false;
+    await this.steps.openService({ service: this.spec.name, generation: this.generation });
+    return true;
   }
 
   /** A service started from scratch answers. */

@@ -139,6 +139,8 @@ export interface DaemonStatus {
   restarts: number;
   /** The restart policy's recent decisions, newest last. */
   decisions: RestartDecision[];
+  /** A migration's restored target whose address takes no traffic until its cut-over (POST /open). */
+  held?: boolean;
 }
 
 export interface CheckpointResult {

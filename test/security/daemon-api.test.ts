@@ -101,6 +101,7 @@ const attacks: Attack[] = [
   ['log lines that are not a number', 'GET', '/logs?lines=5;id', undefined, 400, /lines must be/, []],
   ['a shutdown with fields', 'POST', '/shutdown', JSON.stringify({ now: true }), 400, /Unrecognized key.*now/, []],
   ['a thaw with fields', 'POST', '/thaw', JSON.stringify({ force: true }), 400, /Unrecognized key.*force/, []],
+  ['an open with fields', 'POST', '/open', JSON.stringify({ all: true }), 400, /Unrecognized key.*all/, []],
   ['a thaw of a service that is not fenced', 'POST', '/thaw', JSON.stringify({}), 409, /cannot thaw .*: it is running \(needs fenced\)/, []],
 ];
 test.each(attacks)('daemon: %s → the expected 4xx, the running service untouched', async (name, method, route, body, status, why, ids) => {

@@ -29,12 +29,13 @@ const id = nameField(CHECKPOINT_ID);
 const BODIES: Record<string, BodyRule> = {
   'POST /start': { valid: { restart: false }, fields: { restart: flagField } },
   'POST /checkpoint': { valid: { checkpointId: 'f1', leaveRunning: true }, fields: { checkpointId: id, leaveRunning: flagField } },
-  'POST /restore': { valid: { checkpointId: 'f1', restart: false }, fields: { checkpointId: id, restart: flagField } },
+  'POST /restore': { valid: { checkpointId: 'f1', restart: false, held: false }, fields: { checkpointId: id, restart: flagField, held: flagField } },
   'POST /hook': { valid: { hook: 'postCheckpoint', checkpointId: 'f1' }, fields: { hook: enumField(HOOKS), checkpointId: nameField(CHECKPOINT_ID, false) } },
   'POST /decision': { valid: { action: 'scratch', reason: 'fuzz', delayMs: 0 }, fields: { action: enumField(RESTART_ACTIONS), reason: textField(1000), delayMs: intField(0, 60_000) } },
   'POST /stop': { valid: { graceMs: 1000 }, fields: { graceMs: intField(0, 60_000, false) } },
   'POST /shutdown': { valid: {}, fields: {} },
   'POST /thaw': { valid: {}, fields: {} },
+  'POST /open': { valid: {}, fields: {} },
 };
 
 /** `lines` values GET /logs refuses: not 1-4 digits, or outside 1-2000. */
