@@ -66,6 +66,7 @@ export class ServiceAddress {
    * 3 s; data after TCP's retransmission timeout) instead of seeing a reset.
    */
   async hold(): Promise<void> {
+    if ((await sh('iptables', ['-w', '-C', 'INPUT', ...this.inbound])).ok) return; // held already
     const r = await sh('iptables', ['-w', '-I', 'INPUT', ...this.inbound]);
     if (!r.ok) throw new Error(`cannot hold the traffic to ${this.address}: ${r.err}`);
     this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address held');
@@ -73,7 +74,7 @@ export class ServiceAddress {
 
   /** Traffic is taken again (the dump failed and the service runs on here, or it is restored here and may serve). */
   async unhold(): Promise<void> {
-    await sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound]);
+    for (let i = 0; i < 10 && (await sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound])).ok; i++);
     this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address taken again');
   }
 

@@ -167,9 +167,10 @@ export class Supervisor {
     });
   }
 
-  /** held: a migration's target, whose address takes no traffic until open() (its cut-over). */
+  /** held: a migration's target, whose address takes no traffic until open() (its cut-over), also if restored again before it. */
   restore(checkpointId: string, restart = false, held = false): Promise<DaemonRestore> {
     return this.exclusive(async () => {
+      held ||= this.opening !== null;
       if (!restart && this.lastRestoreResult?.checkpointId === checkpointId && this.state === 'running') return this.lastRestoreResult;
       this.require(['standby', 'exited', 'checkpointed'], 'restore', restart);
       const dir = this.imageDir(checkpointId);
@@ -251,8 +252,7 @@ export class Supervisor {
   /** Stops the service (SIGTERM, then SIGKILL after the grace period); the daemon stays in standby. */
   stop(graceMs: number): Promise<DaemonStatus> {
     return this.exclusive(async () => {
-      // A frozen copy is stale: ended at once (SIGTERM would wait for a SIGCONT that never comes).
-      if (this.state === 'fenced') [graceMs, this.state] = [0, 'running'];
+      if (this.state === 'fenced') [graceMs, this.state] = [0, 'running']; // stale: SIGTERM would wait for a SIGCONT
       if (this.state !== 'running' || !this.initPid) {
         if (this.state !== 'exited') this.state = 'standby';
         return this.status();
