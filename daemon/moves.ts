@@ -67,18 +67,26 @@ export async function restoreService(
 ): Promise<{ pid: number; open: (() => Promise<void>) | null }> {
   const f = imageFolder(dir);
   const arrived = await arrive(m, dir);
-  const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, !!m.address);
-  attach(child);
   const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
-  const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
+  const attempt = async (keepConnections: boolean): Promise<boolean> => {
+    const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections);
+    attach(child);
+    const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
+    // criu and whatever it restored so far go too, not just the shell that started it.
+    if (!ok) signalTree(child.pid!, 'SIGKILL');
+    return ok;
+  };
+  let ok = await attempt(!!m.address);
+  if (!ok && m.address) {
+    // Connections that cannot be rebuilt (on the host that held them, a tree ended otherwise than
+    // by its dump leaves their old selves behind): restored closed, their clients reconnect.
+    m.log.warn({ err: criuErrors(f.restoreLog) }, 'restore with its connections failed: restoring them closed');
+    ok = await attempt(false);
+  }
   // A held target stays unreachable at its address until its migration cuts over: should it roll
   // back, nothing its clients were told would be lost with it.
   if (!ok || !held) await arrived.restored();
-  if (!ok) {
-    // criu and whatever it restored so far go too, not just the shell that started it.
-    signalTree(child.pid!, 'SIGKILL');
-    throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
-  }
+  if (!ok) throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
   return { pid: Number(fs.readFileSync(f.restorePid, 'utf8').trim()), open: held ? arrived.restored : null };
 }
 
