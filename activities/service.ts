@@ -83,6 +83,9 @@ export function createServiceActivities(ctx: HostContext) {
       if (fresh && !fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) refuse(`is not a directory on ${ctx.host} (create it first)`);
     }
   };
+  /** The interface that carries this host's address, looked up once (a failed lookup is tried again). */
+  let iface: string | null = null;
+  const hostInterface = async () => (iface ??= await interfaceOf(ctx.address));
   const runtimes: Record<Runtime, ServiceRuntime> = { process: processRuntime(ctx.criuPath), docker: dockerRuntime(ctx) };
   const dirOf = (service: string) => paths.serviceDir(ctx.host, service, ctx.home);
   const filesOf = (service: string) => serviceFolder(dirOf(service));
@@ -161,7 +164,7 @@ export function createServiceActivities(ctx: HostContext) {
       checkKeptDirs(spec, !!req.start);
       if (req.start) await untilLeased(ctx, `start ${service}`);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
-      if (req.serviceAddress && spec.runtime === 'process') conf.serviceAddress = { address: req.serviceAddress, dev: await interfaceOf(ctx.address) };
+      if (req.serviceAddress && spec.runtime === 'process') conf.serviceAddress = { address: req.serviceAddress, dev: await hostInterface() };
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });

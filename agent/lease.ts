@@ -69,23 +69,21 @@ export interface ThawOptions {
  * fails it over and clears the mark only after those failovers ended (workflows/host-monitor.ts).
  * It also opens a migration's held target that the registry names (its workflow could not).
  */
-export async function thawFenced(host: string, home: string, o: ThawOptions): Promise<number> {
+export async function resumeOwnCopies(host: string, home: string, o: ThawOptions): Promise<number> {
   let thawed = 0;
   for (const dir of serviceDirs(host, home)) {
-    if (!o.granted()) return thawed;
     const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
     const call = daemonAt(dir);
     const st = await call<DaemonStatus>('GET', '/status').catch(() => null);
-    if (st?.held) {
-      // A migration's target whose workflow could not open it after the cut-over.
-      const p = await o.placementOf(conf.spec.name);
-      if (p?.host === host && p.generation === conf.generation) await call('POST', '/open', {});
+    const fenced = st?.state === 'fenced';
+    if (!st?.held && !fenced) continue;
+    if (fenced && (!o.granted() || (await o.downMark()))) continue;
+    const p = await o.placementOf(conf.spec.name);
+    if (p?.host !== host || p.generation !== conf.generation) continue; // given away: fenceStaleInstances removes it
+    if (st.held) {
+      await call('POST', '/open', {}); // a migration's target whose workflow could not open it after the cut-over
       continue;
     }
-    if (st?.state !== 'fenced') continue;
-    if (await o.downMark()) return thawed;
-    const p = await o.placementOf(conf.spec.name);
-    if (!p || p.host !== host || p.generation !== conf.generation) continue;
     o.log.warn({ service: conf.spec.name, generation: conf.generation }, 'the cluster grants this host again and the service is still this copy: thawing it');
     await call('POST', '/thaw', {});
     thawed++;

@@ -11,7 +11,7 @@ import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
 import { ensureBucket, s3Client, writeJson } from '../common/s3';
 import { createServiceActivities } from '../activities/service';
 import { createRegistryActivities } from '../activities/registry';
-import { fenceStaleInstances, thawFenced } from './lease';
+import { fenceStaleInstances, resumeOwnCopies } from './lease';
 import { LeaseKeeper } from './grants';
 import { voteClient } from './peer-votes';
 import { watchRestarts } from './restarts';
@@ -57,7 +57,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     if (fencing) return;
     fencing = true;
     fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log, false, statusOf)
-      .then(() => thawFenced(host, cfg.home, { granted: () => lease.grantedByCluster(), downMark: () => registry.hostDownMark(host), placementOf: registry.getPlacement, log }))
+      .then(() => resumeOwnCopies(host, cfg.home, { granted: () => lease.grantedByCluster(), downMark: () => registry.hostDownMark(host), placementOf: registry.getPlacement, log }))
       .catch(() => undefined)
       .finally(() => (fencing = false));
   }, 10_000);

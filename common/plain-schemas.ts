@@ -107,9 +107,8 @@ export function parseDecisionRequest(body: unknown): DecisionRequest {
   return { action, reason: b.reason, delayMs: b.delayMs };
 }
 
-/** POST /shutdown takes no fields (the agent sends {}). */
-/** A request that takes no fields (POST /shutdown, POST /thaw). */
-export function parseShutdownRequest(body: unknown): Record<string, never> {
+/** A request that takes no fields (POST /shutdown, /thaw, /open; the agent sends {}). */
+export function parseEmptyRequest(body: unknown): Record<string, never> {
   fields(body, []);
   return {};
 }

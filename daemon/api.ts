@@ -9,7 +9,7 @@ import {
   parseDecisionRequest,
   parseHookRequest,
   parseRestoreRequest,
-  parseShutdownRequest,
+  parseEmptyRequest,
   parseStartRequest,
   parseStopRequest,
 } from '../common/plain-schemas';
@@ -52,17 +52,17 @@ export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
     'POST /stop': async (b, url) => (onlyQuery(url), sup.stop(parse(parseStopRequest, b).graceMs)),
     'POST /open': async (b, url) => {
       onlyQuery(url);
-      parse(parseShutdownRequest, b);
+      parse(parseEmptyRequest, b);
       return sup.open();
     },
     'POST /thaw': async (b, url) => {
       onlyQuery(url);
-      parse(parseShutdownRequest, b);
+      parse(parseEmptyRequest, b);
       return sup.thaw();
     },
     'POST /shutdown': async (b, url) => {
       onlyQuery(url);
-      parse(parseShutdownRequest, b);
+      parse(parseEmptyRequest, b);
       await sup.shutdown();
       setImmediate(onShutdown);
       return { ok: true };

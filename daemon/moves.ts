@@ -31,8 +31,9 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
   const kept = m.keep.length ? await KeptCapture.begin(m.keep, dir, m.serviceDir, m.criu.tools.sh, BASE_PATH) : null;
-  const leaving = !leaveRunning && m.address;
-  if (leaving) await m.address!.hold();
+  // The address that leaves with the tree (none when the tree stays, or the service has none).
+  const leaving = leaveRunning ? null : m.address;
+  await leaving?.hold();
   const frozenAt = Date.now();
   let dumped = false;
   try {
@@ -40,13 +41,13 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
     dumped = true;
   } finally {
     // The service runs on here (or its restart policy brings it back here): new connections are taken again.
-    if (!dumped && leaving) await m.address!.unhold();
+    if (!dumped) await leaving?.unhold();
     kept?.finish(dumped);
   }
   fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
   if (kept) m.log.info({ keptBaseBytes: kept.baseBytes, frozenCopy: kept.freeze }, 'kept directories copied');
   // The service has left this host: its address goes to wherever it is restored.
-  if (leaving) await m.address!.release();
+  await leaving?.release();
   return { frozenAt };
 }
 

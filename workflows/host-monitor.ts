@@ -63,9 +63,8 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
   const down = new Set(o.down);
   const failovers: FailoverReport[] = [];
   const held: Record<string, string> = {};
-  const inflight = new Set<Promise<void>>();
-  /** Hosts whose failovers run: their down mark stays until those end (their agents thaw nothing meanwhile). */
-  const failingOver = new Set<string>();
+  /** The failovers under way, by lost host: its down mark stays until they end (its agent thaws nothing meanwhile). */
+  const inflight = new Map<string, Promise<void>>();
   let quorum: MonitorQuorum | null = null;
   setHandler(monitorQuery, () => ({ lastSeen, down: [...down], failovers, quorum, held }));
   let lastRound = Date.now();
@@ -99,7 +98,7 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
       // A ping that may have reached the host may have granted it a lease dated before now.
       if (p.maybeReached || lastSeen[p.host] === undefined) lastSeen[p.host] = now;
       if (p.answered) delete held[p.host];
-      if (p.answered && down.has(p.host) && !failingOver.has(p.host)) {
+      if (p.answered && down.has(p.host) && !inflight.has(p.host)) {
         down.delete(p.host);
         await registry.clearHostDown(p.host).catch(() => undefined);
       }
@@ -117,13 +116,9 @@ export async function hostMonitor(raw: z.input<typeof MonitorInput>): Promise<vo
       delete held[p.host];
       down.add(p.host);
       const healthy = outcomes.filter((q) => q.answered).map((q) => q.host);
-      failingOver.add(p.host);
       const run = failOver(p.host, healthy, failovers);
-      inflight.add(run);
-      void run.finally(() => {
-        inflight.delete(run);
-        failingOver.delete(p.host);
-      });
+      inflight.set(p.host, run);
+      void run.finally(() => inflight.delete(p.host));
     }
     await sleep(o.pingEverySeconds * 1000);
   }

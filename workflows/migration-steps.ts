@@ -4,7 +4,7 @@
 import { upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { MigrateInput, MigrationReport, Placement } from '../common/schemas';
 import type { FetchAndRestoreResult } from '../activities/transfer';
-import { endpointPort } from '../common/names';
+import { endpointOf, endpointPort } from '../common/names';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { hostSteps, localRegistry, metrics } from './proxies';
 import { requireHost, requirePlacement } from './preflight';
@@ -64,7 +64,7 @@ export async function prepare(m: Migration, saga: Saga): Promise<void> {
   await m.progress.phase('prepareTarget', async () => {
     await m.target.prepare(false, m.placement.hostPort);
     // Where clients will reach it: its own address (unchanged) if it has one, else the target host's.
-    if (m.target.port) m.progress.state.targetEndpoint = `${m.placement.serviceAddress ?? m.target.address}:${m.target.port}`;
+    m.progress.state.targetEndpoint = endpointOf(m.target.placed(m.placement)) ?? undefined;
   });
 }
 
