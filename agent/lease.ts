@@ -41,11 +41,14 @@ export function writeLeases(host: string, home: string, at: number): void {
 export const SERVING_STATES: readonly ServiceState[] = ['starting', 'running', 'restoring', 'checkpointing'];
 
 /**
- * While the agent runs, a replaced copy that does not serve is left this long after the record
- * moved: it is the source of a migration that still copies its image to S3 and then removes it
+ * While the agent runs, a replaced copy that does not serve is left this long after a migration
+ * moved the record from it: it is that migration's source, which still copies its image to S3 and then removes it
  * (the upload may take up to its own 10 min limit). Only a copy that serves is a danger at once.
  */
 export const IDLE_COPY_GRACE_MS = 15 * 60_000;
+
+/** The record moved by a migration from this very copy (not by a failover, which leaves it nothing to store). */
+const isMigrationSource = (p: Placement, host: string, generation: number) => p.migratedFrom?.host === host && p.migratedFrom.generation === generation;
 
 /** The daemon froze (or, before, stopped) its service itself because its lease ran out, and nothing started it since. */
 export function wasFenced(st: DaemonStatus): boolean {
@@ -106,7 +109,7 @@ export async function staleInstances(
     // While the agent runs, a service without a record may be one being deployed right now, and a
     // copy without its daemon may be a target being prepared: only replaced generations are stale.
     if (!atStart && (!p || p.generation <= conf.generation)) continue;
-    if (!atStart && statusOf && Date.now() - Date.parse(p!.updatedAt) < IDLE_COPY_GRACE_MS) {
+    if (!atStart && statusOf && isMigrationSource(p!, host, conf.generation) && Date.now() - Date.parse(p!.updatedAt) < IDLE_COPY_GRACE_MS) {
       // A daemon that does not answer may still have a serving tree: only a live daemon's word
       // counts. A copy its daemon fenced (its lease ran out) is no migration's source: removed now.
       const st = await statusOf(conf.spec.name).catch(() => null);

@@ -139,11 +139,13 @@ export function store(m: Migration): Promise<boolean> {
   );
 }
 
+const sourceCopy = (m: Migration) => ({ host: m.from, generation: m.placement.generation });
+
 /** The record names the target with generation + 1. lastCheckpoint only ever names an image whose manifest is in S3 (failover restores from it). */
 export async function cutOver(m: Migration): Promise<void> {
   const lastCheckpoint = m.inStore ? m.checkpointId : m.placement.lastCheckpoint;
   await m.progress.phase('cutover', async () => {
-    await localRegistry.putPlacement({ ...m.target.placed(m.placement), lastCheckpoint });
+    await localRegistry.putPlacement({ ...m.target.placed(m.placement, sourceCopy(m)), lastCheckpoint });
     // Only now may the target take its clients' traffic: before, a rollback would lose what it answered.
     // (Should this fail, the target's agent opens it once it sees the record name it.)
     await m.target.open().then(
@@ -156,7 +158,7 @@ export async function cutOver(m: Migration): Promise<void> {
 /** Once the copy is stored, a second write names it as the service's lastCheckpoint. */
 export async function recordStored(m: Migration, stored: Promise<boolean>): Promise<void> {
   if (!(await stored)) return;
-  const write = () => localRegistry.putPlacement({ ...m.target.placed(m.placement), lastCheckpoint: m.checkpointId });
+  const write = () => localRegistry.putPlacement({ ...m.target.placed(m.placement, sourceCopy(m)), lastCheckpoint: m.checkpointId });
   await m.progress.phase('cutover', write).catch((err) => void m.warnings.push(`the stored image could not be recorded as the latest checkpoint: ${messageOf(err)}`));
 }
 

@@ -38,8 +38,9 @@ export class Target {
   }
 
   /** The service's record naming this instance (a failover writes it before the instance exists: fencing). */
-  placed(p: Placement): Placement {
-    return { ...p, host: this.host, generation: this.generation, hostPort: this.hostPort, address: this.address, updatedAt: new Date().toISOString() };
+  /** The record naming this copy; `migratedFrom` only when a migration moves it from its source copy. */
+  placed(p: Placement, migratedFrom?: Placement['migratedFrom']): Placement {
+    return { ...p, host: this.host, generation: this.generation, hostPort: this.hostPort, address: this.address, updatedAt: new Date().toISOString(), migratedFrom };
   }
 
   /** start: the command from scratch; otherwise the daemon waits in standby for an image. */

@@ -102,6 +102,8 @@ export const Placement = z
     address: z.string().ip().optional(),
     /** The service's own address (process services, when the cluster has a block of them): it moves with the service, clients reach it there. */
     serviceAddress: z.string().ip().optional(),
+    /** Set by a migration's cut-over: the source copy, which may still be storing its image (its agent waits for it before removing it). */
+    migratedFrom: z.object({ host: HostName, generation: z.number().int().min(1) }).strict().optional(),
   })
   .strict();
 export type Placement = z.infer<typeof Placement>;
