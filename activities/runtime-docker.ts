@@ -10,6 +10,7 @@ import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Client } from 'minio';
 import { REPO_ROOT, paths } from '../common/config';
 import type { HostImage, ImageTransfer } from '../common/schemas';
+import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
 import type { ServiceRuntime } from './runtime';
 
@@ -50,6 +51,16 @@ function bindOnce(address: string, port: number): Promise<number> {
  */
 const DAEMON_ALLOWANCE_MIB = 48;
 const memoryFlags = (limitMiB?: number) => (limitMiB ? ['--memory', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`, '--memory-swap', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`] : []);
+
+/**
+ * A service with its own address runs in its host's network (the engine's own network would give
+ * the container another address on each host): the daemon puts the address on the host's
+ * interface, and CRIU keeps its connections, as for a process (daemon/service-address.ts).
+ */
+function ownAddress(dir: string): string | undefined {
+  const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
+  return conf.serviceAddress?.address;
+}
 
 /** Named after host and service: engines may be shared (docker-compose), names must not clash. */
 export const containerName = (host: string, service: string) => `fastmig-${host}-${service}`;
@@ -116,6 +127,9 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
       await removeOwned(service);
+      const hostNetwork = !!ownAddress(dir);
+      // Connections on the old host's address restore only with non-local binds (the container's /proc/sys is read-only).
+      if (hostNetwork) await execa('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1'], { reject: false });
       const r = await docker([
         'run', '-d', '--name', containerName(ctx.host, service),
         '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
@@ -127,7 +141,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
         // Published on the host's own address, on the service's previous port when that is free here.
-        ...(spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
+        ...(hostNetwork ? ['--network', 'host'] : spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
         ...memoryFlags(spec.memoryLimitMiB),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
@@ -138,7 +152,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
     },
 
     async hostPort(service, spec) {
-      if (!spec.port) return null;
+      if (!spec.port || ownAddress(paths.serviceDir(ctx.host, service, ctx.home))) return null;
       const r = await docker(['port', containerName(ctx.host, service), `${spec.port}/tcp`]);
       const m = new RegExp(`^${ctx.address.replace(/\./g, '\\.')}:(\\d+)$`, 'm').exec(r.stdout);
       if (!m) throw ApplicationFailure.nonRetryable(`container of ${service} publishes no port for ${spec.port}: ${oneLine(r)}`, 'NoPort');

@@ -164,7 +164,7 @@ export function createServiceActivities(ctx: HostContext) {
       checkKeptDirs(spec, !!req.start);
       if (req.start) await untilLeased(ctx, `start ${service}`);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
-      if (req.serviceAddress && spec.runtime === 'process') conf.serviceAddress = { address: req.serviceAddress, dev: await hostInterface() };
+      if (req.serviceAddress) conf.serviceAddress = { address: req.serviceAddress, dev: await hostInterface() };
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });

@@ -60,8 +60,10 @@ const PROCESS_RESTORE_FLAGS = { keep: ['--tcp-established'], close: ['--tcp-clos
 /** Connections not yet accepted are dropped; their clients retry. */
 const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
 /**
- * In a container: the network lock goes through libnftables (no iptables binary in the image), and
- * a restore closes established connections, because the new container has another IP address.
+ * In a container on the engine's network: the network lock goes through libnftables, and a restore
+ * closes established connections, because the new container has another IP address. A container
+ * that keeps the service's own address (in its host's network) is treated as a process: the
+ * bundle's iptables locks, and the connections come along.
  */
 const CONTAINER_DUMP_FLAGS = ['--network-lock', 'nftables'];
 const CONTAINER_RESTORE_FLAGS = ['--tcp-close', '--network-lock', 'nftables'];
@@ -80,17 +82,25 @@ export interface CriuTarget {
   tools: Tools;
   /** In a container (see the flags above). */
   container?: boolean;
+  /** The service's own address lives in the network CRIU runs in (daemon/service-address.ts). */
+  ownAddress?: boolean;
 }
+
+/** A container on the engine's own network, whose restore cannot keep connections. */
+const engineNetwork = (t: CriuTarget) => !!t.container && !t.ownAddress;
+
+/** The PATH for CRIU and the tools around it: in a container the bundle's come first. */
+export const toolsPath = (t: { container?: boolean; tools: Tools }) => (t.container ? `${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH);
 
 const DUMP_ATTEMPTS = 3;
 
 /** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts). */
 async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv?: Record<string, string>): Promise<void> {
   const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
-  if (t.container) args.push(...CONTAINER_DUMP_FLAGS);
+  if (engineNetwork(t)) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
   if (frozenEnv) args.push('--action-script', t.tools.notify);
-  const env = frozenEnv ? ({ ...process.env, ...frozenEnv } as Record<string, string>) : undefined;
+  const env = { ...process.env, ...frozenEnv, PATH: toolsPath(t) } as Record<string, string>;
   const r = await run(t.criu, args, { timeoutMs: 120_000, env });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(imageFolder(dir).dumpLog)}`);
 }
@@ -134,7 +144,7 @@ export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, 
     dir,
     '-o',
     IMAGE_FILES.restoreLog,
-    ...(t.container ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS[keepConnections ? 'keep' : 'close']),
+    ...(engineNetwork(t) ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS[keepConnections ? 'keep' : 'close']),
     ...LOCK_FLAGS,
     ...CGROUP_FLAGS,
     '--pidfile',
@@ -146,11 +156,10 @@ export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, 
   ];
   fs.rmSync(f.restorePid, { force: true });
   fs.rmSync(f.restoreReady, { force: true });
-  // In a container, criu finds the bundle's tools (its action script's sh) first.
-  const PATH = t.container ? `${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH;
+  // In a container, criu finds the bundle's tools (its action script's sh, iptables) first.
   return spawn(t.tools.sh, args, {
     cwd: dir,
-    env: { PATH, FASTMIG_READY_FILE: f.restoreReady, FASTMIG_CRIU_OUT: f.criuOut, FASTMIG_CGROUP_PROCS: cgroupProcs ?? '' },
+    env: { PATH: toolsPath(t), FASTMIG_READY_FILE: f.restoreReady, FASTMIG_CRIU_OUT: f.criuOut, FASTMIG_CGROUP_PROCS: cgroupProcs ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -5,21 +5,20 @@
 // both ends (TCP repair), so a restore keeps them open (--tcp-established) instead of closing them.
 import type { LineLogger as Logger } from '../common/log-lite';
 import { run } from './run';
-import { BASE_PATH } from './tools';
-
-const env = { PATH: BASE_PATH };
-
-async function sh(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
-  const r = await run(cmd, args, { timeoutMs: 10_000, env });
-  return { ok: r.exitCode === 0, err: (r.stderr || r.stdout).trim().split('\n')[0] };
-}
 
 export class ServiceAddress {
+  /** `PATH`: where ip, iptables, sysctl and arping are (in a container, the bundle's). */
   constructor(
     readonly address: string,
     private readonly dev: string,
     private readonly log: Logger,
+    private readonly PATH: string,
   ) {}
+
+  private async sh(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
+    const r = await run(cmd, args, { timeoutMs: 10_000, env: { PATH: this.PATH } });
+    return { ok: r.exitCode === 0, err: (r.stderr || r.stdout).trim().split('\n')[0] };
+  }
 
   /**
    * Puts the address on this host, then forgets the host's neighbours: the restored connections'
@@ -29,9 +28,9 @@ export class ServiceAddress {
    */
   async claim(): Promise<void> {
     await this.allowForeignBinds();
-    const add = await sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
+    const add = await this.sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
     if (!add.ok && !/File exists|already assigned/.test(add.err)) throw new Error(`cannot put the service address ${this.address} on ${this.dev}: ${add.err}`);
-    await sh('ip', ['neigh', 'flush', 'dev', this.dev]);
+    await this.sh('ip', ['neigh', 'flush', 'dev', this.dev]);
     this.log.debug({ address: this.address, at: Date.now() }, 'service address claimed');
   }
 
@@ -43,7 +42,7 @@ export class ServiceAddress {
    * reach the old host, sees it reset: what a restore with the connections closed would have done.
    */
   private async allowForeignBinds(): Promise<void> {
-    const r = await sh('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
+    const r = await this.sh('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
     if (!r.ok) this.log.warn({ err: r.err }, 'non-local binds not allowed: a connection on the old host address would fail the restore');
   }
 
@@ -53,7 +52,7 @@ export class ServiceAddress {
    * Not awaited by anyone: the service answers already.
    */
   announce(): void {
-    void sh('arping', ['-U', '-c', '2', '-w', '2', '-I', this.dev, this.address]).then((r) => {
+    void this.sh('arping', ['-U', '-c', '2', '-w', '2', '-I', this.dev, this.address]).then((r) => {
       if (!r.ok) this.log.debug({ address: this.address, err: r.err }, 'gratuitous ARP not sent');
     });
   }
@@ -66,15 +65,15 @@ export class ServiceAddress {
    * 3 s; data after TCP's retransmission timeout) instead of seeing a reset.
    */
   async hold(): Promise<void> {
-    if ((await sh('iptables', ['-w', '-C', 'INPUT', ...this.inbound])).ok) return; // held already
-    const r = await sh('iptables', ['-w', '-I', 'INPUT', ...this.inbound]);
+    if ((await this.sh('iptables', ['-w', '-C', 'INPUT', ...this.inbound])).ok) return; // held already
+    const r = await this.sh('iptables', ['-w', '-I', 'INPUT', ...this.inbound]);
     if (!r.ok) throw new Error(`cannot hold the traffic to ${this.address}: ${r.err}`);
     this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address held');
   }
 
   /** Traffic is taken again (the dump failed and the service runs on here, or it is restored here and may serve). */
   async unhold(): Promise<void> {
-    for (let i = 0; i < 10 && (await sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound])).ok; i++);
+    for (let i = 0; i < 10 && (await this.sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound])).ok; i++);
     this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address taken again');
   }
 
@@ -89,13 +88,13 @@ export class ServiceAddress {
    * service come back here. The hold on new connections goes with them.
    */
   async release(): Promise<void> {
-    const del = await sh('ip', ['addr', 'del', `${this.address}/32`, 'dev', this.dev]);
+    const del = await this.sh('ip', ['addr', 'del', `${this.address}/32`, 'dev', this.dev]);
     if (!del.ok && !/Cannot assign|not found/i.test(del.err)) this.log.warn({ address: this.address, err: del.err }, 'service address not removed');
     this.log.debug({ address: this.address, at: Date.now() }, 'service address released');
     for (const chain of ['INPUT', 'OUTPUT']) {
-      const listed = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env });
+      const listed = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env: { PATH: this.PATH } });
       const mine = listed.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `) && l.includes(`${this.address}/32`) && l.includes('-j DROP'));
-      for (const rule of mine) await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env });
+      for (const rule of mine) await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env: { PATH: this.PATH } });
     }
   }
 }
