@@ -13,6 +13,7 @@ import type { HostImage, ImageTransfer } from '../common/schemas';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
 import type { ServiceRuntime } from './runtime';
+import { announceFromHost, linkContainer } from './container-link';
 
 /** fastmig's code in every container (the daemon runs from it); read-only. */
 export const APP_MOUNT = '/fastmig/app';
@@ -53,9 +54,9 @@ const DAEMON_ALLOWANCE_MIB = 48;
 const memoryFlags = (limitMiB?: number) => (limitMiB ? ['--memory', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`, '--memory-swap', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`] : []);
 
 /**
- * A service with its own address runs in its host's network (the engine's own network would give
- * the container another address on each host): the daemon puts the address on the host's
- * interface, and CRIU keeps its connections, as for a process (daemon/service-address.ts).
+ * A service with its own address gets no engine network (whose address would differ on every
+ * host) but a link of its own that carries the address (activities/container-link.ts); CRIU keeps
+ * its connections, as for a process (daemon/service-address.ts).
  */
 function ownAddress(dir: string): string | undefined {
   const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
@@ -85,7 +86,8 @@ interface ImageConfig {
   WorkingDir: string;
 }
 
-export function dockerRuntime(ctx: { host: string; home: string; criuPath: string; address: string }): ServiceRuntime {
+/** `uplink`: this host's interface on the hosts' segment. */
+export function dockerRuntime(ctx: { host: string; home: string; criuPath: string; address: string; uplink: () => Promise<string> }): ServiceRuntime {
   const docker = engine(ctx.host, ctx.home);
 
   /** Ownership: a container of that name must carry our labels, or it is not ours to remove. */
@@ -98,6 +100,18 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       throw ApplicationFailure.nonRetryable(`refusing to touch container ${name} on ${ctx.host}: it was not created by fastmig`, 'NotOwned');
     }
     await docker(['rm', '-f', name]);
+  }
+
+  /** The container's link (its daemon waits for it before it claims the address); a container that cannot have one goes. */
+  async function linkOwnAddress(service: string, address: string): Promise<void> {
+    const name = containerName(ctx.host, service);
+    const pid = Number((await docker(['inspect', '--format', '{{.State.Pid}}', name])).stdout.trim());
+    try {
+      await linkContainer({ host: ctx.host, service, pid, address, uplink: await ctx.uplink() });
+    } catch (err) {
+      await docker(['rm', '-f', name]);
+      throw ApplicationFailure.nonRetryable(`the container of ${service} could not be given its address ${address} on ${ctx.host}: ${err instanceof Error ? err.message : String(err)}`, 'ContainerLink');
+    }
   }
 
   return {
@@ -127,9 +141,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
       await removeOwned(service);
-      const hostNetwork = !!ownAddress(dir);
-      // Connections on the old host's address restore only with non-local binds (the container's /proc/sys is read-only).
-      if (hostNetwork) await execa('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1'], { reject: false });
+      const address = ownAddress(dir);
       const r = await docker([
         'run', '-d', '--name', containerName(ctx.host, service),
         '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
@@ -141,7 +153,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
         // Published on the host's own address, on the service's previous port when that is free here.
-        ...(hostNetwork ? ['--network', 'host'] : spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
+        ...(address ? ['--network', 'none'] : spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
         ...memoryFlags(spec.memoryLimitMiB),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
@@ -149,6 +161,12 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '--library-path', `${BUNDLE_MOUNT}/node/lib`, `${BUNDLE_MOUNT}/node/node`, `${APP_MOUNT}/dist/daemon/main.js`, SERVICE_MOUNT, mode,
       ]);
       if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`container of ${service} did not start on ${ctx.host}: ${oneLine(r)}`, 'ContainerStart');
+      if (address) await linkOwnAddress(service, address);
+    },
+
+    async announce(service) {
+      const address = ownAddress(paths.serviceDir(ctx.host, service, ctx.home));
+      if (address) void announceFromHost(address, await ctx.uplink());
     },
 
     async hostPort(service, spec) {

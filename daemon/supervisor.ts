@@ -65,7 +65,7 @@ export class Supervisor {
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
     const criu = { criu: o.criuPath, tools: this.tools, container: o.container, ownAddress: !!o.serviceAddress };
-    this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log, toolsPath(criu)) : null;
+    this.address = o.serviceAddress ? new ServiceAddress({ ...o.serviceAddress, ownLink: !!o.container }, o.log, toolsPath(criu)) : null;
     this.moving = { criu, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address };
   }
 

@@ -59,7 +59,7 @@ export class Target {
    * service answers. waitForCheckpoint: asked before the dump ended; the source answers once it has.
    */
   arrive(checkpointId: string, from: string, via: 'peer' | 's3', waitForCheckpoint?: true): Promise<FetchAndRestoreResult> {
-    const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied };
+    const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied, runtime: this.spec.runtime };
     return this.steps.fetchAndRestore({ ...req, port: this.port, via, serviceAddress: this.serviceAddress, held: this.held, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
   }
 
