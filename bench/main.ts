@@ -18,6 +18,7 @@ import { round, spread } from './stats';
 import { writeReport } from './report';
 import { figures, type Figures, type Results } from './results';
 import { shapedRuns, shapedRatios } from './shaped';
+import { keptRuns } from './kept';
 
 /** The size moved over the shaped link (--link). */
 const SHAPED_MIB = 256;
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
       await ensureDemoImages();
     }
     for (const size of sizes) {
-      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], warmDocker: [], coldDocker: [], lazy: [], restart: [], direct: [] };
+      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], warmKept: [], warmDocker: [], coldDocker: [], lazy: [], restart: [], direct: [] };
       say(`${size} MiB: floor${lazyOk ? ' and lazy' : ''} (CRIU level, tmpfs)…`);
       for (let i = 0; i < runs; i++) {
         per.floor.push(await floorRun(criu, size));
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
       }
       for (let i = 0; i < runs; i++) per.restart.push(await restartOnce(svc, direct));
       if (size === sizes[0]) {
+        const keptMiB = quick ? 64 : 256;
+        say(`${size} MiB: warm migrations with a ${keptMiB} MiB kept directory…`);
+        per.warmKept = await keptRuns(size, keptMiB, runs, direct);
+        r.notes.push(`warm, with a kept directory: the ${size} MiB service with --keep of a directory of ${keptMiB} files of 1 MiB (random bytes), unchanged while it runs: copied whole before the freeze, only what changed during it copied inside; the whole copy still travels with the image after the freeze (it is not sent ahead yet), so the transfer inside the downtime grows with the directory`);
         say('daemon cost (memory, idle CPU) and throughput with wrk…');
         r.daemon = await daemonCost(svc, direct, quick ? 3000 : 10_000);
         const secs = quick ? 2 : 3;
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
     throughputUnderDaemon: r.throughput ? ratio(r.throughput.daemon.median, r.throughput.bare.median) : null,
     concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
     coldOverWarmDocker: ratio(med(s0.coldDocker), med(s0.warmDocker)),
+    keptOverWarm: ratio(med(s0.warmKept), med(s0.warm)),
     ...shapedRatios(r.shaped),
   };
   if (s0.direct) {

@@ -8,7 +8,7 @@ export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
 /** Warm and cold migrations of the same service run as a container (docker runtime). */
 export const DOCKER_MODES = ['warmDocker', 'coldDocker'] as const;
-export type Row = Mode | 'direct' | (typeof DOCKER_MODES)[number];
+export type Row = Mode | 'direct' | 'warmKept' | (typeof DOCKER_MODES)[number];
 export type Figures = {
   downtimeMs: Spread;
   freezeToResumeMs: Spread;

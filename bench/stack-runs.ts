@@ -30,7 +30,8 @@ export interface Deployed {
 const CONTAINER_SERVICE = `${APP_MOUNT}/dist/bench/service.js`;
 const CONTAINER_PORT = 8080;
 
-export async function deployBench(name: string, host: string, fillMiB: number, procs = 1, runtime: Runtime = 'process'): Promise<Deployed> {
+/** `keep`: directories kept with the service (process runtime). */
+export async function deployBench(name: string, host: string, fillMiB: number, procs = 1, runtime: Runtime = 'process', keep: string[] = []): Promise<Deployed> {
   if ((await ops.inspect()).some((v) => v.service === name)) await ops.remove(name);
   const state = ['--fill-mib', String(fillMiB), '--procs', String(procs)];
   let endpoint: string;
@@ -41,7 +42,7 @@ export async function deployBench(name: string, host: string, fillMiB: number, p
   } else {
     const port = await freePort();
     const command = [process.execPath, BENCH_SERVICE, '--port', String(port), ...state];
-    endpoint = (await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {} } })).endpoint!;
+    endpoint = (await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {}, ...(keep.length ? { keep } : {}) } })).endpoint!;
   }
   await until(`${name} answering after deploy`, () => answers(endpoint), 120_000, 20);
   return { name, endpoint, host, runtime };
