@@ -128,6 +128,12 @@ async function main(): Promise<void> {
   }
 
   const s0 = r.sizes[sizes[0]];
+  const largest = sizes[sizes.length - 1];
+  const sL = r.sizes[largest];
+  const tp = r.throughput?.daemon;
+  // Cold over warm at every size (the first size's key keeps its old name).
+  const bySize = (key: string, cold: 'cold' | 'coldDocker', warm: 'warm' | 'warmDocker') =>
+    Object.fromEntries(sizes.slice(1).map((s) => [`${key}${s}`, ratio(med(r.sizes[s][cold]), med(r.sizes[s][warm]))]));
   const lazySize = [...sizes].reverse().find((s) => r.sizes[s]?.lazy);
   const med = (f?: Figures) => f?.downtimeMs.median;
   r.ratios = {
@@ -135,12 +141,22 @@ async function main(): Promise<void> {
     coldOverWarm: ratio(med(s0.cold), med(s0.warm)),
     warmOverLazy: lazySize ? ratio(med(r.sizes[lazySize].warm), med(r.sizes[lazySize].lazy)) : null,
     lazySizeMiB: lazySize ?? null,
-    restore16Over1: ratio(r.procs[16]?.restoreMs.median, r.procs[1]?.restoreMs.median),
+    warmOverFloor1G: ratio(med(sL.warm), med(sL.floor)),
+    largestSizeMiB: largest,
+    lazyGrowth: ratio(med(sL.lazy), med(s0.lazy)),
+    transferMBps: sL.warm?.transferMBps?.median ?? null,
+    // By the clients' gap (downtime), not CRIU's restore step alone.
+    restore16Over1: ratio(r.procs[16]?.downtimeMs.median, r.procs[1]?.downtimeMs.median),
+    restore16Over1Criu: ratio(r.procs[16]?.restoreMs.median, r.procs[1]?.restoreMs.median),
+    cpuSecondsPerMigration: s0.warm?.cpuSeconds?.median ?? null,
     temporalOverDirect: ratio(s0.warm?.totalMs.median, s0.direct?.totalMs.median),
     daemonPrivateMiB: r.daemon ? round(r.daemon.daemonPrivateMiB, 2) : null,
     throughputUnderDaemon: r.throughput ? ratio(r.throughput.daemon.median, r.throughput.bare.median) : null,
+    throughputSpread: tp ? ratio(tp.max - tp.min, tp.median) : null,
     concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
     coldOverWarmDocker: ratio(med(s0.coldDocker), med(s0.warmDocker)),
+    ...bySize('coldOverWarm', 'cold', 'warm'),
+    ...bySize('coldOverWarmDocker', 'coldDocker', 'warmDocker'),
     keptOverWarm: ratio(med(s0.warmKept), med(s0.warm)),
     ...shapedRatios(r.shaped),
   };
