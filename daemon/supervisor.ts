@@ -17,7 +17,7 @@ import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
-import { dumpService, restoreService, type Moving } from './moves';
+import { dumpService, restoreService, userTreeOf, type Moving } from './moves';
 import { freezeFenced, thawFenced, watchLease } from './fence';
 import { ServiceAddress } from './service-address';
 
@@ -65,7 +65,7 @@ export class Supervisor {
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
     this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log) : null;
-    this.moving = { criu: { criu: o.criuPath, tools: this.tools, container: o.container }, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address };
+    this.moving = { criu: { criu: o.criuPath, tools: this.tools, container: o.container }, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address, user: userTreeOf(o.spec.user, o.dir) };
   }
 
   status(): DaemonStatus {
@@ -121,11 +121,11 @@ export class Supervisor {
         cwd: this.o.spec.cwd ?? '/',
         env: { PATH: BASE_PATH, ...this.o.spec.env },
         tools: this.tools,
-        cgroupProcs: this.cgroup?.procsFile,
+        cgroupProcs: this.cgroup?.procsFile, user: this.moving.user,
       });
       this.attach(child);
       try {
-        this.initPid = await findNamespaceInit(child.pid!);
+        this.initPid = await findNamespaceInit(child.pid!, this.moving.user);
       } catch (err) {
         this.state = 'exited';
         throw err;
