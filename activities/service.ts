@@ -12,6 +12,7 @@ import { daemonAt } from '../agent/daemon-client';
 import { writeLease } from '../agent/lease';
 import { checkpointWithHook, restoreWithHook } from '../agent/hooks';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
+import { lookupAccount } from '../common/accounts';
 import { translate } from './errors';
 import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
@@ -163,6 +164,9 @@ export function createServiceActivities(ctx: HostContext) {
       // leaves no folder behind.
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       checkKeptDirs(spec, !!req.start);
+      if (spec.user && !lookupAccount(spec.user)) {
+        throw ApplicationFailure.nonRetryable(`invalid service spec of ${service}: no user "${spec.user}" on ${ctx.host} (--user names an account of every host it runs on)`, 'BadSpec');
+      }
       if (req.start) await untilLeased(ctx, `start ${service}`);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       // A container's address lives on its own link; the host's probes (from its own address) pass the hold there.

@@ -17,6 +17,8 @@ export interface ImageSidecar {
   sourceHost: string;
   /** Sizes of CRIU's image files right after the dump: a restore refuses an image that differs. */
   files?: Record<string, number>;
+  /** A user's tree (daemon/user-tree.ts): the mount points CRIU binds back from the restoring host. */
+  mounts?: string[];
 }
 
 export function imageFileSizes(dir: string): Record<string, number> {
@@ -95,8 +97,8 @@ export const toolsPath = (t: { container?: boolean; tools: Tools }) => (t.contai
 const DUMP_ATTEMPTS = 3;
 
 /** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts). */
-async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv?: Record<string, string>): Promise<void> {
-  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
+async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv: Record<string, string> | undefined, extra: string[]): Promise<void> {
+  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS, ...extra];
   if (engineNetwork(t)) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
   if (frozenEnv) args.push('--action-script', t.tools.notify);
@@ -111,12 +113,12 @@ async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: b
  * then (the parasite's reply comes back empty), so a failed dump of a live tree is tried again,
  * from a clean folder, twice at most.
  */
-export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger, frozenEnv?: Record<string, string>): Promise<void> {
+export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger, frozenEnv?: Record<string, string>, extra: string[] = []): Promise<void> {
   // Written before the dump: kept by a retry.
   const before = new Set<string>([IMAGE_FILES.sidecar, IMAGE_FILES.keptBase]);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await criuDump(t, pid, dir, leaveRunning, frozenEnv);
+      return await criuDump(t, pid, dir, leaveRunning, frozenEnv, extra);
     } catch (err) {
       if (attempt >= DUMP_ATTEMPTS || !isAlive(pid)) throw err;
       log.warn({ dir, attempt, err: err instanceof Error ? err.message : String(err) }, 'dump failed, trying again');
@@ -132,14 +134,24 @@ export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRun
  * the restored tree in place of the pipe it had at dump time (--inherit-fd); `cat` relays it.
  * criu itself runs in the service's memory cgroup, if it has one (`cgroupProcs`), `cat` not.
  */
-export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, cgroupProcs: string | null, keepConnections: boolean): ChildProcess {
+export function spawnRestore(
+  t: CriuTarget,
+  dir: string,
+  sidecar: ImageSidecar,
+  cgroupProcs: string | null,
+  keepConnections: boolean,
+  /** A user's tree: CRIU runs after `prefix` (its bare binds) with `flags` (daemon/user-tree.ts). */
+  user?: { prefix: string[]; flags: string[] },
+): ChildProcess {
   const f = imageFolder(dir);
   const args = [
     '-c',
     `{ ${joinCgroup('$FASTMIG_CGROUP_PROCS')}; exec "$@"; } 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | ${t.tools.cat}`,
     'fastmig-restore',
+    ...(user?.prefix ?? []),
     t.criu,
     'restore',
+    ...(user?.flags ?? []),
     '-D',
     dir,
     '-o',

@@ -9,6 +9,9 @@ import { signalTree, waitFor } from './process-tree';
 import { KeptCapture, layDownKept } from './kept-dirs';
 import type { ServiceAddress } from './service-address';
 import { BASE_PATH } from './tools';
+import { externalDumpFlags, treeExternals, userRestore, type UserTree } from './user-tree';
+
+export { userTreeOf } from './user-tree';
 
 export interface Moving {
   criu: CriuTarget;
@@ -17,6 +20,8 @@ export interface Moving {
   serviceDir: string;
   keep: string[];
   address: ServiceAddress | null;
+  /** Set for a service that runs as another user (daemon/user-tree.ts). */
+  user: UserTree | null;
 }
 
 /**
@@ -27,6 +32,8 @@ export interface Moving {
  */
 export async function dumpService(m: Moving, pid: number, dir: string, leaveRunning: boolean, sidecar: ImageSidecar): Promise<{ frozenAt: number }> {
   const sidecarFile = imageFolder(dir).sidecar;
+  // A user's tree: its mounts are bound back by the restore, wherever it runs (the sidecar names them).
+  if (m.user) sidecar = { ...sidecar, mounts: treeExternals(pid) };
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
@@ -37,7 +44,7 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
   const frozenAt = Date.now();
   let dumped = false;
   try {
-    await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env);
+    await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env, externalDumpFlags(sidecar.mounts ?? []));
     dumped = true;
   } finally {
     // The service runs on here (or its restart policy brings it back here): new connections are taken again.
@@ -69,16 +76,20 @@ export async function restoreService(
   const f = imageFolder(dir);
   const arrived = await arrive(m, dir);
   const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
+  // A user's tree may not repair TCP sockets of the host's network namespace (its user namespace
+  // holds no CAP_NET_ADMIN there): its connections are restored closed and its clients reconnect.
+  const user = m.user && sidecar.mounts ? userRestore(m.user, sidecar.mounts) : undefined;
+  const rebuild = !!m.address && !user;
   const attempt = async (keepConnections: boolean): Promise<boolean> => {
-    const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections);
+    const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections, user);
     attach(child);
     const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
     // criu and whatever it restored so far go too, not just the shell that started it.
     if (!ok) signalTree(child.pid!, 'SIGKILL');
     return ok;
   };
-  let ok = await attempt(!!m.address);
-  if (!ok && m.address) {
+  let ok = await attempt(rebuild);
+  if (!ok && rebuild) {
     // Connections that cannot be rebuilt (on the host that held them, a tree ended otherwise than
     // by its dump leaves their old selves behind): restored closed, their clients reconnect.
     m.log.warn({ err: criuErrors(f.restoreLog) }, 'restore with its connections failed: restoring them closed');

@@ -72,6 +72,11 @@ export const ServiceSpec = z
      * with the memory image, carried inside the image and laid down before CRIU restores.
      */
     keep: z.array(KeptDir).max(16).default([]),
+    /** The account the service runs as (process runtime; absent: root). It must exist on every host it runs on. */
+    user: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'a user is an account name like postgres or nobody')
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -81,6 +86,7 @@ export const ServiceSpec = z
       if (other) ctx.addIssue({ code: 'custom', path: ['keep', i], message: `${d} is kept already (as ${other})` });
     });
     if (s.runtime === 'process' && !s.command.length) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the command must not be empty' });
+    if (s.runtime !== 'process' && s.user) ctx.addIssue({ code: 'custom', path: ['user'], message: '--user is for the process runtime (a container runs as its image\'s USER)' });
     if (s.runtime === 'process' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'an image needs --runtime docker' });
     if (s.runtime === 'docker' && !s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the docker runtime needs an image (--image <name>)' });
   });
