@@ -1,0 +1,84 @@
+// The compatibility catalogue: real third-party servers from Debian packages, each deployed as a
+// fastmig service the way its documentation runs it, loaded by its own client, migrated hostA →
+// hostB while that client keeps using it, and checked by the client afterwards. With
+// FASTMIG_COMPAT=full (npm run test:compat) every entry runs; otherwise the quick subset, as part of
+// the test suite. FASTMIG_COMPAT_ONLY (a regular expression over the ids) narrows either.
+// FASTMIG_COMPAT_RESULTS names a file that gets one JSON line per entry (scripts/compat-summary.js).
+import fs from 'fs';
+import execa from 'execa';
+import { ops } from '../../client';
+import { freePort } from '../../demo/probe';
+import { removeQuietly } from '../helpers';
+import { clientGap, until } from './client';
+import { srvOf, type Ctx } from './entry';
+import { CATALOGUE } from './catalogue';
+
+const full = process.env.FASTMIG_COMPAT === 'full';
+const only = process.env.FASTMIG_COMPAT_ONLY ? new RegExp(process.env.FASTMIG_COMPAT_ONLY) : null;
+const chosen = CATALOGUE.filter((s) => (full || s.quick) && (!only || only.test(s.id)));
+const results = process.env.FASTMIG_COMPAT_RESULTS;
+
+function duBytes(dir: string): number {
+  let n = 0;
+  if (!fs.existsSync(dir)) return 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory()) n += duBytes(p);
+    else if (e.isFile()) n += fs.statSync(p).size;
+  }
+  return n;
+}
+
+function clean(name: string) {
+  for (const h of ['hostA', 'hostB']) fs.rmSync(srvOf(h, name), { recursive: true, force: true });
+}
+
+test.each(chosen.map((s) => [s.id, s] as const))('%s migrates hostA → hostB under its own client and passes its checks', async (_id, s) => {
+  const name = `compat-${s.id}`;
+  const version = (await execa('dpkg-query', ['-W', '-f', '${Version}', s.pkg])).stdout;
+  const record: Record<string, unknown> = { id: s.id, kind: s.kind, pkg: s.pkg, version, runtime: 'process' };
+  await removeQuietly(name);
+  clean(name);
+  const ctx: Ctx = { name, port: await freePort(), ports: [], address: '', dir: `/srv/${name}`, state: {} };
+  for (let i = 0; i < (s.extraPorts ?? 0); i++) ctx.ports.push(await freePort());
+  fs.mkdirSync(srvOf('hostA', name), { recursive: true });
+  try {
+    await s.prepare?.(ctx, srvOf('hostA', name));
+    await ops.deploy({
+      host: 'hostA',
+      spec: { name, command: s.command(ctx), cwd: ctx.dir, port: ctx.port, env: s.env ?? {}, keep: s.keep === false ? [] : [ctx.dir] },
+    });
+    const view = (await ops.inspect(name))[0];
+    ctx.address = (view.address ?? view.endpoint!).replace(/:\d+$/, '');
+    await s.ready(ctx);
+    await s.load(ctx);
+    const usage = s.use(ctx);
+    let report;
+    let from = 0;
+    let to = 0;
+    try {
+      await until('the client using it before the move', async () => usage.acks.length >= 3, 60_000, 50);
+      from = Date.now();
+      report = await ops.migrate({ service: name, to: 'hostB', mode: 'warm' });
+      to = Date.now();
+      if (report.ok) await until('the client answered again after the move', async () => usage.acks.filter((t) => t >= to).length >= 5, 60_000, 50);
+    } finally {
+      await usage.stop();
+    }
+    Object.assign(record, { imageBytes: report.imageBytes, workflowDowntimeMs: report.downtimeMs, acks: usage.acks.length });
+    expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
+    expect((await ops.inspect(name))[0].host).toBe('hostB');
+    record.gapMs = clientGap(usage.acks, from, to);
+    await s.check(ctx, srvOf('hostB', name));
+    record.keptBytes = duBytes(srvOf('hostB', name));
+    record.ok = true;
+  } catch (err) {
+    record.ok = false;
+    record.reason = (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 400);
+    throw err;
+  } finally {
+    if (results) fs.appendFileSync(results, `${JSON.stringify(record)}\n`);
+    await removeQuietly(name);
+    clean(name);
+  }
+}, 300_000);
