@@ -2,5 +2,9 @@
 import type { CompatServer } from './entry';
 import { redis } from './servers/redis';
 import { nginx } from './servers/nginx';
+import { memcached } from './servers/memcached';
+import { mariadb } from './servers/mariadb';
+import { lighttpd } from './servers/lighttpd';
+import { mosquitto } from './servers/mosquitto';
 
-export const CATALOGUE: CompatServer[] = [redis, nginx];
+export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto];

@@ -9,6 +9,7 @@ import execa from 'execa';
 import { ops } from '../../client';
 import { freePort } from '../../demo/probe';
 import { removeQuietly } from '../helpers';
+import { descendantsOf } from '../../daemon/process-tree';
 import { clientGap, until } from './client';
 import { srvOf, type Ctx } from './entry';
 import { CATALOGUE } from './catalogue';
@@ -66,8 +67,11 @@ test.each(chosen.map((s) => [s.id, s] as const))('%s migrates hostA → hostB un
       await usage.stop();
     }
     Object.assign(record, { imageBytes: report.imageBytes, workflowDowntimeMs: report.downtimeMs, acks: usage.acks.length });
+    if (!report.ok) throw new Error(`migration ${report.outcome}: ${report.error ?? 'no reason given'}`);
     expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
-    expect((await ops.inspect(name))[0].host).toBe('hostB');
+    const moved = (await ops.inspect(name))[0];
+    expect(moved.host).toBe('hostB');
+    record.processes = descendantsOf(moved.pid!).length;
     record.gapMs = clientGap(usage.acks, from, to);
     await s.check(ctx, srvOf('hostB', name));
     record.keptBytes = duBytes(srvOf('hostB', name));
