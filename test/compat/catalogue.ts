@@ -6,5 +6,10 @@ import { memcached } from './servers/memcached';
 import { mariadb } from './servers/mariadb';
 import { lighttpd } from './servers/lighttpd';
 import { mosquitto } from './servers/mosquitto';
+import { beanstalkd } from './servers/beanstalkd';
+import { zookeeper } from './servers/zookeeper';
+import { etcd } from './servers/etcd';
+import { haproxy } from './servers/haproxy';
+import { radicale } from './servers/radicale';
 
-export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto];
+export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto, beanstalkd, zookeeper, etcd, haproxy, radicale];

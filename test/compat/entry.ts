@@ -48,7 +48,7 @@ export interface CompatServer {
   /** Whether /srv/<name> travels with it (`--keep`); default true. */
   keep?: boolean;
   /** Waits until its own client can use it. */
-  ready(ctx: Ctx): Promise<void>;
+  ready(ctx: Ctx): Promise<unknown>;
   /** A bounded load by its own client or benchmark tool, before the move. */
   load(ctx: Ctx): Promise<void>;
   /** The client's use while it moves. */
