@@ -1,6 +1,7 @@
 // Counts the compatibility catalogue's results from Jest's JSON report (`--json --outputFile`) and
 // the entries' own records (one JSON line each: version, sizes, the gap its client saw). One test
 // is one distinct server: migrated when it passed, lost when it failed (its reason printed).
+// Servers known not to move yet (test/compat/limits.ts) are not counted; their reasons are listed.
 // Prints the table rows of docs/compatibility.md, then `compat: N servers, N migrated, N lost`.
 const fs = require('fs');
 
@@ -8,21 +9,28 @@ const report = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const records = new Map();
 for (const line of fs.readFileSync(process.argv[3], 'utf8').split('\n')) if (line.trim()) records.set(JSON.parse(line).id, JSON.parse(line));
 const mib = (b) => (b == null ? '?' : `${(b / 1048576).toFixed(1)} MiB`);
+const ms = (n) => (n == null ? '?' : `${n} ms`);
 const servers = new Map();
+const limits = new Map();
 for (const suite of report.testResults) {
   for (const t of suite.assertionResults) {
     if (t.status !== 'passed' && t.status !== 'failed') continue; // skipped or pending: not run
-    servers.set(t.title.split(' ')[0], t);
+    (/ is not yet dumped here/.test(t.title) ? limits : servers).set(t.title.split(' ')[0], t);
   }
 }
-console.log('| server | kind | Debian version | runtime | image | kept files | client-observed gap | workflow downtime | result |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| server | kind | Debian version | runtime | image | kept files | processes | client-observed gap | workflow downtime | result |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 const lost = [];
 for (const [id, t] of servers) {
   const r = records.get(id) || {};
   const ok = t.status === 'passed';
   if (!ok) lost.push(`${id}: ${r.reason || (t.failureMessages[0] || 'failed').split('\n')[0]}`);
-  console.log(`| ${id} | ${r.kind || '?'} | ${r.pkg || '?'} ${r.version || '?'} | ${r.runtime || '?'} | ${mib(r.imageBytes)} | ${mib(r.keptBytes)} | ${r.gapMs == null ? '?' : `${r.gapMs} ms`} | ${r.workflowDowntimeMs == null ? '?' : `${r.workflowDowntimeMs} ms`} | ${ok ? 'migrated' : 'lost'} |`);
+  console.log(`| ${id} | ${r.kind || '?'} | ${r.pkg || '?'} ${r.version || '?'} | ${r.runtime || '?'} | ${mib(r.imageBytes)} | ${mib(r.keptBytes)} | ${r.processes ?? '?'} | ${ms(r.gapMs)} | ${ms(r.workflowDowntimeMs)} | ${ok ? 'migrated' : 'lost'} |`);
+}
+for (const [id, t] of limits) {
+  const r = records.get(id) || {};
+  const as = t.status === 'passed' ? 'as documented' : 'NOT as documented, see above';
+  console.log(`compat: not yet: ${id} (${r.pkg || '?'} ${r.version || '?'}), ${as}: ${r.reason || '?'}`);
 }
 // A suite that could not run at all (it did not load, or its set-up failed) is lost as one.
 const broken = report.testResults.filter((s) => s.status === 'failed' && !s.assertionResults.some((t) => t.status === 'failed')).length;

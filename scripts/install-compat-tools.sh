@@ -12,12 +12,16 @@ if [ $quick = 0 ]; then
   want+=(memcached:memcached libmemcached-tools:memcstat mariadb-server:mariadbd mariadb-client:mariadb
     lighttpd:lighttpd mosquitto:mosquitto mosquitto-clients:mosquitto_pub beanstalkd:beanstalkd
     zookeeper:/usr/share/zookeeper/bin/zkCli.sh etcd-server:etcd etcd-client:etcdctl haproxy:haproxy
-    radicale:radicale openjdk-17-jre-headless:java)
+    radicale:radicale openjdk-17-jre-headless:java
+    # not yet dumped here (they run as their own user): the catalogue shows why
+    postgresql:'/usr/lib/postgresql/*/bin/postgres' postgresql-client:psql apache2:apache2)
 fi
 missing=()
 for w in "${want[@]}"; do
   prog=${w#*:}
-  if [ "${prog#/}" != "$prog" ]; then [ -e "$prog" ] && continue; else command -v "$prog" >/dev/null 2>&1 && continue; fi
+  prog=${prog//\'/}
+  # shellcheck disable=SC2086 # a path may be a pattern
+  if [ "${prog#/}" != "$prog" ]; then ls $prog >/dev/null 2>&1 && continue; else command -v "$prog" >/dev/null 2>&1 && continue; fi
   [ -x "/usr/sbin/$prog" ] && continue
   missing+=("${w%%:*}")
 done
