@@ -11,5 +11,7 @@ import { zookeeper } from './servers/zookeeper';
 import { etcd } from './servers/etcd';
 import { haproxy } from './servers/haproxy';
 import { radicale } from './servers/radicale';
+import { memcachedContainer, nginxContainer, redisContainer } from './servers/containers';
 
-export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto, beanstalkd, zookeeper, etcd, haproxy, radicale];
+export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto, beanstalkd, zookeeper, etcd, haproxy, radicale,
+  redisContainer, memcachedContainer, nginxContainer];

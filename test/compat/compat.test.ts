@@ -2,7 +2,7 @@
 // fastmig service the way its documentation runs it, loaded by its own client, migrated hostA →
 // hostB while that client keeps using it, and checked by the client afterwards. With
 // FASTMIG_COMPAT=full (npm run test:compat) every entry runs; otherwise the quick subset, as part of
-// the test suite. FASTMIG_COMPAT_ONLY (a regular expression over the ids) narrows either.
+// the test suite. FASTMIG_COMPAT_ONLY (a regular expression over "<id> [<runtime>]") narrows either.
 // FASTMIG_COMPAT_RESULTS names a file that gets one JSON line per entry (scripts/compat-summary.js).
 import fs from 'fs';
 import execa from 'execa';
@@ -11,13 +11,15 @@ import { freePort } from '../../demo/probe';
 import { removeQuietly } from '../helpers';
 import { descendantsOf } from '../../daemon/process-tree';
 import { clientGap, until } from './client';
-import { srvOf, type Ctx } from './entry';
+import { srvOf, type CompatServer, type Ctx } from './entry';
 import { CATALOGUE } from './catalogue';
+import { COMPAT_IMAGE, ensureCompatImage } from './image';
 import { LIMITS } from './limits';
 
 const full = process.env.FASTMIG_COMPAT === 'full';
 const only = process.env.FASTMIG_COMPAT_ONLY ? new RegExp(process.env.FASTMIG_COMPAT_ONLY) : null;
-const chosen = CATALOGUE.filter((s) => (full || s.quick) && (!only || only.test(s.id)));
+const label = (s: CompatServer) => `${s.id} [${s.runtime ?? 'process'}]`;
+const chosen = CATALOGUE.filter((s) => (full || s.quick) && (!only || only.test(label(s))));
 const results = process.env.FASTMIG_COMPAT_RESULTS;
 const limits = full ? LIMITS.filter((l) => !only || only.test(l.id)) : [];
 
@@ -42,10 +44,24 @@ if (!chosen.length && !limits.length) {
   });
 }
 
-if (chosen.length) test.each(chosen.map((s) => [s.id, s] as const))('%s migrates hostA → hostB under its own client and passes its checks', async (_id, s) => {
+/** Where a service answers its clients: its own address (process), its host's address and published port (container). */
+async function reach(ctx: Ctx, docker: boolean): Promise<void> {
+  const view = (await ops.inspect(ctx.name))[0];
+  const [address, port] = (docker ? view.endpoint! : view.address ?? view.endpoint!).split(':');
+  ctx.address = address;
+  if (docker) ctx.port = Number(port);
+}
+
+beforeAll(async () => {
+  if (chosen.some((s) => s.runtime === 'docker')) await ensureCompatImage();
+}, 600_000);
+
+if (chosen.length) test.each(chosen.map((s) => [label(s), s] as const))('%s migrates hostA → hostB under its own client and passes its checks', async (_id, s) => {
   const name = `compat-${s.id}`;
+  const docker = s.runtime === 'docker';
+  // The package inside the image is the one the machine's apt installs (same release, same mirror).
   const version = (await execa('dpkg-query', ['-W', '-f', '${Version}', s.pkg])).stdout;
-  const record: Record<string, unknown> = { id: s.id, kind: s.kind, pkg: s.pkg, version, runtime: 'process' };
+  const record: Record<string, unknown> = { id: s.id, kind: s.kind, pkg: s.pkg, version, runtime: s.runtime ?? 'process' };
   await removeQuietly(name);
   clean(name);
   const ctx: Ctx = { name, port: await freePort(), ports: [], address: '', dir: `/srv/${name}`, state: {} };
@@ -55,10 +71,11 @@ if (chosen.length) test.each(chosen.map((s) => [s.id, s] as const))('%s migrates
     await s.prepare?.(ctx, srvOf('hostA', name));
     await ops.deploy({
       host: 'hostA',
-      spec: { name, command: s.command(ctx), cwd: ctx.dir, port: ctx.port, env: s.env ?? {}, keep: s.keep === false ? [] : [ctx.dir] },
+      spec: docker
+        ? { name, runtime: 'docker', image: COMPAT_IMAGE.name, command: s.command(ctx), port: s.containerPort, env: s.env ?? {} }
+        : { name, command: s.command(ctx), cwd: ctx.dir, port: ctx.port, env: s.env ?? {}, keep: s.keep === false ? [] : [ctx.dir] },
     });
-    const view = (await ops.inspect(name))[0];
-    ctx.address = (view.address ?? view.endpoint!).replace(/:\d+$/, '');
+    await reach(ctx, docker);
     await s.ready(ctx);
     await s.load(ctx);
     const usage = s.use(ctx);
@@ -69,6 +86,8 @@ if (chosen.length) test.each(chosen.map((s) => [s.id, s] as const))('%s migrates
       await until('the client using it before the move', async () => usage.acks.length >= 3, 60_000, 50);
       from = Date.now();
       report = await ops.migrate({ service: name, to: 'hostB', mode: 'warm' });
+      // A container answers at its new host's endpoint: its client is told as soon as the move returns.
+      if (docker && report.ok) await reach(ctx, docker);
       to = Date.now();
       if (report.ok) await until('the client answered again after the move', async () => usage.acks.filter((t) => t >= to).length >= 5, 60_000, 50);
     } finally {
@@ -79,7 +98,7 @@ if (chosen.length) test.each(chosen.map((s) => [s.id, s] as const))('%s migrates
     expect(report).toMatchObject({ ok: true, outcome: 'migrated', to: 'hostB' });
     const moved = (await ops.inspect(name))[0];
     expect(moved.host).toBe('hostB');
-    record.processes = descendantsOf(moved.pid!).length;
+    if (!docker) record.processes = descendantsOf(moved.pid!).length;
     record.gapMs = clientGap(usage.acks, from, to);
     await s.check(ctx, srvOf('hostB', name));
     record.keptBytes = duBytes(srvOf('hostB', name));

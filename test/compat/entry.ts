@@ -9,11 +9,11 @@ import { fastmigHome } from '../../common/config';
 export interface Ctx {
   /** The fastmig service's name (also the folder it keeps under /srv). */
   name: string;
-  /** The TCP port the server answers on (health checks connect there). */
+  /** The TCP port its clients reach it on (process: also the one it listens on; docker: the published one). */
   port: number;
   /** Further free ports, for servers that listen on more than one. */
   ports: number[];
-  /** The service's own address (it moves with the service); set once deployed. */
+  /** Where clients reach it: the service's own address (process; it moves with the service), or its host's (docker); set once deployed. */
   address: string;
   /** `/srv/<name>`: the directory the service keeps, as its host sees it. */
   dir: string;
@@ -36,6 +36,10 @@ export interface CompatServer {
   kind: string;
   /** The Debian package whose version the table reports. */
   pkg: string;
+  /** process (default), or docker: a container of the catalogue's image (test/compat/image.ts). */
+  runtime?: 'process' | 'docker';
+  /** docker: the port it listens on inside the container (its documented default). */
+  containerPort?: number;
   /** Part of the quick subset that `npm test` runs. */
   quick?: boolean;
   /** How many ports it needs besides `port`. */
