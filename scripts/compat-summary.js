@@ -34,7 +34,7 @@ for (const [key, t] of servers) {
   const ok = t.status === 'passed';
   if (!ok) lost.push(`${key}: ${r.reason || (t.failureMessages[0] || 'failed').split('\n')[0]}`);
   if (!ok) lostIds.add(id);
-  console.log(`| ${id} | ${r.kind || '?'} | ${r.pkg || '?'} ${r.version || '?'} | ${r.runtime || '?'} | ${mib(r.imageBytes)} | ${mib(r.keptBytes)} | ${r.processes ?? '?'} | ${ms(r.gapMs)} | ${ms(r.workflowDowntimeMs)} | ${ok ? 'migrated' : 'lost'} |`);
+  console.log(`| ${id} | ${r.kind || '?'} | ${r.pkg || '?'} ${r.version || '?'} | ${r.runtime || '?'} | ${mib(r.imageBytes)} | ${r.runtime === 'docker' ? '—' : mib(r.keptBytes)} | ${r.runtime === 'docker' ? '—' : r.processes ?? '?'} | ${ms(r.gapMs)} | ${ms(r.workflowDowntimeMs)} | ${ok ? 'migrated' : 'lost'} |`);
 }
 for (const [id, t] of limits) {
   const r = records.get(id) || {};
