@@ -8,7 +8,7 @@ import crypto from 'crypto';
 import { opLoop, sh, until, Wrong } from '../client';
 import type { CompatServer, Ctx } from '../entry';
 import { memcached } from './memcached';
-import { redis } from './redis';
+import { redis, runId } from './redis';
 
 const cli = (c: Ctx, ...args: string[]) => sh('redis-cli', ['-h', c.address, '-p', String(c.port), ...args], { timeoutMs: 10_000 });
 
@@ -47,6 +47,7 @@ export const redisContainer: CompatServer = {
     const dbsize = Number(await cli(c, 'DBSIZE'));
     if (dbsize !== (c.state.dbsize as number) + 1) throw new Error(`DBSIZE ${dbsize}, expected ${(c.state.dbsize as number) + 1}`);
     if ((await cli(c, 'GET', 'compat:k999')) !== `v999-${'x'.repeat(999 % 50)}`) throw new Error('compat:k999 does not read back');
+    if ((await runId(c)) !== c.state.runId) throw new Error('its run_id changed: it restarted');
     if (Number(await cli(c, 'INCR', 'compat:counter')) !== got + 1) throw new Error('INCR after the move did not continue the counter');
   },
 };

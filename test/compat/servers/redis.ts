@@ -1,12 +1,15 @@
 // Redis with append-only persistence fsynced on every write (appendonly yes, appendfsync always),
 // snapshots off the documented way (`--save ""`). Its client keeps one connection INCRementing a
 // counter through the move: every answer must be the one before plus one. Afterwards the counter,
-// the benchmark's and our keys, a write, and redis-check-aof on the target's copy of the AOF.
+// the benchmark's and our keys, a write, the same run id (a restart from the AOF would keep the data,
+// not the run id), and redis-check-aof on the target's copy of the AOF.
 import { sh, streamUse, until, Wrong } from '../client';
 import type { CompatServer, Ctx } from '../entry';
 
 const KEYS = 1000;
 const cli = (c: Ctx, ...args: string[]) => sh('redis-cli', ['-h', c.address, '-p', String(c.port), ...args]);
+/** Random at every start of the server. */
+export const runId = async (c: Ctx) => /run_id:(\w+)/.exec(await cli(c, 'INFO', 'server'))?.[1];
 
 export const redis: CompatServer = {
   id: 'redis',
@@ -21,6 +24,7 @@ export const redis: CompatServer = {
     const lines = Array.from({ length: KEYS }, (_, i) => `SET compat:k${i} v${i}-${'x'.repeat(i % 50)}`).join('\n');
     await sh('redis-cli', ['-h', c.address, '-p', String(c.port)], { input: `${lines}\n` });
     c.state.dbsize = Number(await cli(c, 'DBSIZE'));
+    c.state.runId = await runId(c);
   },
   use(c) {
     let last: number | null = null;
@@ -45,6 +49,8 @@ export const redis: CompatServer = {
       if (v !== `v${i}-${'x'.repeat(i % 50)}`) throw new Error(`compat:k${i} reads ${JSON.stringify(v)}`);
     }
     if (Number(await cli(c, 'INCR', 'compat:counter')) !== counter + 1) throw new Error('INCR after the move did not continue the counter');
+    // A restart from the AOF would keep the data; it would not keep the server's run id.
+    if ((await runId(c)) !== c.state.runId) throw new Error(`run_id ${await runId(c)}, ${c.state.runId} before: it restarted`);
     const info = await cli(c, 'INFO', 'persistence');
     if (!/aof_enabled:1/.test(info) || !/aof_last_write_status:ok/.test(info)) throw new Error(`AOF not healthy after the move: ${info.replace(/\s+/g, ' ').slice(0, 200)}`);
     const verdict = await sh('redis-check-aof', [`${hostDir}/appendonlydir/appendonly.aof.manifest`]);
