@@ -13,7 +13,7 @@ if [ $quick = 0 ]; then
     lighttpd:lighttpd mosquitto:mosquitto mosquitto-clients:mosquitto_pub beanstalkd:beanstalkd
     zookeeper:/usr/share/zookeeper/bin/zkCli.sh etcd-server:etcd etcd-client:etcdctl haproxy:haproxy
     radicale:radicale openjdk-17-jre-headless:java
-    # not yet dumped here (they run as their own user): the catalogue shows why
+    # run as their own user (fastmig's --user); pgbench and amcheck come with postgresql
     postgresql:'/usr/lib/postgresql/*/bin/postgres' postgresql-client:psql apache2:apache2)
 fi
 missing=()

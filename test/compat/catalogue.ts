@@ -11,7 +11,9 @@ import { zookeeper } from './servers/zookeeper';
 import { etcd } from './servers/etcd';
 import { haproxy } from './servers/haproxy';
 import { radicale } from './servers/radicale';
+import { postgresql } from './servers/postgresql';
+import { apache2 } from './servers/apache2';
 import { memcachedContainer, nginxContainer, redisContainer } from './servers/containers';
 
-export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto, beanstalkd, zookeeper, etcd, haproxy, radicale,
+export const CATALOGUE: CompatServer[] = [redis, nginx, memcached, mariadb, lighttpd, mosquitto, beanstalkd, zookeeper, etcd, haproxy, radicale, postgresql, apache2,
   redisContainer, memcachedContainer, nginxContainer];

@@ -14,14 +14,13 @@ import { clientGap, until } from './client';
 import { srvOf, type CompatServer, type Ctx } from './entry';
 import { CATALOGUE } from './catalogue';
 import { COMPAT_IMAGE, ensureCompatImage } from './image';
-import { LIMITS } from './limits';
+import { lookupAccount } from '../../common/accounts';
 
 const full = process.env.FASTMIG_COMPAT === 'full';
 const only = process.env.FASTMIG_COMPAT_ONLY ? new RegExp(process.env.FASTMIG_COMPAT_ONLY) : null;
 const label = (s: CompatServer) => `${s.id} [${s.runtime ?? 'process'}]`;
 const chosen = CATALOGUE.filter((s) => (full || s.quick) && (!only || only.test(label(s))));
 const results = process.env.FASTMIG_COMPAT_RESULTS;
-const limits = full ? LIMITS.filter((l) => !only || only.test(l.id)) : [];
 
 function duBytes(dir: string): number {
   let n = 0;
@@ -34,11 +33,16 @@ function duBytes(dir: string): number {
   return n;
 }
 
+/** The processes of a service's tree that do not run as `uid` (their real uid, from /proc). */
+function notRunningAs(pids: number[], uid: number): number[] {
+  return pids.filter((p) => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]) !== uid);
+}
+
 function clean(name: string) {
   for (const h of ['hostA', 'hostB']) fs.rmSync(srvOf(h, name), { recursive: true, force: true });
 }
 
-if (!chosen.length && !limits.length) {
+if (!chosen.length) {
   test('the selection names a server of the catalogue', () => {
     throw new Error(`FASTMIG_COMPAT_ONLY=${process.env.FASTMIG_COMPAT_ONLY} matches none of ${CATALOGUE.map((s) => s.id).join(', ')}`);
   });
@@ -69,14 +73,22 @@ if (chosen.length) test.each(chosen.map((s) => [label(s), s] as const))('%s migr
   fs.mkdirSync(srvOf('hostA', name), { recursive: true });
   try {
     await s.prepare?.(ctx, srvOf('hostA', name));
+    const account = s.user ? lookupAccount(s.user) : null;
+    if (s.user && !account) throw new Error(`this machine has no user "${s.user}" (its Debian package creates it)`);
+    if (account) await execa('chown', ['-R', `${account.uid}:${account.gid}`, srvOf('hostA', name)]);
     await ops.deploy({
       host: 'hostA',
       spec: docker
         ? { name, runtime: 'docker', image: COMPAT_IMAGE.name, command: s.command(ctx), port: s.containerPort, env: s.env ?? {} }
-        : { name, command: s.command(ctx), cwd: ctx.dir, port: ctx.port, env: s.env ?? {}, keep: s.keep === false ? [] : [ctx.dir] },
+        : { name, command: s.command(ctx), cwd: ctx.dir, port: ctx.port, env: s.env ?? {}, keep: s.keep === false ? [] : [ctx.dir], ...(s.user ? { user: s.user } : {}) },
     });
     await reach(ctx, docker);
     await s.ready(ctx);
+    const asUser = async (host: string) => {
+      const others = notRunningAs(descendantsOf((await ops.inspect(name))[0].pid!), account!.uid);
+      if (others.length) throw new Error(`on ${host}, ${others.length} of its processes do not run as ${s.user}`);
+    };
+    if (account) await asUser('hostA');
     await s.load(ctx);
     const usage = s.use(ctx);
     let report;
@@ -99,6 +111,7 @@ if (chosen.length) test.each(chosen.map((s) => [label(s), s] as const))('%s migr
     const moved = (await ops.inspect(name))[0];
     expect(moved.host).toBe('hostB');
     if (!docker) record.processes = descendantsOf(moved.pid!).length;
+    if (account) await asUser('hostB');
     record.gapMs = clientGap(usage.acks, from, to);
     await s.check(ctx, srvOf('hostB', name));
     record.keptBytes = duBytes(srvOf('hostB', name));
@@ -113,33 +126,3 @@ if (chosen.length) test.each(chosen.map((s) => [label(s), s] as const))('%s migr
     clean(name);
   }
 }, 300_000);
-
-// Not counted as servers: each shows why it cannot move yet, and that trying harms nothing.
-if (limits.length) {
-  test.each(limits.map((l) => [l.id, l] as const))('%s is not yet dumped here: the migration fails with CRIU\'s reason and it keeps serving on hostA', async (_id, l) => {
-    const name = `compat-${l.id}`;
-    const version = (await execa('dpkg-query', ['-W', '-f', '${Version}', l.pkg])).stdout;
-    const record: Record<string, unknown> = { id: l.id, kind: l.kind, pkg: l.pkg, version, runtime: 'process', notYet: true };
-    await removeQuietly(name);
-    clean(name);
-    const ctx: Ctx = { name, port: l.port ?? (await freePort()), ports: [], address: '', dir: `/srv/${name}`, state: {} };
-    fs.mkdirSync(srvOf('hostA', name), { recursive: true });
-    try {
-      await ops.deploy({ host: 'hostA', spec: { name, command: l.command(ctx), cwd: ctx.dir, port: ctx.port, keep: [ctx.dir] } });
-      ctx.address = (await ops.inspect(name))[0].address!.replace(/:\d+$/, '');
-      await l.answers(ctx);
-      const report = await ops.migrate({ service: name, to: 'hostB', mode: 'warm' });
-      record.reason = report.error?.replace(/^.*criu dump failed: /, '');
-      expect(report).toMatchObject({ ok: false, outcome: 'failed' });
-      expect(report.error).toMatch(l.why);
-      const view = (await ops.inspect(name))[0];
-      expect(view).toMatchObject({ host: 'hostA', state: 'running' });
-      await l.answers(ctx);
-      record.ok = true;
-    } finally {
-      if (results) fs.appendFileSync(results, `${JSON.stringify(record)}\n`);
-      await removeQuietly(name);
-      clean(name);
-    }
-  }, 180_000);
-}

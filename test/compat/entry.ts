@@ -49,6 +49,8 @@ export interface CompatServer {
   /** The command line (as its documentation runs it in the foreground), the environment and the working directory. */
   command(ctx: Ctx): string[];
   env?: Record<string, string>;
+  /** process: the account it runs as (`--user`); its kept directory is given to that account after prepare(). */
+  user?: string;
   /** Whether /srv/<name> travels with it (`--keep`); default true. */
   keep?: boolean;
   /** Waits until its own client can use it. */
