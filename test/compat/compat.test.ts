@@ -85,7 +85,9 @@ if (chosen.length) test.each(chosen.map((s) => [label(s), s] as const))('%s migr
     await reach(ctx, docker);
     await s.ready(ctx);
     const asUser = async (host: string) => {
-      const others = notRunningAs(descendantsOf((await ops.inspect(name))[0].pid!), account!.uid);
+      const tree = descendantsOf((await ops.inspect(name))[0].pid!);
+      if (!tree.length) throw new Error(`on ${host}, no process of it was found`);
+      const others = notRunningAs(tree, account!.uid);
       if (others.length) throw new Error(`on ${host}, ${others.length} of its processes do not run as ${s.user}`);
     };
     if (account) await asUser('hostA');
