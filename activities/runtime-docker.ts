@@ -9,7 +9,7 @@ import execa from 'execa';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Client } from 'minio';
 import { REPO_ROOT, paths } from '../common/config';
-import type { HostImage, ImageTransfer } from '../common/schemas';
+import type { HostImage, ImageTransfer, ServiceSpec } from '../common/schemas';
 import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
 import type { ServiceRuntime } from './runtime';
 
@@ -89,12 +89,26 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
     await docker(['rm', '-f', name]);
   }
 
+  /**
+   * A deployment (generation 1) mounts volumes the user made on its host; a move or a failover makes
+   * any that is missing on its target, where the checkpoint's copy fills it before the restore.
+   */
+  async function ensureVolumes(spec: ServiceSpec, generation: number): Promise<void> {
+    for (const v of spec.volumes) {
+      if ((await docker(['volume', 'inspect', v.name])).exitCode === 0) continue;
+      if (generation === 1) throw ApplicationFailure.nonRetryable(`volume ${v.name} does not exist on ${ctx.host}: create it first (docker volume create ${v.name})`, 'NoVolume');
+      const c = await docker(['volume', 'create', v.name]);
+      if (c.exitCode !== 0) throw ApplicationFailure.nonRetryable(`cannot create volume ${v.name} on ${ctx.host}: ${oneLine(c)}`, 'NoVolume');
+    }
+  }
+
   return {
     async configure(spec, base) {
       const r = await docker(['image', 'inspect', '--format', '{{json .Config}}', spec.image!]);
       if (r.exitCode !== 0) {
         throw ApplicationFailure.nonRetryable(`image ${spec.image} is not on ${ctx.host}: put it on every host with \`fastmig image import\` or \`fastmig image load\``, 'NoImage');
       }
+      await ensureVolumes(spec, base.generation);
       const cfg = JSON.parse(r.stdout) as ImageConfig;
       const command = spec.command.length ? spec.command : [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
       if (!command.length) throw ApplicationFailure.nonRetryable(`image ${spec.image} has no Entrypoint or Cmd: give the command after "--"`, 'NoCommand');
@@ -115,6 +129,10 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       if (!fs.existsSync(path.join(criuRoot, 'usr', 'sbin', 'criu'))) {
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
+      // The bundle's action script copies a container's files inside the freeze (daemon/criu-notify.sh).
+      if (!fs.readFileSync(path.join(bundle, 'bin', 'criu-notify'), 'utf8').includes('post-dump')) {
+        throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} cannot carry a container's files: rebuild it with scripts/install-tools.sh`, 'NoBundle');
+      }
       await removeOwned(service);
       const r = await docker([
         'run', '-d', '--name', containerName(ctx.host, service),
@@ -126,6 +144,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(appDir(), 'dist')}:${APP_MOUNT}/dist:ro`,
         '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
+        ...spec.volumes.flatMap((v) => ['--mount', `type=volume,source=${v.name},target=${v.path}`]),
         // Published on the host's own address, on the service's previous port when that is free here.
         ...(spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
         ...memoryFlags(spec.memoryLimitMiB),

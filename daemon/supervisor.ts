@@ -17,7 +17,7 @@ import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
-import { dumpService, restoreService, type Moving } from './moves';
+import { dumpService, movingOf, restoreService, type Moving } from './moves';
 import { freezeFenced, thawFenced, watchLease } from './fence';
 import { ServiceAddress } from './service-address';
 
@@ -65,7 +65,7 @@ export class Supervisor {
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
     this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log) : null;
-    this.moving = { criu: { criu: o.criuPath, tools: this.tools, container: o.container }, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address };
+    this.moving = movingOf(o, this.tools, this.address);
   }
 
   status(): DaemonStatus {
