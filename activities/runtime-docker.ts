@@ -104,11 +104,11 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
 
   return {
     async configure(spec, base) {
+      await ensureVolumes(spec, base.generation);
       const r = await docker(['image', 'inspect', '--format', '{{json .Config}}', spec.image!]);
       if (r.exitCode !== 0) {
         throw ApplicationFailure.nonRetryable(`image ${spec.image} is not on ${ctx.host}: put it on every host with \`fastmig image import\` or \`fastmig image load\``, 'NoImage');
       }
-      await ensureVolumes(spec, base.generation);
       const cfg = JSON.parse(r.stdout) as ImageConfig;
       const command = spec.command.length ? spec.command : [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
       if (!command.length) throw ApplicationFailure.nonRetryable(`image ${spec.image} has no Entrypoint or Cmd: give the command after "--"`, 'NoCommand');

@@ -55,7 +55,7 @@ cat > "$p/opt/python/bin/python3" <<W
 PYTHONHOME=/opt/python exec /opt/python/lib/ld-linux-x86-64.so.2 --library-path /opt/python/lib /opt/python/bin/$ver "\$@"
 W
 chmod 755 "$p/opt/python/bin/python3"
-tar -rf "$work/py-debian.tar" -C "$p" --owner=0 --group=0 ./opt
+tar -rf "$work/py-debian.tar" -C "$p" --owner=0 --group=0 ./opt/python
 mv "$work/py-debian.tar" "$CACHE/py-debian.tar"
 
 if ! ls "$CACHE"/musl_*.deb >/dev/null 2>&1; then
