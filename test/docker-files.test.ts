@@ -5,6 +5,9 @@
 // integrity_check, rows 1..n). Each host has its own engine and volumes, as separate machines do.
 import crypto from 'crypto';
 import { ops } from '../client';
+import { paths } from '../common/config';
+import type { DaemonStatus } from '../common/schemas';
+import { daemonAt } from '../agent/daemon-client';
 import { BUNDLE_NODE, IMAGE_PYTHON } from '../demo/images';
 import { fastmig, removeQuietly } from './helpers';
 import { DEBIAN_IMAGE, PYTHON_IMAGE, containersOf, dockerOn, endpointOf, ensureImages } from './docker-helpers';
@@ -51,16 +54,19 @@ async function moveTo(service: string, to: string, mode: 'warm' | 'cold'): Promi
 const JOURNAL = 'test-dfiles-journal';
 const VOLUME = 'test-dfiles-vol';
 const SQLITE = 'test-dfiles-sqlite';
+const RESTART = 'test-dfiles-restart';
 
 beforeAll(async () => {
   await removeQuietly(JOURNAL);
   await removeQuietly(SQLITE);
+  await removeQuietly(RESTART);
   for (const h of HOSTS) await dockerOn(h, ['volume', 'rm', '-f', VOLUME]);
   await ensureImages(['debian', 'python']);
 }, 170_000);
 afterAll(async () => {
   await removeQuietly(JOURNAL);
   await removeQuietly(SQLITE);
+  await removeQuietly(RESTART);
   for (const h of HOSTS) await dockerOn(h, ['volume', 'rm', '-f', VOLUME]);
 });
 
@@ -99,3 +105,31 @@ test('a SQLite database in the container\'s own file system migrates warm and ba
   expect(back.arrived).toBeGreaterThan(there.arrived);
   expect((await ops.inspect(SQLITE))[0]).toMatchObject({ host: 'hostA', state: 'running', generation: 3 });
 }, 170_000);
+
+test('a restart policy\'s restore in the same container brings its files back to the checkpoint: the journal as it was, a file added since gone', async () => {
+  const journal = [BUNDLE_NODE, '/app/journal-service.js', '--port', '8080', '--file', '/root/journal'];
+  await ops.deploy({ host: 'hostA', spec: { name: RESTART, runtime: 'docker', image: DEBIAN_IMAGE, port: 8080, command: journal, restart: { rules: [{ signals: ['SIGKILL'], action: 'restore' }], backoffMs: 0 } } });
+  const endpoint = await endpointOf(RESTART);
+  await countAtLeast(endpoint, 100);
+  const daemon = daemonAt(paths.serviceDir('hostA', RESTART));
+  await daemon('POST', '/checkpoint', { checkpointId: 'files-1', leaveRunning: true });
+  const after = Number((await get(endpoint, '/count')).text);
+  // After the checkpoint: the journal grows on, a directory and a file appear.
+  await inContainer('hostA', RESTART, 'mkdir /root/late && echo late > /root/late/file');
+  await countAtLeast(endpoint, after + 200);
+  const { pid } = await daemon<DaemonStatus>('GET', '/status');
+  await inContainer('hostA', RESTART, `kill -9 $(cat /proc/${pid}/task/${pid}/children)`);
+  const until = Date.now() + 30_000;
+  for (let st = await daemon<DaemonStatus>('GET', '/status'); !(st.restarts === 1 && st.state === 'running'); st = await daemon<DaemonStatus>('GET', '/status')) {
+    if (Date.now() > until) throw new Error(`not restored within 30 s: ${JSON.stringify(st)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const st = await daemon<DaemonStatus>('GET', '/status');
+  expect(st.decisions.at(-1)).toMatchObject({ action: 'restore', exit: { signal: 'SIGKILL' } });
+  expect(st.lastRestore?.id).toBe('files-1');
+  // The journal holds exactly what the restored service remembers writing (its memory went back to
+  // the checkpoint): had the lines written after it stayed, the counts would disagree.
+  const verified = await get(endpoint, '/verify');
+  expect(verified).toEqual({ status: 200, text: expect.stringMatching(/^\d+$/) });
+  expect(await inContainer('hostA', RESTART, '[ -e /root/late ] && echo "/root/late is back"; true')).toBe('');
+}, 120_000);
