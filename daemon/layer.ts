@@ -159,7 +159,7 @@ export class Layer {
     }
     // What the service deleted: each changed directory holds the names it held at the freeze.
     for (const [key, names] of Object.entries(list.children)) {
-      if (!want.has(key)) continue;
+      if (laid.get(key)?.kind !== 'dir') continue; // never through a symlink
       const dir = fileOf(ROOT, key);
       const held = new Set(names);
       for (const n of fs.readdirSync(dir)) {
