@@ -55,7 +55,8 @@ function walkRoot(skip: Set<string>, visit: (file: string, st: fs.Stats) => void
     try {
       const st = fs.lstatSync(file);
       visit(file, st);
-      if (st.isDirectory()) names = fs.readdirSync(file).sort();
+      // Unsorted: a walk visits a directory before its entries, all a lay-down needs.
+      if (st.isDirectory()) names = fs.readdirSync(file);
     } catch (err) {
       if (file !== '/' && missing(err)) return; // gone meanwhile
       throw err;
