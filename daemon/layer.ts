@@ -37,7 +37,8 @@ function mountPoints(): string[] {
     .filter((p) => p !== '/');
 }
 
-const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+/** Gone, or its directory replaced by a file, between two looks (while the service still runs). */
+const missing = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 /** What a plain lstat says of an entry: enough to see that it changed (times to the sub-microsecond). */
 type Seen = Pick<fs.Stats, 'mode' | 'uid' | 'gid' | 'size' | 'ino' | 'mtimeMs' | 'ctimeMs'>;
@@ -83,7 +84,8 @@ export class Layer {
     const t0 = Date.now();
     const skip = new Set([...ENGINE_PATHS, ...mountPoints()]);
     const baseline = new Map<string, Seen>();
-    walkRoot(skip, (file, st) => baseline.set(file, st));
+    // Only what `differs` reads: an image of many entries stays small in the daemon's memory.
+    walkRoot(skip, (file, st) => baseline.set(file, { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }));
     log.info({ entries: baseline.size, ms: Date.now() - t0 }, 'container file system read');
     return new Layer(baseline, skip);
   }
@@ -94,8 +96,12 @@ export class Layer {
     walkRoot(this.skip, (file, st) => {
       const b = this.baseline.get(file);
       if (b && !differs(b, st)) return;
-      const e = entryOf(fs.lstatSync(file, { bigint: true }), file);
-      if (e) now.set(keyOf(file), e);
+      try {
+        const e = entryOf(fs.lstatSync(file, { bigint: true }), file);
+        if (e) now.set(keyOf(file), e);
+      } catch (err) {
+        if (!missing(err)) throw err; // gone meanwhile: the service runs on during the first pass
+      }
     });
     return { now, keys: [...now.keys()] };
   }
