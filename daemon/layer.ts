@@ -6,8 +6,9 @@
 // the service runs (layer-base.bin), then, inside the freeze, what changed since (layer-delta.bin)
 // and the final list with the names each changed directory holds (layer.json), so that a restore
 // also deletes what the service deleted. Mount points (the engine's /proc, /sys, /dev, /etc/hosts,
-// resolv.conf, hostname; fastmig's /fastmig; volumes, carried as kept directories) are never read
-// nor touched. Compared by lstat (times, inode, size, mode, owner), so it works on any storage driver.
+// resolv.conf, hostname; fastmig's /fastmig; volumes, carried as kept directories) and CRIU's
+// kernel cache are never read nor touched. Compared by lstat (times, inode, size, mode, owner), so
+// it works on any storage driver.
 import fs from 'fs';
 import path from 'path';
 import type { LineLogger as Logger } from '../common/log-lite';
@@ -17,8 +18,11 @@ import { applyMetadata, layEntry, removeAny, type FrozenCopy } from './kept-dirs
 
 /** The archive's one "kept directory": the container's root (keys `0/<path>`). */
 const ROOT = ['/'];
-/** What the engine and fastmig put there, skipped even where this container has no mount at that path. */
-const ENGINE_PATHS = ['/proc', '/sys', '/dev', '/fastmig', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
+/**
+ * What the engine and fastmig put there, skipped even where this container has no mount at that
+ * path; and CRIU's cache of what this host's kernel can do (another host's kernel may differ).
+ */
+const ENGINE_PATHS = ['/proc', '/sys', '/dev', '/fastmig', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/criu.kdat', '/run/criu.kdat.tmp'];
 
 interface LayerList {
   /** Every entry that differed from the image at the freeze. */
