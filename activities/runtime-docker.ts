@@ -10,8 +10,10 @@ import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Client } from 'minio';
 import { REPO_ROOT, paths } from '../common/config';
 import type { HostImage, ImageTransfer, ServiceSpec } from '../common/schemas';
+import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
 import type { ServiceRuntime } from './runtime';
+import { announceFromHost, linkContainer } from './container-link';
 
 /** fastmig's code in every container (the daemon runs from it); read-only. */
 export const APP_MOUNT = '/fastmig/app';
@@ -51,6 +53,16 @@ function bindOnce(address: string, port: number): Promise<number> {
 const DAEMON_ALLOWANCE_MIB = 48;
 const memoryFlags = (limitMiB?: number) => (limitMiB ? ['--memory', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`, '--memory-swap', `${limitMiB + DAEMON_ALLOWANCE_MIB}m`] : []);
 
+/**
+ * A service with its own address gets no engine network (whose address would differ on every
+ * host) but a link of its own that carries the address (activities/container-link.ts); CRIU keeps
+ * its connections, as for a process (daemon/service-address.ts).
+ */
+function ownAddress(dir: string): string | undefined {
+  const conf = JSON.parse(fs.readFileSync(serviceFolder(dir).config, 'utf8')) as DaemonConfig;
+  return conf.serviceAddress?.address;
+}
+
 /** Named after host and service: engines may be shared (docker-compose), names must not clash. */
 export const containerName = (host: string, service: string) => `fastmig-${host}-${service}`;
 
@@ -74,7 +86,8 @@ interface ImageConfig {
   WorkingDir: string;
 }
 
-export function dockerRuntime(ctx: { host: string; home: string; criuPath: string; address: string }): ServiceRuntime {
+/** `uplink`: this host's interface on the hosts' segment. */
+export function dockerRuntime(ctx: { host: string; home: string; criuPath: string; address: string; uplink: () => Promise<string> }): ServiceRuntime {
   const docker = engine(ctx.host, ctx.home);
 
   /** Ownership: a container of that name must carry our labels, or it is not ours to remove. */
@@ -99,6 +112,18 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       if (generation === 1) throw ApplicationFailure.nonRetryable(`volume ${v.name} does not exist on ${ctx.host}: create it first (docker volume create ${v.name})`, 'NoVolume');
       const c = await docker(['volume', 'create', v.name]);
       if (c.exitCode !== 0) throw ApplicationFailure.nonRetryable(`cannot create volume ${v.name} on ${ctx.host}: ${oneLine(c)}`, 'NoVolume');
+    }
+  }
+
+  /** The container's link (its daemon waits for it before it claims the address); a container that cannot have one goes. */
+  async function linkOwnAddress(service: string, address: string): Promise<void> {
+    const name = containerName(ctx.host, service);
+    const pid = Number((await docker(['inspect', '--format', '{{.State.Pid}}', name])).stdout.trim());
+    try {
+      await linkContainer({ host: ctx.host, service, pid, address, uplink: await ctx.uplink() });
+    } catch (err) {
+      await docker(['rm', '-f', name]);
+      throw ApplicationFailure.nonRetryable(`the container of ${service} could not be given its address ${address} on ${ctx.host}: ${err instanceof Error ? err.message : String(err)}`, 'ContainerLink');
     }
   }
 
@@ -134,6 +159,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} cannot carry a container's files: rebuild it with scripts/install-tools.sh`, 'NoBundle');
       }
       await removeOwned(service);
+      const address = ownAddress(dir);
       const r = await docker([
         'run', '-d', '--name', containerName(ctx.host, service),
         '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
@@ -146,7 +172,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${dir}:${SERVICE_MOUNT}`,
         ...spec.volumes.flatMap((v) => ['--mount', `type=volume,source=${v.name},target=${v.path}`]),
         // Published on the host's own address, on the service's previous port when that is free here.
-        ...(spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
+        ...(address ? ['--network', 'none'] : spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
         ...memoryFlags(spec.memoryLimitMiB),
         '-e', `FASTMIG_LOG_LEVEL=${process.env.FASTMIG_LOG_LEVEL || 'info'}`,
         '--entrypoint', LOADER,
@@ -154,10 +180,16 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '--library-path', `${BUNDLE_MOUNT}/node/lib`, `${BUNDLE_MOUNT}/node/node`, `${APP_MOUNT}/dist/daemon/main.js`, SERVICE_MOUNT, mode,
       ]);
       if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`container of ${service} did not start on ${ctx.host}: ${oneLine(r)}`, 'ContainerStart');
+      if (address) await linkOwnAddress(service, address);
+    },
+
+    async announce(service) {
+      const address = ownAddress(paths.serviceDir(ctx.host, service, ctx.home));
+      if (address) void announceFromHost(address, await ctx.uplink());
     },
 
     async hostPort(service, spec) {
-      if (!spec.port) return null;
+      if (!spec.port || ownAddress(paths.serviceDir(ctx.host, service, ctx.home))) return null;
       const r = await docker(['port', containerName(ctx.host, service), `${spec.port}/tcp`]);
       const m = new RegExp(`^${ctx.address.replace(/\./g, '\\.')}:(\\d+)$`, 'm').exec(r.stdout);
       if (!m) throw ApplicationFailure.nonRetryable(`container of ${service} publishes no port for ${spec.port}: ${oneLine(r)}`, 'NoPort');

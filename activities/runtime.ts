@@ -15,6 +15,8 @@ export interface ServiceRuntime {
   hostPort(service: string, spec: ServiceSpec): Promise<number | null>;
   /** Frees what the runtime holds for the service (after its daemon was asked to shut down). */
   remove(service: string, dir: string): Promise<void>;
+  /** After a copy here took its clients' traffic: tells the segment where its own address is now (when this runtime has to). */
+  announce?(service: string): Promise<void>;
   /** The daemon's last output lines, for error messages. */
   daemonLogTail(service: string, dir: string): Promise<string>;
 }

@@ -12,11 +12,13 @@ import { daemonAt } from '../agent/daemon-client';
 import { writeLease } from '../agent/lease';
 import { checkpointWithHook, restoreWithHook } from '../agent/hooks';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
+import { lookupAccount } from '../common/accounts';
 import { translate } from './errors';
 import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
 import { processRuntime } from './runtime-process';
 import { dockerRuntime } from './runtime-docker';
+import { CONTAINER_DEV } from './container-link';
 import { ensureImagesDir, removeTmpfsImages } from '../image/folder';
 import { reportCheckpoint } from '../image/rendezvous';
 
@@ -86,7 +88,7 @@ export function createServiceActivities(ctx: HostContext) {
   /** The interface that carries this host's address, looked up once (a failed lookup is tried again). */
   let iface: string | null = null;
   const hostInterface = async () => (iface ??= await interfaceOf(ctx.address));
-  const runtimes: Record<Runtime, ServiceRuntime> = { process: processRuntime(ctx.criuPath), docker: dockerRuntime(ctx) };
+  const runtimes: Record<Runtime, ServiceRuntime> = { process: processRuntime(ctx.criuPath), docker: dockerRuntime({ ...ctx, uplink: hostInterface }) };
   const dirOf = (service: string) => paths.serviceDir(ctx.host, service, ctx.home);
   const filesOf = (service: string) => serviceFolder(dirOf(service));
   /** The runtime a service on this host was launched with (recorded in its daemon config). */
@@ -162,9 +164,13 @@ export function createServiceActivities(ctx: HostContext) {
       // leaves no folder behind.
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       checkKeptDirs(spec, !!req.start);
+      if (spec.user && !lookupAccount(spec.user)) {
+        throw ApplicationFailure.nonRetryable(`invalid service spec of ${service}: no user "${spec.user}" on ${ctx.host} (--user names an account of every host it runs on)`, 'BadSpec');
+      }
       if (req.start) await untilLeased(ctx, `start ${service}`);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
-      if (req.serviceAddress && spec.runtime === 'process') conf.serviceAddress = { address: req.serviceAddress, dev: await hostInterface() };
+      // A container's address lives on its own link; the host's probes (from its own address) pass the hold there.
+      if (req.serviceAddress) conf.serviceAddress = spec.runtime === 'docker' ? { address: req.serviceAddress, dev: CONTAINER_DEV, exempt: ctx.address } : { address: req.serviceAddress, dev: await hostInterface() };
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
       fs.writeFileSync(f.config, JSON.stringify(conf, null, 2), { mode: 0o600 });
@@ -206,13 +212,17 @@ export function createServiceActivities(ctx: HostContext) {
       const { spec } = requireOwned(req.service, req.generation);
       await untilLeased(ctx, `restore ${req.service}`);
       const d = daemonOf(req.service);
-      return whileHeartbeating(translate(() => restoreWithHook(d, spec, ctx.host, req.checkpointId, false, !!req.held)));
+      const restored = await whileHeartbeating(translate(() => restoreWithHook(d, spec, ctx.host, req.checkpointId, false, !!req.held)));
+      if (!req.held) await runtimeOf(req.service).announce?.(req.service);
+      return restored;
     },
 
     /** A migration cut over to this host: its restored copy takes traffic at the service's address now. */
     async openService(req: { service: string; generation: number }): Promise<DaemonStatus> {
       requireOwned(req.service, req.generation);
-      return call(req.service, 'POST', '/open', {});
+      const opened = await call<DaemonStatus>(req.service, 'POST', '/open', {});
+      await runtimeOf(req.service).announce?.(req.service);
+      return opened;
     },
 
     async stopService(req: { service: string; generation: number }): Promise<DaemonStatus> {

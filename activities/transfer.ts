@@ -3,7 +3,7 @@
 // round trip after the freeze instead of three. Each step is the very activity function that runs
 // on its own elsewhere (downloadImage/pullImage, restoreService, healthCheck), so whatever those do
 // first (checks, fault points) happens here too.
-import type { RestoreResult } from '../common/schemas';
+import type { RestoreResult, Runtime } from '../common/schemas';
 import type { ServiceActivities } from './service';
 import type { ImageActivities } from './image';
 import type { ProbeActivities } from './probe';
@@ -24,8 +24,9 @@ export interface FetchAndRestoreRequest {
   proxied?: boolean;
   /** The service's own address, where the health check connects (absent: the host's). */
   serviceAddress?: string;
-  /** A migration's target: restored held (restoreService), checked at the host's address meanwhile. */
+  /** A migration's target: restored held (restoreService), checked at the host's address meanwhile (a container's at its own, which lets its host through). */
   held?: boolean;
+  runtime?: Runtime;
 }
 
 export interface FetchAndRestoreResult {
@@ -52,7 +53,8 @@ export function createTransferActivities(daemons: ServiceActivities, images: Ima
   }
   /** Step 3: the service answers on its port again. */
   async function verifyAnswering(req: FetchAndRestoreRequest): Promise<{ healthyAt: number }> {
-    return probe.healthCheck({ port: req.port, proxied: req.proxied, serviceAddress: req.held ? undefined : req.serviceAddress });
+    const atHost = req.held && req.runtime !== 'docker';
+    return probe.healthCheck({ port: req.port, proxied: req.proxied, serviceAddress: atHost ? undefined : req.serviceAddress });
   }
 
   return {

@@ -18,6 +18,7 @@ import { round, spread } from './stats';
 import { writeReport } from './report';
 import { figures, type Figures, type Results } from './results';
 import { shapedRuns, shapedRatios } from './shaped';
+import { keptRuns } from './kept';
 
 /** The size moved over the shaped link (--link). */
 const SHAPED_MIB = 256;
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
       await ensureDemoImages();
     }
     for (const size of sizes) {
-      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], warmDocker: [], coldDocker: [], lazy: [], restart: [], direct: [] };
+      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], warmKept: [], warmDocker: [], coldDocker: [], lazy: [], restart: [], direct: [] };
       say(`${size} MiB: floor${lazyOk ? ' and lazy' : ''} (CRIU level, tmpfs)…`);
       for (let i = 0; i < runs; i++) {
         per.floor.push(await floorRun(criu, size));
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
       }
       for (let i = 0; i < runs; i++) per.restart.push(await restartOnce(svc, direct));
       if (size === sizes[0]) {
+        const keptMiB = quick ? 64 : 256;
+        say(`${size} MiB: warm migrations with a ${keptMiB} MiB kept directory…`);
+        per.warmKept = await keptRuns(size, keptMiB, runs, direct);
+        r.notes.push(`warm, with a kept directory: the ${size} MiB service with --keep of a directory of ${keptMiB} files of 1 MiB (random bytes), unchanged while it runs: copied whole before the freeze, only what changed during it copied inside; the whole copy still travels with the image after the freeze (it is not sent ahead yet), so the transfer inside the downtime grows with the directory`);
         say('daemon cost (memory, idle CPU) and throughput with wrk…');
         r.daemon = await daemonCost(svc, direct, quick ? 3000 : 10_000);
         const secs = quick ? 2 : 3;
@@ -123,6 +128,12 @@ async function main(): Promise<void> {
   }
 
   const s0 = r.sizes[sizes[0]];
+  const largest = sizes[sizes.length - 1];
+  const sL = r.sizes[largest];
+  const tp = r.throughput?.daemon;
+  // Cold over warm at every size (the first size's key keeps its old name).
+  const bySize = (key: string, cold: 'cold' | 'coldDocker', warm: 'warm' | 'warmDocker') =>
+    Object.fromEntries(sizes.slice(1).map((s) => [`${key}${s}`, ratio(med(r.sizes[s][cold]), med(r.sizes[s][warm]))]));
   const lazySize = [...sizes].reverse().find((s) => r.sizes[s]?.lazy);
   const med = (f?: Figures) => f?.downtimeMs.median;
   r.ratios = {
@@ -130,12 +141,23 @@ async function main(): Promise<void> {
     coldOverWarm: ratio(med(s0.cold), med(s0.warm)),
     warmOverLazy: lazySize ? ratio(med(r.sizes[lazySize].warm), med(r.sizes[lazySize].lazy)) : null,
     lazySizeMiB: lazySize ?? null,
-    restore16Over1: ratio(r.procs[16]?.restoreMs.median, r.procs[1]?.restoreMs.median),
+    warmOverFloor1G: ratio(med(sL.warm), med(sL.floor)),
+    largestSizeMiB: largest,
+    lazyGrowth: ratio(med(sL.lazy), med(s0.lazy)),
+    transferMBps: sL.warm?.transferMBps?.median ?? null,
+    // By the clients' gap (downtime), not CRIU's restore step alone.
+    restore16Over1: ratio(r.procs[16]?.downtimeMs.median, r.procs[1]?.downtimeMs.median),
+    restore16Over1Criu: ratio(r.procs[16]?.restoreMs.median, r.procs[1]?.restoreMs.median),
+    cpuSecondsPerMigration: s0.warm?.cpuSeconds?.median ?? null,
     temporalOverDirect: ratio(s0.warm?.totalMs.median, s0.direct?.totalMs.median),
     daemonPrivateMiB: r.daemon ? round(r.daemon.daemonPrivateMiB, 2) : null,
     throughputUnderDaemon: r.throughput ? ratio(r.throughput.daemon.median, r.throughput.bare.median) : null,
+    throughputSpread: tp ? ratio(tp.max - tp.min, tp.median) : null,
     concurrent20OverOne: r.concurrency ? ratio(r.concurrency.allMs, r.concurrency.one.median) : null,
     coldOverWarmDocker: ratio(med(s0.coldDocker), med(s0.warmDocker)),
+    ...bySize('coldOverWarm', 'cold', 'warm'),
+    ...bySize('coldOverWarmDocker', 'coldDocker', 'warmDocker'),
+    keptOverWarm: ratio(med(s0.warmKept), med(s0.warm)),
     ...shapedRatios(r.shaped),
   };
   if (s0.direct) {

@@ -8,7 +8,7 @@ export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
 /** Warm and cold migrations of the same service run as a container (docker runtime). */
 export const DOCKER_MODES = ['warmDocker', 'coldDocker'] as const;
-export type Row = Mode | 'direct' | (typeof DOCKER_MODES)[number];
+export type Row = Mode | 'direct' | 'warmKept' | (typeof DOCKER_MODES)[number];
 export type Figures = {
   downtimeMs: Spread;
   freezeToResumeMs: Spread;
@@ -17,6 +17,9 @@ export type Figures = {
   pagesDoneMs?: Spread;
   /** Temporal runs: median milliseconds of each workflow phase. */
   phases?: Record<string, number>;
+  /** Temporal runs: the image's bytes over its transfer phase (MB/s), and fastmig's CPU seconds per migration. */
+  transferMBps?: Spread;
+  cpuSeconds?: Spread;
 };
 
 /** Rows measured on a shaped link: the stack's hosts' links limited to one rate (`--link`). */
@@ -52,6 +55,9 @@ export function figures(runs: (MigRun | CriuRun)[]): Figures {
   const f: Figures = { downtimeMs: pick('downtimeMs'), freezeToResumeMs: pick('freezeToResumeMs'), totalMs: pick('totalMs') };
   if (runs.some((r) => r.restoreMs !== undefined)) f.restoreMs = pick('restoreMs');
   if (runs.some((r) => (r as CriuRun).pagesDoneMs !== undefined)) f.pagesDoneMs = pick('pagesDoneMs');
+  const moved = (runs as MigRun[]).filter((r) => r.imageBytes && r.phases?.transfer);
+  if (moved.length) f.transferMBps = spread(moved.map((r) => r.imageBytes! / 1e6 / (r.phases!.transfer / 1000)));
+  if (runs.some((r) => (r as MigRun).cpuSeconds !== undefined)) f.cpuSeconds = pick('cpuSeconds');
   const phased = runs.map((r) => (r as MigRun).phases).filter((p): p is Record<string, number> => !!p);
   if (phased.length) {
     f.phases = Object.fromEntries(Object.keys(phased[0]).map((k) => [k, spread(phased.map((p) => p[k] ?? 0)).median]));

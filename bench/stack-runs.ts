@@ -13,6 +13,7 @@ import { BENCH_SERVICE, startBareTree } from './criu-level';
 import { hostPlace } from './places';
 import type { DirectDriver } from './direct';
 import { answers, checkState, sleep, until } from './stats';
+import { cpuMeter } from './cpu';
 
 export const HOSTS = ['hostA', 'hostB'] as const;
 export const otherHost = (h: string) => (h === 'hostA' ? 'hostB' : 'hostA');
@@ -30,7 +31,8 @@ export interface Deployed {
 const CONTAINER_SERVICE = `${APP_MOUNT}/dist/bench/service.js`;
 const CONTAINER_PORT = 8080;
 
-export async function deployBench(name: string, host: string, fillMiB: number, procs = 1, runtime: Runtime = 'process'): Promise<Deployed> {
+/** `keep`: directories kept with the service (process runtime). */
+export async function deployBench(name: string, host: string, fillMiB: number, procs = 1, runtime: Runtime = 'process', keep: string[] = []): Promise<Deployed> {
   if ((await ops.inspect()).some((v) => v.service === name)) await ops.remove(name);
   const state = ['--fill-mib', String(fillMiB), '--procs', String(procs)];
   let endpoint: string;
@@ -41,7 +43,7 @@ export async function deployBench(name: string, host: string, fillMiB: number, p
   } else {
     const port = await freePort();
     const command = [process.execPath, BENCH_SERVICE, '--port', String(port), ...state];
-    endpoint = (await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {} } })).endpoint!;
+    endpoint = (await ops.deploy({ host, spec: { name, runtime, command, cwd: '/', env: {}, port, hooks: {}, ...(keep.length ? { keep } : {}) } })).endpoint!;
   }
   await until(`${name} answering after deploy`, () => answers(endpoint), 120_000, 20);
   return { name, endpoint, host, runtime };
@@ -53,6 +55,10 @@ export interface MigRun {
   totalMs: number; // wall time of the whole migration as the caller sees it
   restoreMs?: number;
   phases?: Record<string, number>;
+  /** Bytes of the image moved (Temporal runs). */
+  imageBytes?: number;
+  /** CPU seconds of fastmig's processes during the migration (bench/cpu.ts). */
+  cpuSeconds?: number;
 }
 
 /** One migration of `svc` to the other host, with a probe running; checks the data afterwards. */
@@ -65,6 +71,7 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
   const probe = startProbe(() => (target && target !== svc.endpoint ? [svc.endpoint, target] : [svc.endpoint]), 5);
   await sleep(30);
   const t0 = Date.now();
+  const cpu = cpuMeter();
   let out: Omit<MigRun, 'downtimeMs' | 'totalMs'>;
   if (how === 'direct') {
     const r = await direct.migrate(svc.name, to, (e) => (target = e));
@@ -72,9 +79,10 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
   } else {
     const r = await ops.migrate({ service: svc.name, to, mode: how }, progress);
     if (!r.ok) throw new Error(`${how} migration of ${svc.name} ${r.outcome}: ${r.error}`);
-    out = { freezeToResumeMs: r.downtimeMs, phases: r.phases as Record<string, number>, restoreMs: r.phases.restore };
+    out = { freezeToResumeMs: r.downtimeMs, phases: r.phases as Record<string, number>, restoreMs: r.phases.restore, imageBytes: r.imageBytes };
   }
   const totalMs = Date.now() - t0;
+  out.cpuSeconds = cpu.stop();
   svc.endpoint = endpointOf((await direct.registry.getPlacement(svc.name))!)!;
   await until(`${svc.name} answering after migration`, () => answers(svc.endpoint), 10_000, 1);
   await sleep(30);

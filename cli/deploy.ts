@@ -7,7 +7,7 @@ import { print } from './output';
 export const deploy: Command = {
   options: {
     host: text, port: text, cwd: text, env: texts, 'pre-restore': text, 'post-checkpoint': text, encrypt: flag, runtime: text,
-    image: text, restart: text, 'checkpoint-every': text, 'checkpoint-keep': text, 'memory-limit': text, keep: texts, volume: texts, json: flag,
+    image: text, restart: text, 'checkpoint-every': text, 'checkpoint-keep': text, 'memory-limit': text, keep: texts, volume: texts, user: text, json: flag,
   },
   async run(p) {
     const port = p.number('port');
@@ -50,6 +50,7 @@ export const deploy: Command = {
       checkpoint: every !== undefined ? { everySeconds: every, keep: p.number('checkpoint-keep') } : undefined,
       keep: p.list('keep'),
       volumes,
+      user: p.str('user'),
     }, 'service spec');
     const host = valid(HostName, p.str('host'), '--host');
     const r = await ops.deploy({ spec, host });

@@ -20,6 +20,7 @@ Usage:
   fastmig agent --host <name> [--address <ip>]  run a host agent in the foreground (a machine of its own)
   fastmig deploy <service> --host <host> [--port <p>] [--cwd <dir>] [--env K=V]...
                  [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] [--restart '<json policy>'] [--memory-limit <MiB>]
+                 [--keep <dir>]... [--user <name>]
                  [--checkpoint-every <seconds> [--checkpoint-keep N]] -- <command...>
   fastmig deploy <service> --host <host> --runtime docker --image <image> [--port <p>] [--volume <name>:<path>]... [-- <command...>]
   fastmig image import <name> <rootfs.tar> [--change 'CMD ["sh"]']...   put an image into every host's engine

@@ -28,7 +28,8 @@ export interface DaemonConfig {
   /** Fencing: stop the service when the agent's lease is older than this (absent: never). */
   leaseSeconds?: number;
   /** The service's own address and the host's interface it goes on while the service runs here (daemon/service-address.ts). */
-  serviceAddress?: { address: string; dev: string };
+  /** exempt: a source whose traffic passes the hold (a container's host probing it: its only address is the service's). */
+  serviceAddress?: { address: string; dev: string; exempt?: string };
 }
 
 export function serviceFolder(dir: string) {

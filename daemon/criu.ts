@@ -17,6 +17,8 @@ export interface ImageSidecar {
   sourceHost: string;
   /** Sizes of CRIU's image files right after the dump: a restore refuses an image that differs. */
   files?: Record<string, number>;
+  /** A user's tree (daemon/user-tree.ts): the mount points CRIU binds back from the restoring host. */
+  mounts?: string[];
 }
 
 export function imageFileSizes(dir: string): Record<string, number> {
@@ -60,8 +62,10 @@ const PROCESS_RESTORE_FLAGS = { keep: ['--tcp-established'], close: ['--tcp-clos
 /** Connections not yet accepted are dropped; their clients retry. */
 const DUMP_ONLY_FLAGS = ['--skip-in-flight'];
 /**
- * In a container: the network lock goes through libnftables (no iptables binary in the image), and
- * a restore closes established connections, because the new container has another IP address.
+ * In a container on the engine's network: the network lock goes through libnftables, and a restore
+ * closes established connections, because the new container has another IP address. A container
+ * that keeps the service's own address (in its host's network) is treated as a process: the
+ * bundle's iptables locks, and the connections come along.
  */
 const CONTAINER_DUMP_FLAGS = ['--network-lock', 'nftables'];
 const CONTAINER_RESTORE_FLAGS = ['--tcp-close', '--network-lock', 'nftables'];
@@ -80,17 +84,25 @@ export interface CriuTarget {
   tools: Tools;
   /** In a container (see the flags above). */
   container?: boolean;
+  /** The service's own address lives in the network CRIU runs in (daemon/service-address.ts). */
+  ownAddress?: boolean;
 }
+
+/** A container on the engine's own network, whose restore cannot keep connections. */
+const engineNetwork = (t: CriuTarget) => !!t.container && !t.ownAddress;
+
+/** The PATH for CRIU and the tools around it: in a container the bundle's come first. */
+export const toolsPath = (t: { container?: boolean; tools: Tools }) => (t.container ? `${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH);
 
 const DUMP_ATTEMPTS = 3;
 
 /** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts, daemon/layer.ts). */
-async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv?: Record<string, string>): Promise<void> {
-  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS];
-  if (t.container) args.push(...CONTAINER_DUMP_FLAGS);
+async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv: Record<string, string> | undefined, extra: string[]): Promise<void> {
+  const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS, ...extra];
+  if (engineNetwork(t)) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
   if (frozenEnv) args.push('--action-script', t.tools.notify);
-  const env = frozenEnv ? ({ ...process.env, ...frozenEnv } as Record<string, string>) : undefined;
+  const env = { ...process.env, ...frozenEnv, PATH: toolsPath(t) } as Record<string, string>;
   const r = await run(t.criu, args, { timeoutMs: 120_000, env });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(imageFolder(dir).dumpLog)}`);
 }
@@ -101,12 +113,12 @@ async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: b
  * then (the parasite's reply comes back empty), so a failed dump of a live tree is tried again,
  * from a clean folder, twice at most.
  */
-export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger, frozenEnv?: Record<string, string>): Promise<void> {
+export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger, frozenEnv?: Record<string, string>, extra: string[] = []): Promise<void> {
   // Written before the dump: kept by a retry.
   const before = new Set<string>([IMAGE_FILES.sidecar, IMAGE_FILES.keptBase, IMAGE_FILES.layerBase]);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await criuDump(t, pid, dir, leaveRunning, frozenEnv);
+      return await criuDump(t, pid, dir, leaveRunning, frozenEnv, extra);
     } catch (err) {
       if (attempt >= DUMP_ATTEMPTS || !isAlive(pid)) throw err;
       log.warn({ dir, attempt, err: err instanceof Error ? err.message : String(err) }, 'dump failed, trying again');
@@ -122,19 +134,29 @@ export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRun
  * the restored tree in place of the pipe it had at dump time (--inherit-fd); `cat` relays it.
  * criu itself runs in the service's memory cgroup, if it has one (`cgroupProcs`), `cat` not.
  */
-export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, cgroupProcs: string | null, keepConnections: boolean): ChildProcess {
+export function spawnRestore(
+  t: CriuTarget,
+  dir: string,
+  sidecar: ImageSidecar,
+  cgroupProcs: string | null,
+  keepConnections: boolean,
+  /** A user's tree: CRIU runs after `prefix` (its bare binds) with `flags` (daemon/user-tree.ts). */
+  user?: { prefix: string[]; flags: string[] },
+): ChildProcess {
   const f = imageFolder(dir);
   const args = [
     '-c',
     `{ ${joinCgroup('$FASTMIG_CGROUP_PROCS')}; exec "$@"; } 3>&1 1>>"$FASTMIG_CRIU_OUT" 2>&1 | ${t.tools.cat}`,
     'fastmig-restore',
+    ...(user?.prefix ?? []),
     t.criu,
     'restore',
+    ...(user?.flags ?? []),
     '-D',
     dir,
     '-o',
     IMAGE_FILES.restoreLog,
-    ...(t.container ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS[keepConnections ? 'keep' : 'close']),
+    ...(engineNetwork(t) ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS[keepConnections ? 'keep' : 'close']),
     ...LOCK_FLAGS,
     ...CGROUP_FLAGS,
     '--pidfile',
@@ -146,11 +168,10 @@ export function spawnRestore(t: CriuTarget, dir: string, sidecar: ImageSidecar, 
   ];
   fs.rmSync(f.restorePid, { force: true });
   fs.rmSync(f.restoreReady, { force: true });
-  // In a container, criu finds the bundle's tools (its action script's sh) first.
-  const PATH = t.container ? `${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH;
+  // In a container, criu finds the bundle's tools (its action script's sh, iptables) first.
   return spawn(t.tools.sh, args, {
     cwd: dir,
-    env: { PATH, FASTMIG_READY_FILE: f.restoreReady, FASTMIG_CRIU_OUT: f.criuOut, FASTMIG_CGROUP_PROCS: cgroupProcs ?? '' },
+    env: { PATH: toolsPath(t), FASTMIG_READY_FILE: f.restoreReady, FASTMIG_CRIU_OUT: f.criuOut, FASTMIG_CGROUP_PROCS: cgroupProcs ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

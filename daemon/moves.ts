@@ -12,7 +12,7 @@ import { Layer } from './layer';
 import type { ServiceAddress } from './service-address';
 import { BASE_PATH } from './tools';
 import type { ServiceSpec } from '../common/schemas';
-import type { Tools } from '../common/service-folder';
+import { externalDumpFlags, treeExternals, userRestore, userTreeOf, type UserTree } from './user-tree';
 
 export interface Moving {
   criu: CriuTarget;
@@ -21,19 +21,22 @@ export interface Moving {
   serviceDir: string;
   keep: string[];
   address: ServiceAddress | null;
+  /** Set for a service that runs as another user (daemon/user-tree.ts). */
+  user: UserTree | null;
   /** A container's own file system (null for a process service). */
   layer: Layer | null;
 }
 
 /** What a daemon's dumps and restores carry; a container's file system is read here, before any service runs. */
-export function movingOf(o: { spec: ServiceSpec; dir: string; criuPath: string; log: Logger; container?: boolean }, tools: Tools, address: ServiceAddress | null): Moving {
+export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; container?: boolean }, criu: CriuTarget, address: ServiceAddress | null): Moving {
   return {
-    criu: { criu: o.criuPath, tools, container: o.container },
+    criu,
     log: o.log,
     serviceDir: o.dir,
     // A volume is a directory the service writes, mounted from the engine: kept like one.
     keep: [...(o.spec.keep ?? []), ...(o.spec.volumes ?? []).map((v) => v.path)],
     address,
+    user: userTreeOf(o.spec.user, o.dir),
     layer: o.container ? Layer.atStart(o.log) : null,
   };
 }
@@ -46,6 +49,8 @@ export function movingOf(o: { spec: ServiceSpec; dir: string; criuPath: string; 
  */
 export async function dumpService(m: Moving, pid: number, dir: string, leaveRunning: boolean, sidecar: ImageSidecar): Promise<{ frozenAt: number }> {
   const sidecarFile = imageFolder(dir).sidecar;
+  // A user's tree: its mounts are bound back by the restore, wherever it runs (the sidecar names them).
+  if (m.user) sidecar = { ...sidecar, mounts: treeExternals(pid) };
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
@@ -57,7 +62,7 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
   const frozenAt = Date.now();
   let dumped = false;
   try {
-    await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env);
+    await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env, externalDumpFlags(sidecar.mounts ?? []));
     dumped = true;
   } finally {
     // The service runs on here (or its restart policy brings it back here): new connections are taken again.
@@ -90,16 +95,20 @@ export async function restoreService(
   const f = imageFolder(dir);
   const arrived = await arrive(m, dir);
   const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
+  // A user's tree may not repair TCP sockets of the host's network namespace (its user namespace
+  // holds no CAP_NET_ADMIN there): its connections are restored closed and its clients reconnect.
+  const user = m.user && sidecar.mounts ? userRestore(m.user, sidecar.mounts) : undefined;
+  const rebuild = !!m.address && !user;
   const attempt = async (keepConnections: boolean): Promise<boolean> => {
-    const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections);
+    const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections, user);
     attach(child);
     const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
     // criu and whatever it restored so far go too, not just the shell that started it.
     if (!ok) signalTree(child.pid!, 'SIGKILL');
     return ok;
   };
-  let ok = await attempt(!!m.address);
-  if (!ok && m.address) {
+  let ok = await attempt(rebuild);
+  if (!ok && rebuild) {
     // Connections that cannot be rebuilt (on the host that held them, a tree ended otherwise than
     // by its dump leaves their old selves behind): restored closed, their clients reconnect.
     m.log.warn({ err: criuErrors(f.restoreLog) }, 'restore with its connections failed: restoring them closed');

@@ -6,6 +6,7 @@ import fs from 'fs';
 import { spawn, ChildProcess } from 'child_process';
 import { HOST_TOOLS } from './tools';
 import type { Tools } from '../common/service-folder';
+import { mapIdentity, userTreeArgv, type UserTree } from './user-tree';
 
 /** Printed by the namespace init when the service ends; the daemon reads the exit status from it. */
 export const EXIT_MARKER = '@@fastmig-exit';
@@ -17,6 +18,8 @@ export interface StartOptions {
   tools?: Tools;
   /** The service's memory cgroup (daemon/cgroup.ts): the tree is born inside it, `cat` stays out. */
   cgroupProcs?: string | null;
+  /** Runs it as another user, in namespaces of its own (daemon/user-tree.ts); host tools only. */
+  user?: UserTree | null;
 }
 
 /** The shell line that moves the shell running it into a cgroup (its children are born there). */
@@ -25,6 +28,11 @@ export const joinCgroup = (procsVar: string) => `{ [ -z "${procsVar}" ] || echo 
 export function spawnServiceTree(opts: StartOptions): ChildProcess {
   const t = opts.tools ?? HOST_TOOLS;
   const init = `"$@"; echo "${EXIT_MARKER} $?"`;
+  if (opts.user) {
+    const outer = `C=$1; shift; { ${joinCgroup('$C')}; exec unshare -m -p -f --propagation private setsid "$@"; } </dev/null 2>&1 | cat`;
+    const argv = [...userTreeArgv(opts.user, opts.cwd), 'sh', '-c', init, 'fastmig-init', ...opts.command];
+    return spawn('sh', ['-c', outer, 'fastmig-wrap', opts.cgroupProcs ?? '', ...argv], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
   // Short options: busybox's unshare (the container bundle) knows no --pid/--fork.
   const tree = `${t.unshare} -p -f ${t.setsid} ${t.sh} -c "$S" fastmig-init "$@"`;
   const outer = `C=$1; S=$2; shift 2; { ${joinCgroup('$C')}; exec ${tree}; } </dev/null 2>&1 | ${t.cat}`;
@@ -56,13 +64,16 @@ function comm(pid: number): string {
   }
 }
 
-/** The host PID of the namespace init below a wrapper started by spawnServiceTree. */
-export async function findNamespaceInit(wrapperPid: number, timeoutMs = 5000): Promise<number> {
+/** The host PID of the namespace init below a wrapper started by spawnServiceTree (given `user`, once it runs as that user). */
+export async function findNamespaceInit(wrapperPid: number, user: UserTree | null = null, timeoutMs = 5000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const unshare = childrenOf(wrapperPid).find((p) => comm(p) === 'unshare');
     const init = unshare ? childrenOf(unshare)[0] : undefined;
-    if (init && comm(init) !== 'unshare') return init;
+    if (init && comm(init) !== 'unshare') {
+      if (user) await mapIdentity(init);
+      return init;
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error('the service process did not start within 5 s');

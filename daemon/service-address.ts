@@ -5,21 +5,35 @@
 // both ends (TCP repair), so a restore keeps them open (--tcp-established) instead of closing them.
 import type { LineLogger as Logger } from '../common/log-lite';
 import { run } from './run';
-import { BASE_PATH } from './tools';
 
-const env = { PATH: BASE_PATH };
-
-async function sh(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
-  const r = await run(cmd, args, { timeoutMs: 10_000, env });
-  return { ok: r.exitCode === 0, err: (r.stderr || r.stdout).trim().split('\n')[0] };
+export interface AddressPlace {
+  address: string;
+  /** The interface that carries it: the host's, or a container's own link (activities/container-link.ts). */
+  dev: string;
+  /** A container's own link: taken up with the address and down without it (its host answers for the address only while it is up). */
+  ownLink?: boolean;
+  /** A source whose traffic passes the hold (the container's host probing it). */
+  exempt?: string;
 }
 
 export class ServiceAddress {
+  readonly address: string;
+  private readonly dev: string;
+
+  /** `PATH`: where ip, iptables, sysctl and arping are (in a container, the bundle's). */
   constructor(
-    readonly address: string,
-    private readonly dev: string,
+    private readonly place: AddressPlace,
     private readonly log: Logger,
-  ) {}
+    private readonly PATH: string,
+  ) {
+    this.address = place.address;
+    this.dev = place.dev;
+  }
+
+  private async sh(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
+    const r = await run(cmd, args, { timeoutMs: 10_000, env: { PATH: this.PATH } });
+    return { ok: r.exitCode === 0, err: (r.stderr || r.stdout).trim().split('\n')[0] };
+  }
 
   /**
    * Puts the address on this host, then forgets the host's neighbours: the restored connections'
@@ -28,11 +42,25 @@ export class ServiceAddress {
    * connection stalled for about a minute (the peer's stale entry stays confirmed by TCP).
    */
   async claim(): Promise<void> {
-    await this.allowForeignBinds();
-    const add = await sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
+    if (this.place.ownLink) await this.linkUp();
+    else await this.allowForeignBinds();
+    const add = await this.sh('ip', ['addr', 'add', `${this.address}/32`, 'dev', this.dev]);
     if (!add.ok && !/File exists|already assigned/.test(add.err)) throw new Error(`cannot put the service address ${this.address} on ${this.dev}: ${add.err}`);
-    await sh('ip', ['neigh', 'flush', 'dev', this.dev]);
+    await this.sh('ip', ['neigh', 'flush', 'dev', this.dev]);
     this.log.debug({ address: this.address, at: Date.now() }, 'service address claimed');
+  }
+
+  /** A container's link comes from its host once the container runs: waited for, then taken up, with the way out. */
+  private async linkUp(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while (!(await this.sh('ip', ['link', 'show', this.dev])).ok) {
+      if (Date.now() > deadline) throw new Error(`no link ${this.dev} for the service address ${this.address}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const args of [['link', 'set', this.dev, 'up'], ['route', 'replace', 'default', 'dev', this.dev]]) {
+      const r = await this.sh('ip', args);
+      if (!r.ok) throw new Error(`cannot take ${this.dev} up for ${this.address}: ip ${args.join(' ')}: ${r.err}`);
+    }
   }
 
   /**
@@ -43,7 +71,7 @@ export class ServiceAddress {
    * reach the old host, sees it reset: what a restore with the connections closed would have done.
    */
   private async allowForeignBinds(): Promise<void> {
-    const r = await sh('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
+    const r = await this.sh('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
     if (!r.ok) this.log.warn({ err: r.err }, 'non-local binds not allowed: a connection on the old host address would fail the restore');
   }
 
@@ -53,7 +81,8 @@ export class ServiceAddress {
    * Not awaited by anyone: the service answers already.
    */
   announce(): void {
-    void sh('arping', ['-U', '-c', '2', '-w', '2', '-I', this.dev, this.address]).then((r) => {
+    if (this.place.ownLink) return; // it would reach its host only: the host announces it (activities/container-link.ts)
+    void this.sh('arping', ['-U', '-c', '2', '-w', '2', '-I', this.dev, this.address]).then((r) => {
       if (!r.ok) this.log.debug({ address: this.address, err: r.err }, 'gratuitous ARP not sent');
     });
   }
@@ -66,20 +95,20 @@ export class ServiceAddress {
    * 3 s; data after TCP's retransmission timeout) instead of seeing a reset.
    */
   async hold(): Promise<void> {
-    if ((await sh('iptables', ['-w', '-C', 'INPUT', ...this.inbound])).ok) return; // held already
-    const r = await sh('iptables', ['-w', '-I', 'INPUT', ...this.inbound]);
+    if ((await this.sh('iptables', ['-w', '-C', 'INPUT', ...this.inbound])).ok) return; // held already
+    const r = await this.sh('iptables', ['-w', '-I', 'INPUT', ...this.inbound]);
     if (!r.ok) throw new Error(`cannot hold the traffic to ${this.address}: ${r.err}`);
     this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address held');
   }
 
   /** Traffic is taken again (the dump failed and the service runs on here, or it is restored here and may serve). */
   async unhold(): Promise<void> {
-    for (let i = 0; i < 10 && (await sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound])).ok; i++);
+    for (let i = 0; i < 10 && (await this.sh('iptables', ['-w', '-D', 'INPUT', ...this.inbound])).ok; i++);
     this.log.debug({ address: this.address, at: Date.now() }, 'traffic to the service address taken again');
   }
 
   private get inbound(): string[] {
-    return ['-d', `${this.address}/32`, '-j', 'DROP'];
+    return ['-d', `${this.address}/32`, ...(this.place.exempt ? ['!', '-s', `${this.place.exempt}/32`] : []), '-j', 'DROP'];
   }
 
   /**
@@ -89,13 +118,14 @@ export class ServiceAddress {
    * service come back here. The hold on new connections goes with them.
    */
   async release(): Promise<void> {
-    const del = await sh('ip', ['addr', 'del', `${this.address}/32`, 'dev', this.dev]);
+    const del = await this.sh('ip', ['addr', 'del', `${this.address}/32`, 'dev', this.dev]);
     if (!del.ok && !/Cannot assign|not found/i.test(del.err)) this.log.warn({ address: this.address, err: del.err }, 'service address not removed');
+    if (this.place.ownLink) await this.sh('ip', ['link', 'set', this.dev, 'down']);
     this.log.debug({ address: this.address, at: Date.now() }, 'service address released');
     for (const chain of ['INPUT', 'OUTPUT']) {
-      const listed = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env });
+      const listed = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env: { PATH: this.PATH } });
       const mine = listed.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `) && l.includes(`${this.address}/32`) && l.includes('-j DROP'));
-      for (const rule of mine) await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env });
+      for (const rule of mine) await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env: { PATH: this.PATH } });
     }
   }
 }

@@ -10,7 +10,7 @@ import type { DecisionRequest, HookRequest, HookResult } from '../common/plain-s
 import type { LineLogger as Logger } from '../common/log-lite';
 import { isAlive } from '../common/pid-file';
 import { serviceFolder, type DaemonConfig, type Tools } from '../common/service-folder';
-import { readSidecar, type ImageSidecar } from './criu';
+import { readSidecar, toolsPath, type ImageSidecar } from './criu';
 import { BASE_PATH, HOST_TOOLS } from './tools';
 import { childrenOf, findNamespaceInit, signal, spawnServiceTree, stdioPipeOf, waitFor } from './process-tree';
 import { Exits, exitRecord } from './exits';
@@ -64,8 +64,9 @@ export class Supervisor {
     this.output = new ServiceOutput(serviceFolder(o.dir).serviceLog, o.log);
     const limit = o.spec.memoryLimitMiB;
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
-    this.address = o.serviceAddress ? new ServiceAddress(o.serviceAddress.address, o.serviceAddress.dev, o.log) : null;
-    this.moving = movingOf(o, this.tools, this.address);
+    const criu = { criu: o.criuPath, tools: this.tools, container: o.container, ownAddress: !!o.serviceAddress };
+    this.address = o.serviceAddress ? new ServiceAddress({ ...o.serviceAddress, ownLink: !!o.container }, o.log, toolsPath(criu)) : null;
+    this.moving = movingOf(o, criu, this.address);
   }
 
   status(): DaemonStatus {
@@ -85,9 +86,7 @@ export class Supervisor {
     };
   }
 
-  logs(n: number): string[] {
-    return this.output.tail(n);
-  }
+  logs = (n: number): string[] => this.output.tail(n);
 
   imageDir(checkpointId: string): string {
     return serviceFolder(this.o.dir).image(checkpointId);
@@ -121,11 +120,11 @@ export class Supervisor {
         cwd: this.o.spec.cwd ?? '/',
         env: { PATH: BASE_PATH, ...this.o.spec.env },
         tools: this.tools,
-        cgroupProcs: this.cgroup?.procsFile,
+        cgroupProcs: this.cgroup?.procsFile, user: this.moving.user,
       });
       this.attach(child);
       try {
-        this.initPid = await findNamespaceInit(child.pid!);
+        this.initPid = await findNamespaceInit(child.pid!, this.moving.user);
       } catch (err) {
         this.state = 'exited';
         throw err;

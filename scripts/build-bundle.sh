@@ -2,7 +2,8 @@
 # Builds the runtime bundle mounted read-only into every service container at /fastmig/bundle:
 #   node/  the node binary, the libraries ldd lists for it and their loader (runs in any image,
 #          glibc, musl or none, because it never uses the image's C library)
-#   bin/   a static busybox as sh, unshare, setsid, cat, tar, mkfifo; wrappers `node`, `criu`, `criu-notify`
+#   bin/   a static busybox as sh, unshare, setsid, cat, tar, mkfifo, ip, sysctl, arping; wrappers `node`,
+#          `criu`, `criu-notify`, `iptables`
 # The CRIU bundle itself (scripts/install-criu.sh) is mounted beside it at /fastmig/criu.
 # Rebuilt only when the node binary, this script or the action script changed. Usage: build-bundle.sh <out dir>
 set -euo pipefail
@@ -22,7 +23,17 @@ ldd "$NODE" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {pri
 done
 [ -f "$OUT.tmp/node/lib/ld-linux-x86-64.so.2" ] || { log "no loader found for $NODE"; exit 1; }
 cp /bin/busybox "$OUT.tmp/bin/busybox"
-for a in sh unshare setsid cat tar sleep kill ls mkfifo; do ln -s busybox "$OUT.tmp/bin/$a"; done
+for a in sh unshare setsid cat tar sleep kill ls mkfifo ip sysctl arping; do ln -s busybox "$OUT.tmp/bin/$a"; done
+# iptables from the CRIU bundle (nft back end, like the host's): CRIU's connection lock and the
+# daemon's hold on a service address that lives in the host's network (scripts/install-criu.sh).
+for a in iptables iptables-restore ip6tables ip6tables-restore; do
+  cat > "$OUT.tmp/bin/$a" <<W
+#!/fastmig/bundle/bin/sh
+L=/fastmig/criu/usr/lib/x86_64-linux-gnu
+XTABLES_LIBDIR=\$L/xtables exec \$L/ld-linux-x86-64.so.2 --library-path \$L:/fastmig/criu/lib/x86_64-linux-gnu /fastmig/criu/usr/sbin/xtables-nft-multi $a "\$@"
+W
+  chmod 755 "$OUT.tmp/bin/$a"
+done
 cat > "$OUT.tmp/bin/node" <<'W'
 #!/fastmig/bundle/bin/sh
 exec /fastmig/bundle/node/lib/ld-linux-x86-64.so.2 --library-path /fastmig/bundle/node/lib /fastmig/bundle/node/node "$@"

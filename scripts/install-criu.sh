@@ -9,7 +9,9 @@ WANT_MIN=4.2
 log() { printf '[criu] %s\n' "$*" >&2; }
 
 criu_version() { "$TOOLS/criu/criu" --version 2>/dev/null | sed -n 's/^Version: //p'; }
-if [ -x "$TOOLS/criu/criu" ] && [ -n "$(criu_version)" ]; then
+# iptables (nft back end) comes along for services in containers that keep their own address:
+# CRIU locks their connections with it, and the daemon holds their traffic (scripts/build-bundle.sh).
+if [ -x "$TOOLS/criu/criu" ] && [ -n "$(criu_version)" ] && [ -x "$ROOT/usr/sbin/xtables-nft-multi" ]; then
   log "bundle present: $(criu_version)"; exit 0
 fi
 
@@ -33,7 +35,8 @@ apt-get "${OPTS[@]}" -qq update
 PKGS=(criu/sid libcompel1/sid libnet9 libnl-3-200/sid libnl-route-3-200/sid libprotobuf-c1 libbsd0 libmd0
       libc6 libgcc-s1 libgnutls30t64 libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libgmp10
       libp11-kit0 libidn2-0 libunistring5 libtasn1-6 libnettle8t64 libhogweed6t64 libffi8 libuuid1
-      libdrm2 libcap2 libedit2 libtinfo6 libzstd1 liblzma5 zlib1g libuuid1 libselinux1 libpcre2-8-0)
+      libdrm2 libcap2 libedit2 libtinfo6 libzstd1 liblzma5 zlib1g libuuid1 libselinux1 libpcre2-8-0
+      iptables libip4tc2 libip6tc2 libnetfilter-conntrack3 libnfnetlink0)
 cd "$APT/debs"
 log "downloading ${#PKGS[@]} packages"
 for p in "${PKGS[@]}"; do

@@ -20,7 +20,7 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
   await requireHost(host);
   const steps = hostSteps(host);
   // A process service gets an address of its own, which moves with it (the cluster's block, if any).
-  const serviceAddress = spec.runtime === 'process' ? ((await registry.claimServiceAddress({ service: spec.name })) ?? undefined) : undefined;
+  const serviceAddress = (await registry.claimServiceAddress({ service: spec.name })) ?? undefined;
   let pid: number | null;
   let hostPort: number | null = null;
   let address: string | undefined;
@@ -29,7 +29,7 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
     pid = prepared.pid;
     hostPort = prepared.hostPort;
     address = prepared.address;
-    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker', serviceAddress });
+    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker' && !serviceAddress, serviceAddress });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     if (serviceAddress) await registry.releaseServiceAddress({ service: spec.name }).catch(() => undefined);

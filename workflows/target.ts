@@ -33,12 +33,15 @@ export class Target {
     return this.heldUntilOpen && !!this.serviceAddress;
   }
 
+  /** A container on its engine's network, reached through the port the engine publishes (not one with its own address). */
   private get proxied(): boolean {
-    return this.spec.runtime === 'docker';
+    return this.spec.runtime === 'docker' && !this.serviceAddress;
   }
 
-  /** The service's record naming this instance (a failover writes it before the instance exists: fencing). */
-  /** The record naming this copy; `migratedFrom` only when a migration moves it from its source copy. */
+  /**
+   * The service's record naming this instance (a failover writes it before the instance exists:
+   * fencing); `migratedFrom` only when a migration moves it from its source copy.
+   */
   placed(p: Placement, migratedFrom?: Placement['migratedFrom']): Placement {
     return { ...p, host: this.host, generation: this.generation, hostPort: this.hostPort, address: this.address, updatedAt: new Date().toISOString(), migratedFrom };
   }
@@ -56,7 +59,7 @@ export class Target {
    * service answers. waitForCheckpoint: asked before the dump ended; the source answers once it has.
    */
   arrive(checkpointId: string, from: string, via: 'peer' | 's3', waitForCheckpoint?: true): Promise<FetchAndRestoreResult> {
-    const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied };
+    const req = { service: this.spec.name, generation: this.generation, checkpointId, from, encrypt: this.spec.encryptImages, proxied: this.proxied, runtime: this.spec.runtime };
     return this.steps.fetchAndRestore({ ...req, port: this.port, via, serviceAddress: this.serviceAddress, held: this.held, ...(waitForCheckpoint ? { waitForCheckpoint } : {}) });
   }
 
