@@ -9,7 +9,7 @@ import execa from 'execa';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Client } from 'minio';
 import { REPO_ROOT, paths } from '../common/config';
-import type { HostImage, ImageTransfer } from '../common/schemas';
+import type { HostImage, ImageTransfer, ServiceSpec } from '../common/schemas';
 import { serviceFolder, type DaemonConfig } from '../common/service-folder';
 import { BUNDLE_MOUNT, BUNDLE_TOOLS } from '../daemon/tools';
 import type { ServiceRuntime } from './runtime';
@@ -102,6 +102,19 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
     await docker(['rm', '-f', name]);
   }
 
+  /**
+   * A deployment (generation 1) mounts volumes the user made on its host; a move or a failover makes
+   * any that is missing on its target, where the checkpoint's copy fills it before the restore.
+   */
+  async function ensureVolumes(spec: ServiceSpec, generation: number): Promise<void> {
+    for (const v of spec.volumes) {
+      if ((await docker(['volume', 'inspect', v.name])).exitCode === 0) continue;
+      if (generation === 1) throw ApplicationFailure.nonRetryable(`volume ${v.name} does not exist on ${ctx.host}: create it first (docker volume create ${v.name})`, 'NoVolume');
+      const c = await docker(['volume', 'create', v.name]);
+      if (c.exitCode !== 0) throw ApplicationFailure.nonRetryable(`cannot create volume ${v.name} on ${ctx.host}: ${oneLine(c)}`, 'NoVolume');
+    }
+  }
+
   /** The container's link (its daemon waits for it before it claims the address); a container that cannot have one goes. */
   async function linkOwnAddress(service: string, address: string): Promise<void> {
     const name = containerName(ctx.host, service);
@@ -116,6 +129,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
 
   return {
     async configure(spec, base) {
+      await ensureVolumes(spec, base.generation);
       const r = await docker(['image', 'inspect', '--format', '{{json .Config}}', spec.image!]);
       if (r.exitCode !== 0) {
         throw ApplicationFailure.nonRetryable(`image ${spec.image} is not on ${ctx.host}: put it on every host with \`fastmig image import\` or \`fastmig image load\``, 'NoImage');
@@ -140,6 +154,10 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       if (!fs.existsSync(path.join(criuRoot, 'usr', 'sbin', 'criu'))) {
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
+      // The bundle's action script copies a container's files inside the freeze (daemon/criu-notify.sh).
+      if (!fs.readFileSync(path.join(bundle, 'bin', 'criu-notify'), 'utf8').includes('post-dump')) {
+        throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} cannot carry a container's files: rebuild it with scripts/install-tools.sh`, 'NoBundle');
+      }
       await removeOwned(service);
       const address = ownAddress(dir);
       const r = await docker([
@@ -152,6 +170,7 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         '-v', `${path.join(appDir(), 'dist')}:${APP_MOUNT}/dist:ro`,
         '-v', `${path.join(appDir(), 'package.json')}:${APP_MOUNT}/package.json:ro`,
         '-v', `${dir}:${SERVICE_MOUNT}`,
+        ...spec.volumes.flatMap((v) => ['--mount', `type=volume,source=${v.name},target=${v.path}`]),
         // Published on the host's own address, on the service's previous port when that is free here.
         ...(address ? ['--network', 'none'] : spec.port ? ['-p', `${ctx.address}:${await freePortAt(ctx.address, preferredHostPort)}:${spec.port}`] : []),
         ...memoryFlags(spec.memoryLimitMiB),

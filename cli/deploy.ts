@@ -7,7 +7,7 @@ import { print } from './output';
 export const deploy: Command = {
   options: {
     host: text, port: text, cwd: text, env: texts, 'pre-restore': text, 'post-checkpoint': text, encrypt: flag, runtime: text,
-    image: text, restart: text, 'checkpoint-every': text, 'checkpoint-keep': text, 'memory-limit': text, keep: texts, user: text, json: flag,
+    image: text, restart: text, 'checkpoint-every': text, 'checkpoint-keep': text, 'memory-limit': text, keep: texts, volume: texts, user: text, json: flag,
   },
   async run(p) {
     const port = p.number('port');
@@ -27,6 +27,12 @@ export const deploy: Command = {
       if (i < 1) throw new UserError(`--env takes KEY=VALUE, got "${kv}"`);
       env[kv.slice(0, i)] = kv.slice(i + 1);
     }
+    // name:/path; the schema checks each part (the name has no ":", the path starts with "/").
+    const volumes = p.list('volume').map((v) => {
+      const i = v.indexOf(':');
+      if (i < 1) throw new UserError(`--volume takes NAME:/PATH (a named volume and where it is mounted in the container), got "${v}"`);
+      return { name: v.slice(0, i), path: v.slice(i + 1) };
+    });
     const every = p.number('checkpoint-every');
     const spec = valid(ServiceSpec, {
       name,
@@ -43,6 +49,7 @@ export const deploy: Command = {
       restart: p.str('restart') !== undefined ? jsonOption(p, 'restart') : undefined,
       checkpoint: every !== undefined ? { everySeconds: every, keep: p.number('checkpoint-keep') } : undefined,
       keep: p.list('keep'),
+      volumes,
       user: p.str('user'),
     }, 'service spec');
     const host = valid(HostName, p.str('host'), '--host');

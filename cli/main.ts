@@ -22,7 +22,7 @@ Usage:
                  [--pre-restore <cmd>] [--post-checkpoint <cmd>] [--encrypt] [--restart '<json policy>'] [--memory-limit <MiB>]
                  [--keep <dir>]... [--user <name>]
                  [--checkpoint-every <seconds> [--checkpoint-keep N]] -- <command...>
-  fastmig deploy <service> --host <host> --runtime docker --image <image> [--port <p>] [-- <command...>]
+  fastmig deploy <service> --host <host> --runtime docker --image <image> [--port <p>] [--volume <name>:<path>]... [-- <command...>]
   fastmig image import <name> <rootfs.tar> [--change 'CMD ["sh"]']...   put an image into every host's engine
   fastmig image load <archive.tar>                                       (a \`docker save\` archive)
   fastmig image list [--json]

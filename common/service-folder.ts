@@ -46,7 +46,7 @@ export function serviceFolder(dir: string) {
     image: (checkpointId: string) => path.join(images, checkpointId),
     /** Dated by the host agent at its host's last proof that it may serve (agent/grants.ts); a stale lease means the host may have been failed over. */
     lease: path.join(dir, 'lease'),
-    /** The FIFOs of the freeze handshake with CRIU's post-dump action (daemon/kept-dirs.ts). */
+    /** The FIFOs of the freeze handshake with CRIU's post-dump action (daemon/kept-dirs.ts, daemon/layer.ts). */
     frozenFifo: path.join(dir, 'frozen.fifo'),
     answerFifo: path.join(dir, 'answer.fifo'),
   };
@@ -69,6 +69,10 @@ export const IMAGE_FILES = {
   keptBase: 'kept-base.bin',
   keptDelta: 'kept-delta.bin',
   keptList: 'kept.json',
+  /** A container's own file system (daemon/layer.ts): what differed from its image while the service ran, at the freeze, and each changed directory's names. */
+  layerBase: 'layer-base.bin',
+  layerDelta: 'layer-delta.bin',
+  layerList: 'layer.json',
 } as const;
 
 /** What a restore writes beside the image: not part of it, so never packed or moved to another host. */

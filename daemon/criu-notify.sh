@@ -1,8 +1,9 @@
 #!/bin/sh
 # CRIU action script. After a restore: tells the daemon that the restored tree has been resumed.
-# After a dump, while the tree is still frozen (only when the service keeps directories): tells the
-# daemon, which copies what changed in them (daemon/kept-dirs.ts) and answers; anything but "ok"
-# fails the dump, and CRIU then resumes the tree.
+# After a dump, while the tree is still frozen (when the service keeps directories, and always in a
+# container): tells the daemon, which copies what changed in them (daemon/kept-dirs.ts) and in the
+# container's file system (daemon/layer.ts) and answers; anything but "ok" fails the dump, and CRIU
+# then resumes the tree. The container bundle carries this script with the bundle's sh.
 case "$CRTOOLS_SCRIPT_ACTION" in
   post-resume) : > "$FASTMIG_READY_FILE" ;;
   post-dump)

@@ -96,7 +96,7 @@ export const toolsPath = (t: { container?: boolean; tools: Tools }) => (t.contai
 
 const DUMP_ATTEMPTS = 3;
 
-/** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts). */
+/** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts, daemon/layer.ts). */
 async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv: Record<string, string> | undefined, extra: string[]): Promise<void> {
   const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS, ...extra];
   if (engineNetwork(t)) args.push(...CONTAINER_DUMP_FLAGS);
@@ -115,7 +115,7 @@ async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: b
  */
 export async function dumpTree(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, log: Logger, frozenEnv?: Record<string, string>, extra: string[] = []): Promise<void> {
   // Written before the dump: kept by a retry.
-  const before = new Set<string>([IMAGE_FILES.sidecar, IMAGE_FILES.keptBase]);
+  const before = new Set<string>([IMAGE_FILES.sidecar, IMAGE_FILES.keptBase, IMAGE_FILES.layerBase]);
   for (let attempt = 1; ; attempt++) {
     try {
       return await criuDump(t, pid, dir, leaveRunning, frozenEnv, extra);

@@ -22,7 +22,7 @@ export type Tree = Map<string, Entry>;
 
 export const COPY_CHUNK = 1 << 20;
 
-function entryOf(st: fs.BigIntStats, file: string): Entry | null {
+export function entryOf(st: fs.BigIntStats, file: string): Entry | null {
   const kind: Kind | null = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : null;
   // Sockets, FIFOs and devices are not data: the service (or CRIU, for its own sockets) makes them.
   if (!kind) return null;

@@ -17,6 +17,11 @@ interface KeptList {
   paths: string[];
 }
 
+/** Another copy made in the same freeze (a container's own file system, daemon/layer.ts). */
+export interface FrozenCopy {
+  frozen(): void;
+}
+
 /**
  * One checkpoint's copy of the kept directories. `begin` copies them whole while the service runs
  * and waits on two FIFOs for CRIU's post-dump action (daemon/criu-notify.sh), which runs while the
@@ -37,14 +42,16 @@ export class KeptCapture {
     private readonly imageDir: string,
     private readonly serviceDir: string,
     private readonly base: Tree,
+    private readonly others: FrozenCopy[],
   ) {}
 
-  static async begin(dirs: string[], imageDir: string, serviceDir: string, sh: string, PATH: string): Promise<KeptCapture> {
+  /** `others`: copies that run in the same freeze (their first pass already made); `dirs` may then be empty. */
+  static async begin(dirs: string[], imageDir: string, serviceDir: string, sh: string, PATH: string, others: FrozenCopy[] = []): Promise<KeptCapture> {
     const f = imageFolder(imageDir);
     const tree = scanKept(dirs);
-    const base = writeArchive(f.keptBase, dirs, tree, [...tree.keys()]);
-    const c = new KeptCapture(dirs, imageDir, serviceDir, base);
-    c.baseBytes = fs.statSync(f.keptBase).size;
+    const base = dirs.length ? writeArchive(f.keptBase, dirs, tree, [...tree.keys()]) : tree;
+    const c = new KeptCapture(dirs, imageDir, serviceDir, base, others);
+    c.baseBytes = dirs.length ? fs.statSync(f.keptBase).size : 0;
     await c.listen(sh, PATH);
     return c;
   }
@@ -73,14 +80,8 @@ export class KeptCapture {
     const t0 = Date.now();
     let answer = 'ok';
     try {
-      const f = imageFolder(this.imageDir);
-      const now = scanKept(this.dirs);
-      const changed = [...now.keys()].filter((k) => !this.base.has(k) || !same(this.base.get(k)!, now.get(k)!));
-      writeArchive(f.keptDelta, this.dirs, now, changed);
-      const list: KeptList = { dirs: this.dirs, paths: [...now.keys()] };
-      fs.writeFileSync(f.keptList, JSON.stringify(list), { mode: 0o600 });
-      this.freeze.entries = changed.length;
-      this.freeze.bytes = fs.statSync(f.keptDelta).size;
+      if (this.dirs.length) this.copyDelta();
+      for (const o of this.others) o.frozen();
       this.deltaWritten = true;
       this.failure = null;
     } catch (err) {
@@ -89,6 +90,17 @@ export class KeptCapture {
     }
     this.freeze.ms = Date.now() - t0;
     fs.writeSync(this.answerFd!, `${answer}\n`);
+  }
+
+  private copyDelta(): void {
+    const f = imageFolder(this.imageDir);
+    const now = scanKept(this.dirs);
+    const changed = [...now.keys()].filter((k) => !this.base.has(k) || !same(this.base.get(k)!, now.get(k)!));
+    writeArchive(f.keptDelta, this.dirs, now, changed);
+    const list: KeptList = { dirs: this.dirs, paths: [...now.keys()] };
+    fs.writeFileSync(f.keptList, JSON.stringify(list), { mode: 0o600 });
+    this.freeze.entries = changed.length;
+    this.freeze.bytes = fs.statSync(f.keptDelta).size;
   }
 
   /** After the dump (`dumped`: it succeeded): closes the FIFOs; throws when the frozen copy failed or never ran. */
@@ -104,12 +116,12 @@ export class KeptCapture {
   }
 }
 
-function removeAny(file: string): void {
+export function removeAny(file: string): void {
   fs.rmSync(file, { recursive: true, force: true });
 }
 
 /** Creates one entry; its parent must be a real directory (never a symlink the archive made). */
-function layEntry(dirs: string[], key: string, e: Entry, from: number, at: number, buf: Buffer): void {
+export function layEntry(dirs: string[], key: string, e: Entry, from: number, at: number, buf: Buffer): void {
   const file = fileOf(dirs, key);
   if (key.endsWith('/')) {
     if (e.kind !== 'dir') throw new Error(`kept entry ${key} should be the directory ${file}`);
@@ -177,13 +189,17 @@ export function layDownKept(imageDir: string, expected: string[]): number {
   }
   const missingPaths = list.paths.filter((k) => !last.has(k));
   if (missingPaths.length) throw new Error(`the image lacks kept entries ${missingPaths.slice(0, 3).join(', ')}`);
-  // Owners, modes and times last, deepest first: creating a child moves its directory's time.
-  for (const [key, e] of [...last.entries()].reverse()) {
-    const file = fileOf(list.dirs, key);
+  applyMetadata(list.dirs, last);
+  return last.size;
+}
+
+/** Owners, modes and times last, deepest first: creating a child moves its directory's time. */
+export function applyMetadata(dirs: string[], laid: Tree): void {
+  for (const [key, e] of [...laid.entries()].reverse()) {
+    const file = fileOf(dirs, key);
     fs.lchownSync(file, e.uid, e.gid);
     if (e.kind !== 'symlink') fs.chmodSync(file, e.mode);
     const t = Number(BigInt(e.mtimeNs) / 1000n) / 1e6;
     fs.lutimesSync(file, t, t);
   }
-  return last.size;
 }

@@ -1,5 +1,6 @@
 // What goes with a dump and a restore besides CRIU's images: the kept directories
-// (daemon/kept-dirs.ts) and the service's own address (daemon/service-address.ts).
+// (daemon/kept-dirs.ts; a container's volumes are kept the same way), a container's own file
+// system (daemon/layer.ts) and the service's own address (daemon/service-address.ts).
 import fs from 'fs';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { imageFolder } from '../common/service-folder';
@@ -7,11 +8,11 @@ import type { ChildProcess } from 'child_process';
 import { criuErrors, dumpTree, imageFileSizes, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
 import { signalTree, waitFor } from './process-tree';
 import { KeptCapture, layDownKept } from './kept-dirs';
+import { Layer } from './layer';
 import type { ServiceAddress } from './service-address';
 import { BASE_PATH } from './tools';
-import { externalDumpFlags, treeExternals, userRestore, type UserTree } from './user-tree';
-
-export { userTreeOf } from './user-tree';
+import type { ServiceSpec } from '../common/schemas';
+import { externalDumpFlags, treeExternals, userRestore, userTreeOf, type UserTree } from './user-tree';
 
 export interface Moving {
   criu: CriuTarget;
@@ -22,6 +23,22 @@ export interface Moving {
   address: ServiceAddress | null;
   /** Set for a service that runs as another user (daemon/user-tree.ts). */
   user: UserTree | null;
+  /** A container's own file system (null for a process service). */
+  layer: Layer | null;
+}
+
+/** What a daemon's dumps and restores carry; a container's file system is read here, before any service runs. */
+export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; container?: boolean }, criu: CriuTarget, address: ServiceAddress | null): Moving {
+  return {
+    criu,
+    log: o.log,
+    serviceDir: o.dir,
+    // A volume is a directory the service writes, mounted from the engine: kept like one.
+    keep: [...(o.spec.keep ?? []), ...(o.spec.volumes ?? []).map((v) => v.path)],
+    address,
+    user: userTreeOf(o.spec.user, o.dir),
+    layer: o.container ? Layer.atStart(o.log) : null,
+  };
 }
 
 /**
@@ -37,7 +54,8 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
-  const kept = m.keep.length ? await KeptCapture.begin(m.keep, dir, m.serviceDir, m.criu.tools.sh, BASE_PATH) : null;
+  const layer = m.layer?.capture(dir) ?? null;
+  const kept = m.keep.length || layer ? await KeptCapture.begin(m.keep, dir, m.serviceDir, m.criu.tools.sh, BASE_PATH, layer ? [layer] : []) : null;
   // The address that leaves with the tree (none when the tree stays, or the service has none).
   const leaving = leaveRunning ? null : m.address;
   await leaving?.hold();
@@ -52,7 +70,8 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
     kept?.finish(dumped);
   }
   fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));
-  if (kept) m.log.info({ keptBaseBytes: kept.baseBytes, frozenCopy: kept.freeze }, 'kept directories copied');
+  if (m.keep.length) m.log.info({ keptBaseBytes: kept!.baseBytes, frozenCopy: kept!.freeze }, 'kept directories copied');
+  if (layer) m.log.info({ layerBaseBytes: layer.baseBytes, frozenCopy: layer.freeze }, 'container file system copied');
   // The service has left this host: its address goes to wherever it is restored.
   await leaving?.release();
   return { frozenAt };
@@ -110,8 +129,16 @@ export async function restoreService(
 async function arrive(m: Moving, dir: string): Promise<{ restored: () => Promise<void> }> {
   const t0 = Date.now();
   try {
+    const layer = m.layer?.layDown(dir);
+    if (layer?.unreverted.length) m.log.warn({ files: layer.unreverted.slice(0, 5), count: layer.unreverted.length }, 'image files changed after the checkpoint stay as they are');
+    if (layer) m.log.info({ ...layer, unreverted: layer.unreverted.length, ms: Date.now() - t0 }, 'container file system laid down');
+  } catch (err) {
+    throw new Error(`cannot lay down the container's file system: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const t1 = Date.now();
+  try {
     const entries = layDownKept(dir, m.keep);
-    if (entries) m.log.info({ entries, ms: Date.now() - t0 }, 'kept directories laid down');
+    if (entries) m.log.info({ entries, ms: Date.now() - t1 }, 'kept directories laid down');
   } catch (err) {
     throw new Error(`cannot lay down the kept directories: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -17,7 +17,7 @@ import { Exits, exitRecord } from './exits';
 import { ServiceOutput } from './output';
 import { runHook } from './hook';
 import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgroup';
-import { dumpService, restoreService, userTreeOf, type Moving } from './moves';
+import { dumpService, movingOf, restoreService, type Moving } from './moves';
 import { freezeFenced, thawFenced, watchLease } from './fence';
 import { ServiceAddress } from './service-address';
 
@@ -66,7 +66,7 @@ export class Supervisor {
     this.cgroup = !limit ? null : o.container ? engineMemoryCgroup() : createMemoryCgroup(o.dir, o.spec.name, limit);
     const criu = { criu: o.criuPath, tools: this.tools, container: o.container, ownAddress: !!o.serviceAddress };
     this.address = o.serviceAddress ? new ServiceAddress({ ...o.serviceAddress, ownLink: !!o.container }, o.log, toolsPath(criu)) : null;
-    this.moving = { criu, log: o.log, serviceDir: o.dir, keep: o.spec.keep ?? [], address: this.address, user: userTreeOf(o.spec.user, o.dir) };
+    this.moving = movingOf(o, criu, this.address);
   }
 
   status(): DaemonStatus {

@@ -17,7 +17,12 @@ export const DEMO_IMAGES = {
   debian: { name: 'fastmig/kv-debian:1', tar: 'kv-debian.tar', changes: [] as string[] },
   /** musl only, its CMD a C service linked against musl (demo/musl/counter.c). */
   musl: { name: 'fastmig/musl-demo:1', tar: 'kv-musl.tar', changes: ['CMD ["/app/counter","8080"]'] },
+  /** Debian 12 with a Python (its own loader and libraries, in /opt/python) and the test services in /app; tests only. */
+  python: { name: 'fastmig/py-debian:1', tar: 'py-debian.tar', changes: [] as string[] },
 };
+export type DemoImage = keyof typeof DEMO_IMAGES;
+/** Python inside the python image: a wrapper that starts its copy with the copy's own loader and libraries. */
+export const IMAGE_PYTHON = '/opt/python/bin/python3';
 
 /** Imports each demo image into every engine that lacks it; `put` defaults to the CLI's operation. */
 export async function ensureDemoImages(
@@ -26,9 +31,10 @@ export async function ensureDemoImages(
     const bad = r.filter((x) => !x.ok);
     if (bad.length) throw new Error(`image import ${name} failed: ${bad.map((b) => `${b.host}: ${b.error}`).join('; ')}`);
   },
+  which: DemoImage[] = ['debian', 'musl'],
 ): Promise<void> {
   const cache = paths.imageCacheDir();
-  const images = Object.values(DEMO_IMAGES);
+  const images = which.map((k) => DEMO_IMAGES[k]);
   if (!images.every((i) => fs.existsSync(path.join(cache, i.tar)))) {
     await execa('bash', [path.join(REPO_ROOT, 'scripts', 'build-images.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   }

@@ -2,15 +2,17 @@
 # Builds the runtime bundle mounted read-only into every service container at /fastmig/bundle:
 #   node/  the node binary, the libraries ldd lists for it and their loader (runs in any image,
 #          glibc, musl or none, because it never uses the image's C library)
-#   bin/   a static busybox as sh, unshare, setsid, cat, tar, ip, sysctl, arping; wrappers `node`,
+#   bin/   a static busybox as sh, unshare, setsid, cat, tar, mkfifo, ip, sysctl, arping; wrappers `node`,
 #          `criu`, `criu-notify`, `iptables`
 # The CRIU bundle itself (scripts/install-criu.sh) is mounted beside it at /fastmig/criu.
-# Rebuilt only when the node binary changed. Usage: build-bundle.sh <out dir>
+# Rebuilt only when the node binary, this script or the action script changed. Usage: build-bundle.sh <out dir>
 set -euo pipefail
 OUT=${1:?usage: build-bundle.sh <out dir>}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+NOTIFY=$HERE/daemon/criu-notify.sh
 NODE=$(readlink -f "$(command -v node)")
 log() { printf '[bundle] %s\n' "$*" >&2; }
-stamp="$NODE $(stat -c %Y "$NODE") $(md5sum < "$0" | cut -c1-12)"
+stamp="$NODE $(stat -c %Y "$NODE") $(cat "$0" "$NOTIFY" | md5sum | cut -c1-12)"
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then log "present"; exit 0; fi
 [ -x /bin/busybox ] || { log "a static busybox is required (busybox-static)"; exit 1; }
 rm -rf "$OUT.tmp"; mkdir -p "$OUT.tmp/node/lib" "$OUT.tmp/bin"
@@ -21,7 +23,7 @@ ldd "$NODE" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {pri
 done
 [ -f "$OUT.tmp/node/lib/ld-linux-x86-64.so.2" ] || { log "no loader found for $NODE"; exit 1; }
 cp /bin/busybox "$OUT.tmp/bin/busybox"
-for a in sh unshare setsid cat tar sleep kill ls ip sysctl arping; do ln -s busybox "$OUT.tmp/bin/$a"; done
+for a in sh unshare setsid cat tar sleep kill ls mkfifo ip sysctl arping; do ln -s busybox "$OUT.tmp/bin/$a"; done
 # iptables from the CRIU bundle (nft back end, like the host's): CRIU's connection lock and the
 # daemon's hold on a service address that lives in the host's network (scripts/install-criu.sh).
 for a in iptables iptables-restore ip6tables ip6tables-restore; do
@@ -41,12 +43,8 @@ cat > "$OUT.tmp/bin/criu" <<'W'
 L=/fastmig/criu/usr/lib/x86_64-linux-gnu
 exec $L/ld-linux-x86-64.so.2 --library-path $L:/fastmig/criu/lib/x86_64-linux-gnu /fastmig/criu/usr/sbin/criu "$@"
 W
-cat > "$OUT.tmp/bin/criu-notify" <<'W'
-#!/fastmig/bundle/bin/sh
-# CRIU action script: tells the daemon that a restored process tree has been resumed.
-[ "$CRTOOLS_SCRIPT_ACTION" = "post-resume" ] && : > "$FASTMIG_READY_FILE"
-exit 0
-W
+# The daemon's CRIU action script (restored tree resumed; files copied inside the freeze), run by the bundle's sh.
+sed '1s|^#!.*|#!/fastmig/bundle/bin/sh|' "$NOTIFY" > "$OUT.tmp/bin/criu-notify"
 chmod 755 "$OUT.tmp/bin/node" "$OUT.tmp/bin/criu" "$OUT.tmp/bin/criu-notify"
 echo "$stamp" > "$OUT.tmp/stamp"
 rm -rf "$OUT"; mv "$OUT.tmp" "$OUT"

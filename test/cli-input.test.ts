@@ -8,6 +8,7 @@ import { loadConfig, paths } from '../common/config';
 import { poolAddresses } from '../common/address-pool';
 import { pidAlive } from '../common/pid-file';
 import { addressOf, deployKv, fastmig, removeQuietly, serviceDirExists } from './helpers';
+import { dockerOn } from './docker-helpers';
 
 const SERVICE = 'test-cli';
 
@@ -45,6 +46,13 @@ const cases: [string, string[], RegExp][] = [
   ['--keep of a directory inside another kept one', ['deploy', 'x1', '--host', 'hostA', '--keep', '/srv/a', '--keep', '/srv/a/b', '--', 'sleep', '100'], /keep\.1: \/srv\/a\/b is kept already \(as \/srv\/a\)/],
   ['--keep of a directory missing on the host', ['deploy', 'x1', '--host', 'hostA', '--keep', '/srv/no-such-dir', '--', 'sleep', '100'], /kept directory \/srv\/no-such-dir is not a directory on hostA \(create it first\)/],
   ['--keep with a container', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--keep', '/data'], /--keep is for the process runtime/],
+  ['--volume with a process', ['deploy', 'x1', '--host', 'hostA', '--volume', 'x1-data:/data', '--', 'sleep', '100'], /volumes: --volume is for the docker runtime/],
+  ['--volume without a path', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--volume', 'x1-data'], /--volume takes NAME:\/PATH .*got "x1-data"/],
+  ['--volume with a relative path', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--volume', 'x1-data:data'], /volumes\.0\.path: a volume path must be an absolute path/],
+  ['--volume over fastmig\'s own mounts', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--volume', 'x1-data:/fastmig/x'], /volumes\.0\.path: a volume path must not be \/ nor inside/],
+  ['--volume with a bad name', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--volume', 'no/such:/data'], /volumes\.0\.name: a volume name is 2-128 characters/],
+  ['--volume twice at one path', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--volume', 'x1-a:/data', '--volume', 'x1-b:/data/b'], /volumes\.1: x1-b:\/data\/b overlaps x1-a:\/data/],
+  ['--volume that does not exist on the host', ['deploy', 'x1', '--host', 'hostA', '--runtime', 'docker', '--image', 'any-image', '--port', '8080', '--volume', 'x1-no-such-volume:/data'], /volume x1-no-such-volume does not exist on hostA: create it first/],
 ];
 
 test.each(cases)('%s is refused with a clear one-line error', async (_name, args, message) => {
@@ -60,6 +68,8 @@ test('nothing changed after the refused commands', async () => {
   expect(views.map((v) => v.service)).not.toContain('x1');
   expect(views.map((v) => v.service)).not.toContain('x2');
   expect(serviceDirExists('hostA', 'x1')).toBe(false);
+  // A refused volume is not made on the deploy host either.
+  expect((await dockerOn('hostA', ['volume', 'inspect', 'x1-no-such-volume'])).exitCode).not.toBe(0);
   expect(views.find((v) => v.service === SERVICE)).toMatchObject({ host: 'hostA', state: 'running' });
 });
 

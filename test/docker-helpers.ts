@@ -3,20 +3,26 @@
 import fs from 'fs';
 import execa from 'execa';
 import { paths } from '../common/config';
-import { BUNDLE_NODE, DEMO_IMAGES, KV_CONTAINER_CMD, ensureDemoImages } from '../demo/images';
+import { BUNDLE_NODE, DEMO_IMAGES, KV_CONTAINER_CMD, ensureDemoImages, type DemoImage } from '../demo/images';
 import { fastmig } from './helpers';
 
 export const DEBIAN_IMAGE = DEMO_IMAGES.debian.name;
 export const MUSL_IMAGE = DEMO_IMAGES.musl.name;
+export const PYTHON_IMAGE = DEMO_IMAGES.python.name;
 export const NODE = BUNDLE_NODE;
 export const KV_CMD = KV_CONTAINER_CMD;
 
-/** The demo images on every host, imported through the real CLI (`fastmig image import`). */
-export function ensureImages(): Promise<void> {
+/** The demo images (or those named) on every host, imported through the real CLI (`fastmig image import`). */
+export function ensureImages(which?: DemoImage[]): Promise<void> {
   return ensureDemoImages(async (file, name, changes) => {
     const r = await fastmig(['image', 'import', name, file, ...changes.flatMap((c) => ['--change', c])]);
     if (r.exitCode !== 0) throw new Error(`image import ${name} failed: ${r.stderr}`);
-  });
+  }, which);
+}
+
+/** Runs the docker CLI against a host's own engine. */
+export function dockerOn(host: string, args: string[]) {
+  return execa('docker', ['-H', `unix://${paths.dockerSocket(host)}`, ...args], { reject: false });
 }
 
 /** Names of the containers (running or not) of a service on a host's own engine. */

@@ -44,3 +44,21 @@ export const KeptDir = z
   .refine((p) => !p.includes('\0'), 'a path cannot contain a NUL byte')
   .refine((p) => p === '/' || (!p.endsWith('/') && !p.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')), 'a kept directory must be written plainly (no "//", ".", ".." or trailing "/")')
   .refine((p) => p !== '/' && !NOT_KEPT.some((d) => p === d || p.startsWith(`${d}/`)), `a kept directory must be one the service writes, not / nor inside ${NOT_KEPT.join(', ')}`);
+
+/** A named volume of the container engine (`--volume name:/path`), as Docker spells its names. */
+export const VolumeName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/, 'a volume name is 2-128 characters of A-Z, a-z, 0-9, "_", "." and "-", starting with a letter or digit');
+
+/** Where a volume is mounted in the container: absolute, plain, not over what the engine or fastmig mount. */
+const NOT_MOUNTED = ['/proc', '/sys', '/dev', '/fastmig', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
+export const VolumePath = z
+  .string()
+  .startsWith('/', 'a volume path must be an absolute path in the container (e.g. /data)')
+  .refine((p) => !p.includes('\0'), 'a path cannot contain a NUL byte')
+  .refine((p) => p === '/' || (!p.endsWith('/') && !p.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')), 'a volume path must be written plainly (no "//", ".", ".." or trailing "/")')
+  .refine((p) => !/[,:]/.test(p), 'a volume path cannot contain "," or ":"')
+  .refine((p) => p !== '/' && !NOT_MOUNTED.some((d) => p === d || p.startsWith(`${d}/`)), `a volume path must not be / nor inside ${NOT_MOUNTED.join(', ')}`);
+
+export const VolumeMount = z.object({ name: VolumeName, path: VolumePath }).strict();
+export type VolumeMount = z.infer<typeof VolumeMount>;

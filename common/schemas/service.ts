@@ -1,7 +1,7 @@
 // A service: its spec as deployed, where it runs (the registry's records), and the daemon's view of it.
 import { z } from 'zod';
 import { RESTART_ACTIONS } from '../plain-schemas';
-import { CheckpointId, HostName, ImageRef, KeptDir, Port, Runtime, ServiceName } from './names';
+import { CheckpointId, HostName, ImageRef, KeptDir, Port, Runtime, ServiceName, VolumeMount } from './names';
 
 export const Hooks = z
   .object({
@@ -72,6 +72,11 @@ export const ServiceSpec = z
      * with the memory image, carried inside the image and laid down before CRIU restores.
      */
     keep: z.array(KeptDir).max(16).default([]),
+    /**
+     * Named volumes of the engine mounted into the container (docker runtime, `--volume name:/path`):
+     * their contents travel with every checkpoint like the container's own changes.
+     */
+    volumes: z.array(VolumeMount).max(16).default([]),
     /** The account the service runs as (process runtime; absent: root). It must exist on every host it runs on. */
     user: z
       .string()
@@ -84,6 +89,11 @@ export const ServiceSpec = z
     s.keep.forEach((d, i) => {
       const other = s.keep.find((e, j) => j !== i && (e === d || d.startsWith(`${e}/`)));
       if (other) ctx.addIssue({ code: 'custom', path: ['keep', i], message: `${d} is kept already (as ${other})` });
+    });
+    if (s.runtime !== 'docker' && s.volumes.length) ctx.addIssue({ code: 'custom', path: ['volumes'], message: '--volume is for the docker runtime' });
+    s.volumes.forEach((v, i) => {
+      const other = s.volumes.find((e, j) => j < i && (e.name === v.name || e.path === v.path || v.path.startsWith(`${e.path}/`) || e.path.startsWith(`${v.path}/`)));
+      if (other) ctx.addIssue({ code: 'custom', path: ['volumes', i], message: `${v.name}:${v.path} overlaps ${other.name}:${other.path} (each volume once, at a path of its own)` });
     });
     if (s.runtime === 'process' && !s.command.length) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the command must not be empty' });
     if (s.runtime !== 'process' && s.user) ctx.addIssue({ code: 'custom', path: ['user'], message: '--user is for the process runtime (a container runs as its image\'s USER)' });
