@@ -29,7 +29,7 @@ export interface ContainerLink {
   uplink: string;
 }
 
-/** Links a freshly started container (its end left down, the address on it). */
+/** Links a freshly started container (its end left down until its daemon claims the address). */
 export async function linkContainer(l: ContainerLink): Promise<void> {
   const outer = linkName('fmo', l.host, l.service);
   const inner = linkName('fmi', l.host, l.service);
@@ -37,8 +37,8 @@ export async function linkContainer(l: ContainerLink): Promise<void> {
   await must('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', inner]);
   await must('ip', ['link', 'set', inner, 'netns', String(l.pid)]);
   const inside = (args: string[]) => must('nsenter', ['-t', String(l.pid), '-n', 'ip', ...args]);
+  // The address itself is the daemon's to put on (it may claim it as soon as the link has its name).
   await inside(['link', 'set', inner, 'name', CONTAINER_DEV]);
-  await inside(['addr', 'add', `${l.address}/32`, 'dev', CONTAINER_DEV]);
   const settings = [
     'net.ipv4.ip_forward=1',
     // The gratuitous ARP below is sent from the address, which is not this host's own.
