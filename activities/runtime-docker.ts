@@ -84,6 +84,7 @@ interface ImageConfig {
   Cmd: string[] | null;
   Env: string[] | null;
   WorkingDir: string;
+  User: string;
 }
 
 /** `uplink`: this host's interface on the hosts' segment. */
@@ -140,7 +141,8 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       const imageEnv = Object.fromEntries((cfg.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
       return {
         ...base,
-        spec: { ...spec, command, env: { ...imageEnv, ...spec.env }, cwd: spec.cwd ?? (cfg.WorkingDir || '/') },
+        // The image's USER (or the spec's) runs the service's tree, its daemon stays root (daemon/user-tree.ts).
+        spec: { ...spec, command, env: { ...imageEnv, ...spec.env }, cwd: spec.cwd ?? (cfg.WorkingDir || '/'), user: spec.user ?? (cfg.User || undefined) },
         criuPath: `${BUNDLE_MOUNT}/bin/criu`,
         tools: BUNDLE_TOOLS,
         container: true,
@@ -164,6 +166,8 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
         'run', '-d', '--name', containerName(ctx.host, service),
         '--label', `fastmig.service=${service}`, '--label', `fastmig.host=${ctx.host}`,
         ...CRIU_PRIVILEGES,
+        // The daemon is root whatever the image's USER: CRIU needs it (the service's tree runs as that user).
+        '--user', '0:0',
         '-v', `${bundle}:${BUNDLE_MOUNT}:ro`,
         '-v', `${criuRoot}:${CRIU_MOUNT}:ro`,
         // The daemon loads no package (test/daemon.test.ts checks it): its code and package.json suffice.

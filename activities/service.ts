@@ -164,7 +164,7 @@ export function createServiceActivities(ctx: HostContext) {
       // leaves no folder behind.
       const spec = parseOrThrow(ServiceSpec, req.spec, `service spec of ${service}`, (what, problem) => ApplicationFailure.nonRetryable(`invalid ${what}: ${problem}`, 'BadSpec'));
       checkKeptDirs(spec, !!req.start);
-      if (spec.user && !lookupAccount(spec.user)) {
+      if (spec.runtime === 'process' && spec.user && !lookupAccount(spec.user)) {
         throw ApplicationFailure.nonRetryable(`invalid service spec of ${service}: no user "${spec.user}" on ${ctx.host} (--user names an account of every host it runs on)`, 'BadSpec');
       }
       if (req.start) await untilLeased(ctx, `start ${service}`);

@@ -86,13 +86,16 @@ export interface CriuTarget {
   container?: boolean;
   /** The service's own address lives in the network CRIU runs in (daemon/service-address.ts). */
   ownAddress?: boolean;
+  /** A user's tree in a container: CRIU archives its /dev/shm with GNU tar's options (the bundle's `gnu/tar`). */
+  gnuTar?: boolean;
 }
 
 /** A container on the engine's own network, whose restore cannot keep connections. */
 const engineNetwork = (t: CriuTarget) => !!t.container && !t.ownAddress;
 
 /** The PATH for CRIU and the tools around it: in a container the bundle's come first. */
-export const toolsPath = (t: { container?: boolean; tools: Tools }) => (t.container ? `${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH);
+export const toolsPath = (t: { container?: boolean; tools: Tools; gnuTar?: boolean }) =>
+  t.container ? `${t.gnuTar ? `${path.dirname(path.dirname(t.tools.sh))}/gnu:` : ''}${path.dirname(t.tools.sh)}:${BASE_PATH}` : BASE_PATH;
 
 const DUMP_ATTEMPTS = 3;
 

@@ -29,14 +29,15 @@ export interface Moving {
 
 /** What a daemon's dumps and restores carry; a container's file system is read here, before any service runs. */
 export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; container?: boolean }, criu: CriuTarget, address: ServiceAddress | null): Moving {
+  const user = userTreeOf(o.spec.user, o.dir, !!o.container);
   return {
-    criu,
+    criu: user && o.container ? { ...criu, gnuTar: true } : criu,
     log: o.log,
     serviceDir: o.dir,
     // A volume is a directory the service writes, mounted from the engine: kept like one.
     keep: [...(o.spec.keep ?? []), ...(o.spec.volumes ?? []).map((v) => v.path)],
     address,
-    user: userTreeOf(o.spec.user, o.dir),
+    user,
     layer: o.container ? Layer.atStart(o.log) : null,
   };
 }

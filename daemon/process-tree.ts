@@ -18,7 +18,7 @@ export interface StartOptions {
   tools?: Tools;
   /** The service's memory cgroup (daemon/cgroup.ts): the tree is born inside it, `cat` stays out. */
   cgroupProcs?: string | null;
-  /** Runs it as another user, in namespaces of its own (daemon/user-tree.ts); host tools only. */
+  /** Runs it as another user, in namespaces of its own (daemon/user-tree.ts). */
   user?: UserTree | null;
 }
 
@@ -29,9 +29,9 @@ export function spawnServiceTree(opts: StartOptions): ChildProcess {
   const t = opts.tools ?? HOST_TOOLS;
   const init = `"$@"; echo "${EXIT_MARKER} $?"`;
   if (opts.user) {
-    const outer = `C=$1; shift; { ${joinCgroup('$C')}; exec unshare -m -p -f --propagation private setsid "$@"; } </dev/null 2>&1 | cat`;
-    const argv = [...userTreeArgv(opts.user, opts.cwd), 'sh', '-c', init, 'fastmig-init', ...opts.command];
-    return spawn('sh', ['-c', outer, 'fastmig-wrap', opts.cgroupProcs ?? '', ...argv], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const outer = `C=$1; shift; { ${joinCgroup('$C')}; exec ${t.unshare} -m -p -f --propagation private ${t.setsid} "$@"; } </dev/null 2>&1 | ${t.cat}`;
+    const argv = [...userTreeArgv(opts.user, opts.cwd), t.sh, '-c', init, 'fastmig-init', ...opts.command];
+    return spawn(t.sh, ['-c', outer, 'fastmig-wrap', opts.cgroupProcs ?? '', ...argv], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   }
   // Short options: busybox's unshare (the container bundle) knows no --pid/--fork.
   const tree = `${t.unshare} -p -f ${t.setsid} ${t.sh} -c "$S" fastmig-init "$@"`;

@@ -7,8 +7,9 @@
 // One way on every host, so an image restores anywhere. PLATFORM notes have the CRIU errors met.
 import fs from 'fs';
 import path from 'path';
-import { lookupAccount } from '../common/accounts';
+import { isRoot, resolveRunAs } from '../common/accounts';
 import { REPO_ROOT } from '../common/config';
+import { BUNDLE_MOUNT, BUNDLE_TOOLS, HOST_TOOLS } from './tools';
 
 const ROOT_SCRIPT = path.join(REPO_ROOT, 'daemon', 'user-root.sh');
 const RESTORE_SCRIPT = path.join(REPO_ROOT, 'daemon', 'user-restore.sh');
@@ -17,14 +18,22 @@ const RESTORE_SCRIPT = path.join(REPO_ROOT, 'daemon', 'user-restore.sh');
 const PSEUDO = new Set('proc sysfs cgroup cgroup2 devpts mqueue devtmpfs debugfs tracefs securityfs bpf pstore fusectl configfs hugetlbfs nsfs binfmt_misc autofs efivarfs rpc_pipefs'.split(' '));
 
 export interface UserTree {
+  /** An account name or uid, with `:group` or `:gid` or not (as an image's USER). */
   user: string;
   /** The service folder: the tree's root and the restore's bare binds are made below it. */
   dir: string;
+  /** Inside a container: the tools and scripts come from the bundle, and only the service folder is fastmig's own. */
+  container: boolean;
 }
 
-export function userTreeOf(user: string | undefined, dir: string): UserTree | null {
-  return user ? { user, dir } : null;
+export function userTreeOf(user: string | undefined, dir: string, container = false): UserTree | null {
+  return user && !(container && isRoot(user)) ? { user, dir, container } : null;
 }
+
+/** The scripts and the folder of their tools ('-': the PATH's). */
+const scripts = (t: UserTree) =>
+  t.container ? { root: `${BUNDLE_MOUNT}/bin/user-root`, restore: `${BUNDLE_MOUNT}/bin/user-restore`, bin: `${BUNDLE_MOUNT}/bin` } : { root: ROOT_SCRIPT, restore: RESTORE_SCRIPT, bin: '-' };
+const toolsOf = (t: UserTree) => (t.container ? BUNDLE_TOOLS : HOST_TOOLS);
 
 interface Mount {
   mountpoint: string;
@@ -51,7 +60,7 @@ const under = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' 
  * /proc, /sys and /dev, and fastmig's own folders (another host's are not there on the target).
  */
 function dataMounts(t: UserTree): string[] {
-  const own = path.resolve(t.dir, '..', '..', '..');
+  const own = t.container ? t.dir : path.resolve(t.dir, '..', '..', '..');
   return mountsOf('self')
     .filter((m) => m.mountpoint !== '/' && !PSEUDO.has(m.fstype))
     .map((m) => m.mountpoint)
@@ -60,11 +69,12 @@ function dataMounts(t: UserTree): string[] {
 
 /** The argv (before the init's) that starts the tree as `t.user` (PID 1 of a new PID namespace runs it). */
 export function userTreeArgv(t: UserTree, cwd: string): string[] {
-  const a = lookupAccount(t.user);
-  if (!a) throw new Error(`no user "${t.user}" on this host`);
+  const a = resolveRunAs(t.user);
+  if (!a) throw new Error(`no user "${t.user}" ${t.container ? 'in the image' : 'on this host'}`);
   const root = path.join(t.dir, 'root');
   fs.mkdirSync(root, { recursive: true });
-  return ['sh', ROOT_SCRIPT, root, cwd, String(a.uid), String(a.gid), ...dataMounts(t), '--'];
+  const s = scripts(t);
+  return [toolsOf(t).sh, s.root, s.bin, root, cwd, String(a.uid), String(a.gid), a.named ? 'init' : 'clear', ...dataMounts(t), '--'];
 }
 
 /** Writes the identity map of the tree's user namespace once its init has entered it (user-root.sh waits for it). */
@@ -102,7 +112,7 @@ export function userRestore(t: UserTree, mounts: string[]): { prefix: string[]; 
   const bare = path.join(t.dir, 'bare');
   fs.mkdirSync(bare, { recursive: true });
   return {
-    prefix: ['unshare', '-m', '--propagation', 'private', 'sh', RESTORE_SCRIPT, bare, ...mounts, '--'],
+    prefix: [toolsOf(t).unshare, '-m', '--propagation', 'private', toolsOf(t).sh, scripts(t).restore, scripts(t).bin, bare, ...mounts, '--'],
     flags: ['--root', path.join(bare, 'root'), ...mounts.flatMap((_, i) => ['--external', `mnt[fm${i}]:${path.join(bare, String(i))}`])],
   };
 }

@@ -33,12 +33,15 @@ async function runsAs(service: string, uid: number, host: string): Promise<void>
   expect(tree.map(uidOf)).toEqual(tree.map(() => uid));
 }
 
-test('the spec takes a user for the process runtime only, named like an account', () => {
+test("the spec takes a process's user named like an account, a container's as an image's USER", () => {
   const base = { name: 'u', command: ['x'] };
   expect(ServiceSpec.parse({ ...base, user: 'postgres' }).user).toBe('postgres');
   expect(ServiceSpec.safeParse({ ...base, user: 'bad name' }).success).toBe(false);
   expect(ServiceSpec.safeParse({ ...base, user: '' }).success).toBe(false);
-  expect(ServiceSpec.safeParse({ name: 'u', runtime: 'docker', image: 'i', user: 'nobody' }).success).toBe(false);
+  expect(ServiceSpec.safeParse({ ...base, user: '1000' }).success).toBe(false);
+  const image = { name: 'u', runtime: 'docker', image: 'i' };
+  for (const user of ['nobody', '1000', '1000:1000', 'app:staff']) expect(ServiceSpec.parse({ ...image, user }).user).toBe(user);
+  expect(ServiceSpec.safeParse({ ...image, user: '1000:' }).success).toBe(false);
 });
 
 test('a user the host does not have is refused in one line, and nothing is deployed', async () => {

@@ -17,7 +17,7 @@ export const ImageTransfer = z
     name: ImageRef.optional(),
     /** Dockerfile instructions applied by an import (e.g. `CMD ["sh"]`), as `docker import --change`. */
     changes: z
-      .array(z.string().regex(/^(CMD|ENTRYPOINT|ENV|WORKDIR|EXPOSE|LABEL) \S/, 'a change is one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL followed by its value'))
+      .array(z.string().regex(/^(CMD|ENTRYPOINT|ENV|WORKDIR|EXPOSE|LABEL|USER) \S/, 'a change is one of CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER followed by its value'))
       .default([]),
     /** Key of the uploaded file in the image store. */
     key: z.string().regex(/^uploads\/[A-Za-z0-9._-]{1,128}$/),

@@ -77,10 +77,14 @@ export const ServiceSpec = z
      * their contents travel with every checkpoint like the container's own changes.
      */
     volumes: z.array(VolumeMount).max(16).default([]),
-    /** The account the service runs as (process runtime; absent: root). It must exist on every host it runs on. */
+    /**
+     * The account the service runs as (absent: root for a process, the image's USER for a
+     * container). A process's must exist on every host it runs on; a container's in its image,
+     * where a uid and `:group` or `:gid` may be given too, as for an image's USER.
+     */
     user: z
       .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'a user is an account name like postgres or nobody')
+      .regex(/^([A-Za-z_][A-Za-z0-9_.-]{0,31}|\d{1,10})(:([A-Za-z_][A-Za-z0-9_.-]{0,31}|\d{1,10}))?$/, 'a user is an account name like postgres or nobody (a container\'s may be a uid, and name its group after ":")')
       .optional(),
   })
   .strict()
@@ -96,7 +100,7 @@ export const ServiceSpec = z
       if (other) ctx.addIssue({ code: 'custom', path: ['volumes', i], message: `${v.name}:${v.path} overlaps ${other.name}:${other.path} (each volume once, at a path of its own)` });
     });
     if (s.runtime === 'process' && !s.command.length) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the command must not be empty' });
-    if (s.runtime !== 'process' && s.user) ctx.addIssue({ code: 'custom', path: ['user'], message: '--user is for the process runtime (a container runs as its image\'s USER)' });
+    if (s.runtime === 'process' && s.user && !/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(s.user)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'a process runs as an account name like postgres or nobody' });
     if (s.runtime === 'process' && s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'an image needs --runtime docker' });
     if (s.runtime === 'docker' && !s.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'the docker runtime needs an image (--image <name>)' });
   });
