@@ -156,9 +156,10 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       if (!fs.existsSync(path.join(criuRoot, 'usr', 'sbin', 'criu'))) {
         throw ApplicationFailure.nonRetryable(`containers need the CRIU bundle of scripts/install-criu.sh (no ${criuRoot})`, 'NoCriuBundle');
       }
-      // The bundle's action script copies a container's files inside the freeze (daemon/criu-notify.sh).
-      if (!fs.readFileSync(path.join(bundle, 'bin', 'criu-notify'), 'utf8').includes('post-dump')) {
-        throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} cannot carry a container's files: rebuild it with scripts/install-tools.sh`, 'NoBundle');
+      // The bundle's action script copies a container's files inside the freeze (daemon/criu-notify.sh)
+      // ...and, since an image's USER is honoured, the tools that run a tree as another user (bin/user-root).
+      if (!fs.readFileSync(path.join(bundle, 'bin', 'criu-notify'), 'utf8').includes('post-dump') || !fs.existsSync(path.join(bundle, 'bin', 'user-root'))) {
+        throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} is too old (no file copies in the freeze or no tools for an image's USER): rebuild it with scripts/install-tools.sh`, 'NoBundle');
       }
       await removeOwned(service);
       const address = ownAddress(dir);
