@@ -31,6 +31,11 @@ export function endpointPort(p: { spec: { port?: number }; hostPort?: number }):
   return p.hostPort ?? p.spec.port;
 }
 
+/** A container on its engine's network, reached through the port the engine publishes (not one with an address of its own). */
+export function proxiedOf(p: { spec: { runtime?: string }; serviceAddress?: string }): boolean {
+  return p.spec.runtime === 'docker' && !p.serviceAddress;
+}
+
 /** `address:port` where clients reach the service; loopback for records older than the address. */
 export function endpointOf(p: { spec: { port?: number }; hostPort?: number; address?: string; serviceAddress?: string }): string | null {
   const port = endpointPort(p);

@@ -2,7 +2,7 @@
 import { startChild, ParentClosePolicy } from '@temporalio/workflow';
 import { DeployInput, Placement } from '../common/schemas';
 import { hostSteps, registry } from './proxies';
-import { endpointOf, entityWorkflowId } from '../common/names';
+import { endpointOf, entityWorkflowId, proxiedOf } from '../common/names';
 import { requireHost } from './preflight';
 import { messageOf, refuse, validate } from './errors';
 
@@ -29,7 +29,7 @@ export async function deployService(raw: DeployInput): Promise<DeployResult> {
     pid = prepared.pid;
     hostPort = prepared.hostPort;
     address = prepared.address;
-    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: spec.runtime === 'docker' && !serviceAddress, serviceAddress });
+    await steps.healthCheck({ port: hostPort ?? spec.port, proxied: proxiedOf({ spec, serviceAddress }), serviceAddress });
   } catch (err) {
     await steps.removeService({ service: spec.name, generation: 1 }).catch(() => undefined);
     if (serviceAddress) await registry.releaseServiceAddress({ service: spec.name }).catch(() => undefined);

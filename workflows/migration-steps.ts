@@ -4,7 +4,7 @@
 import { upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { MigrateInput, MigrationReport, Placement } from '../common/schemas';
 import type { FetchAndRestoreResult } from '../activities/transfer';
-import { endpointOf, endpointPort } from '../common/names';
+import { endpointOf, endpointPort, proxiedOf } from '../common/names';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { hostSteps, localRegistry, metrics } from './proxies';
 import { requireHost, requirePlacement } from './preflight';
@@ -117,7 +117,7 @@ async function resume(m: Migration): Promise<void> {
   if (st?.state === 'running') return; // the dump failed: it never stopped
   await m.source.restoreForRollback({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId });
   const p = m.placement;
-  m.resumedAt = (await m.source.healthCheck({ port: endpointPort(p), proxied: p.spec.runtime === 'docker' && !p.serviceAddress, serviceAddress: p.serviceAddress })).healthyAt;
+  m.resumedAt = (await m.source.healthCheck({ port: endpointPort(p), proxied: proxiedOf(p), serviceAddress: p.serviceAddress })).healthyAt;
 }
 
 /** The image into S3 (tar, signed manifest), from the source, which holds it until clean-up. */

@@ -5,6 +5,7 @@ import { sleep } from '@temporalio/workflow';
 import type { Placement, ServiceSpec } from '../common/schemas';
 import type { FetchAndRestoreResult } from '../activities/transfer';
 import { hostSteps, registry } from './proxies';
+import { proxiedOf } from '../common/names';
 
 export class Target {
   private readonly steps: ReturnType<typeof hostSteps>;
@@ -33,9 +34,8 @@ export class Target {
     return this.heldUntilOpen && !!this.serviceAddress;
   }
 
-  /** A container on its engine's network, reached through the port the engine publishes (not one with its own address). */
   private get proxied(): boolean {
-    return this.spec.runtime === 'docker' && !this.serviceAddress;
+    return proxiedOf({ spec: this.spec, serviceAddress: this.serviceAddress });
   }
 
   /**
