@@ -10,24 +10,10 @@ import type { DaemonStatus } from '../common/schemas';
 import { daemonAt } from '../agent/daemon-client';
 import { BUNDLE_NODE, IMAGE_PYTHON } from '../demo/images';
 import { fastmig, removeQuietly } from './helpers';
+import { countAtLeast, get } from './counting-service';
 import { DEBIAN_IMAGE, PYTHON_IMAGE, containersOf, dockerOn, endpointOf, ensureImages } from './docker-helpers';
 
 const HOSTS = ['hostA', 'hostB'];
-
-async function get(endpoint: string, route: string): Promise<{ status: number; text: string }> {
-  const r = await fetch(`http://${endpoint}${route}`, { signal: AbortSignal.timeout(5000) });
-  return { status: r.status, text: await r.text() };
-}
-
-async function countAtLeast(endpoint: string, n: number): Promise<number> {
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const c = Number((await get(endpoint, '/count').catch(() => ({ text: '0' }))).text);
-    if (c >= n) return c;
-    if (Date.now() > until) throw new Error(`${endpoint} counted ${c} within 30 s, expected ${n}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Runs a shell line in the service's container on `host` (as the service could have). */
 async function inContainer(host: string, service: string, script: string): Promise<string> {

@@ -9,6 +9,7 @@ import { ops } from '../client';
 import { freePort } from '../demo/probe';
 import { fastmigHome, REPO_ROOT } from '../common/config';
 import { endpointNow, removeQuietly } from './helpers';
+import { countAtLeast, get } from './counting-service';
 
 const JOURNAL_SERVICE = path.join(REPO_ROOT, 'dist', 'demo', 'journal-service.js');
 const SQLITE_SERVICE = path.join(REPO_ROOT, 'test', 'services', 'sqlite-service.py');
@@ -16,21 +17,6 @@ const PYTHON = '/usr/bin/python3';
 
 /** What host `host` sees as /srv/<rel>, read from this machine. */
 const srvOf = (host: string, rel: string) => path.join(fastmigHome(), 'srv', host, rel);
-
-async function get(endpoint: string, route: string): Promise<{ status: number; text: string }> {
-  const r = await fetch(`http://${endpoint}${route}`, { signal: AbortSignal.timeout(5000) });
-  return { status: r.status, text: await r.text() };
-}
-
-async function countAtLeast(endpoint: string, n: number): Promise<number> {
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const c = Number((await get(endpoint, '/count').catch(() => ({ text: '0' }))).text);
-    if (c >= n) return c;
-    if (Date.now() > until) throw new Error(`${endpoint} counted ${c} within 30 s, expected ${n}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Case {
   name: string;
