@@ -90,6 +90,7 @@ interface ImageConfig {
 /** `uplink`: this host's interface on the hosts' segment. */
 export function dockerRuntime(ctx: { host: string; home: string; criuPath: string; address: string; uplink: () => Promise<string> }): ServiceRuntime {
   const docker = engine(ctx.host, ctx.home);
+  let bundleCurrent = false;
 
   /** Ownership: a container of that name must carry our labels, or it is not ours to remove. */
   async function removeOwned(service: string): Promise<void> {
@@ -158,8 +159,12 @@ export function dockerRuntime(ctx: { host: string; home: string; criuPath: strin
       }
       // The bundle's action script copies a container's files inside the freeze (daemon/criu-notify.sh)
       // ...and, since an image's USER is honoured, the tools that run a tree as another user (bin/user-root).
-      if (!fs.readFileSync(path.join(bundle, 'bin', 'criu-notify'), 'utf8').includes('post-dump') || !fs.existsSync(path.join(bundle, 'bin', 'user-root'))) {
-        throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} is too old (no file copies in the freeze or no tools for an image's USER): rebuild it with scripts/install-tools.sh`, 'NoBundle');
+      // Checked until it passes once: an install replaces a bundle only with a newer one.
+      if (!bundleCurrent) {
+        if (!fs.readFileSync(path.join(bundle, 'bin', 'criu-notify'), 'utf8').includes('post-dump') || !fs.existsSync(path.join(bundle, 'bin', 'user-root'))) {
+          throw ApplicationFailure.nonRetryable(`the runtime bundle at ${bundle} is too old (no file copies in the freeze or no tools for an image's USER): rebuild it with scripts/install-tools.sh`, 'NoBundle');
+        }
+        bundleCurrent = true;
       }
       await removeOwned(service);
       const address = ownAddress(dir);
