@@ -150,7 +150,11 @@ export function createServiceActivities(ctx: HostContext) {
       await faultPoint('prepare', req.spec.name);
       const service = req.spec.name;
       const runtime = runtimes[req.spec.runtime];
-      const prepared = async (st: DaemonStatus): Promise<PreparedService> => ({ ...st, hostPort: await runtime.hostPort(service, req.spec), address: ctx.address });
+      const prepared = async (st: DaemonStatus): Promise<PreparedService> => {
+        // A started copy takes traffic at once: clients that knew its address elsewhere must learn it is here.
+        if (req.start) await runtime.announce?.(service);
+        return { ...st, hostPort: await runtime.hostPort(service, req.spec), address: ctx.address };
+      };
       const existing = await daemonStatus(service);
       if (existing) requireOwned(service, req.generation);
       if (existing) {
