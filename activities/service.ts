@@ -21,6 +21,7 @@ import { dockerRuntime } from './runtime-docker';
 import { CONTAINER_DEV } from './container-link';
 import { ensureImagesDir, removeTmpfsImages } from '../image/folder';
 import { reportCheckpoint } from '../image/rendezvous';
+import type { PagesState } from '../daemon/post-copy';
 
 export interface HostContext {
   host: string;
@@ -198,7 +199,8 @@ export function createServiceActivities(ctx: HostContext) {
       throw ApplicationFailure.nonRetryable(`the daemon of ${service} did not come up on ${ctx.host} within 15 s: ${tail}`, 'DaemonStart');
     },
 
-    async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean }): Promise<CheckpointResult> {
+    /** lazy: post-copy, the pages served from this host's address until the target has them all (daemon/post-copy.ts). */
+    async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean; lazy?: boolean }): Promise<CheckpointResult> {
       // Whatever the outcome, a target waiting for this image on the endpoint hears it at once
       // (a failure sends it through the image store, or the workflow ends). Anything that can fail
       // here (checks, injected faults) belongs inside the callback, so the waiting target hears it.
@@ -206,7 +208,8 @@ export function createServiceActivities(ctx: HostContext) {
         await faultPoint('checkpoint', req.checkpointId);
         const { spec } = requireOwned(req.service, req.generation);
         const d = daemonOf(req.service);
-        return whileHeartbeating(translate(() => checkpointWithHook(d, spec, ctx.host, { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning })));
+        const lazy = req.lazy ? { lazyAt: ctx.address } : {};
+        return whileHeartbeating(translate(() => checkpointWithHook(d, spec, ctx.host, { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning, ...lazy })));
       });
     },
 
@@ -227,6 +230,12 @@ export function createServiceActivities(ctx: HostContext) {
       const opened = await call<DaemonStatus>(req.service, 'POST', '/open', {});
       await runtimeOf(req.service).announce?.(req.service);
       return opened;
+    },
+
+    /** A post-copy target: where its pages are (the daemon answers within 25 s). */
+    async servicePages(req: { service: string; generation: number }): Promise<PagesState> {
+      requireOwned(req.service, req.generation);
+      return call(req.service, 'GET', '/pages');
     },
 
     async stopService(req: { service: string; generation: number }): Promise<DaemonStatus> {

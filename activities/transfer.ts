@@ -3,6 +3,7 @@
 // round trip after the freeze instead of three. Each step is the very activity function that runs
 // on its own elsewhere (downloadImage/pullImage, restoreService, healthCheck), so whatever those do
 // first (checks, fault points) happens here too.
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { RestoreResult, Runtime } from '../common/schemas';
 import type { ServiceActivities } from './service';
 import type { ImageActivities } from './image';
@@ -58,6 +59,17 @@ export function createTransferActivities(daemons: ServiceActivities, images: Ima
   }
 
   return {
+    /** A post-copy target: waits, heartbeating, until its last page is across; fails once the transfer did (the daemon ended the tree). */
+    async awaitPages(req: { service: string; generation: number }): Promise<{ acrossAt: number }> {
+      for (;;) {
+        const p = await daemons.servicePages(req);
+        if (p.state === 'across') return { acrossAt: p.at };
+        if (p.state === 'failed') throw ApplicationFailure.nonRetryable(p.error, 'PagesLost');
+        if (p.state === 'none') throw ApplicationFailure.nonRetryable(`${req.service} here was not restored lazily: no pages to wait for`, 'PagesLost');
+        heartbeat();
+      }
+    },
+
     async fetchAndRestore(req: FetchAndRestoreRequest): Promise<FetchAndRestoreResult> {
       const t0 = Date.now();
       const { bytes } = await fetchImage(req);

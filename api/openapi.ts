@@ -12,7 +12,8 @@ export const openapi = {
         required: ['to'],
         properties: {
           to: { type: 'string', pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$' },
-          mode: { type: 'string', enum: ['warm', 'cold'], default: 'warm' },
+          mode: { type: 'string', enum: ['warm', 'cold', 'lazy'], default: 'warm', description: 'lazy: post-copy, the target runs before its memory pages are across' },
+          onLazyFailure: { type: 'string', enum: ['resume-source', 'stop'], default: 'resume-source', description: 'mode lazy only: after a failure once the target served, resume the source (losing what the target accepted) or stop the service' },
           wait: { type: 'boolean', default: false, description: 'true: answer with the report when the migration ends; false: 202 at once' },
         },
       },
@@ -24,6 +25,7 @@ export const openapi = {
           service: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, mode: { type: 'string' },
           downtimeMs: { type: 'number' }, totalMs: { type: 'number' }, imageBytes: { type: 'number' },
           phases: { type: 'object', additionalProperties: { type: 'number' } }, workflowId: { type: 'string' }, error: { type: 'string' },
+          lazy: { type: 'object', description: 'mode lazy: onFailure, pagesAcrossMs (freeze to last page on the target), targetServed, servedWindowMs' },
         },
       },
     },

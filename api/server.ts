@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Histogram } from 'prom-client';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { MigrationMode, HostName, ServiceRef, parseOrThrow } from '../common/schemas';
+import { LazyFailure, MigrationMode, HostName, ServiceRef, parseOrThrow } from '../common/schemas';
 import type { MigrationProgress, MigrationReport } from '../common/schemas';
 import { MS_BUCKETS, Registry } from '../common/metrics';
 import { makeOps, failureMessage } from '../client';
@@ -14,7 +14,10 @@ import type { Logger } from '../common/log';
 import { ApiError, badRequest, createApp } from './app';
 import { openapi } from './openapi';
 
-const MigrateBody = z.object({ to: HostName, mode: MigrationMode.default('warm'), wait: z.boolean().default(false) }).strict();
+const MigrateBody = z
+  .object({ to: HostName, mode: MigrationMode.default('warm'), onLazyFailure: LazyFailure.optional(), wait: z.boolean().default(false) })
+  .strict()
+  .refine((b) => b.onLazyFailure === undefined || b.mode === 'lazy', { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] });
 const WorkflowRef = z.object({ workflowId: z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'a workflow id is 1-128 of A-Z, a-z, 0-9 and "-"') });
 
 type Params<K extends string> = { Params: Record<K, string> };
@@ -55,10 +58,10 @@ export function createHttpApi(client: Client, token: string, log: Logger, metric
     const service = serviceOf(req.params);
     const body = parseOrThrow(MigrateBody, req.body ?? {}, 'body', badRequest);
     if (!body.wait) {
-      const entity = await ops.requestMigration({ service, to: body.to, mode: body.mode });
+      const entity = await ops.requestMigration({ service, to: body.to, mode: body.mode, onLazyFailure: body.onLazyFailure });
       return reply.code(202).send({ accepted: true, service, entityWorkflowId: entity, migrationWorkflowId: migrateWorkflowId(service) });
     }
-    const report = await ops.migrate({ service, to: body.to, mode: body.mode });
+    const report = await ops.migrate({ service, to: body.to, mode: body.mode, onLazyFailure: body.onLazyFailure });
     if (report.outcome === 'refused') throw new ApiError(409, report.error ?? 'refused');
     if (report.outcome === 'migrated') downtime.observe({ mode: report.mode }, report.downtimeMs);
     return report;

@@ -26,13 +26,13 @@ Usage:
   fastmig image import <name> <rootfs.tar> [--change 'CMD ["sh"]']...   put an image into every host's engine
   fastmig image load <archive.tar>                                       (a \`docker save\` archive)
   fastmig image list [--json]
-  fastmig migrate <service> --to <host> [--mode warm|cold] [--json]
+  fastmig migrate <service> --to <host> [--mode warm|cold|lazy] [--on-lazy-failure resume-source|stop] [--json]
   fastmig status [<service>] [--json]
   fastmig logs <service> [--lines N]
   fastmig hosts [--json]
   fastmig remove <service>
   fastmig evacuate <host> [--to <host>]... [--parallel N] [--json]
-  fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold]
+  fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold|lazy]
   fastmig schedule list [--json] | pause <name> | unpause <name> | trigger <name> | delete <name>
 
 Examples:

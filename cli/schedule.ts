@@ -3,11 +3,12 @@ import { UserError, ops } from '../client';
 import { MigrateInput, ScheduleName } from '../common/schemas';
 import { Command, flag, text, valid } from './args';
 import { print } from './output';
+import { migrateFields } from './services';
 
-const USAGE = 'usage: fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold]';
+const USAGE = 'usage: fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold|lazy] [--on-lazy-failure resume-source|stop]';
 
 export const schedule: Command = {
-  options: { cron: text, to: text, mode: text, json: flag },
+  options: { cron: text, to: text, mode: text, 'on-lazy-failure': text, json: flag },
   async run(p) {
     const [sub, name, action, service] = p.positional;
     const json = p.bool('json');
@@ -16,7 +17,7 @@ export const schedule: Command = {
       if (action !== 'migrate' || !service) throw new UserError(USAGE);
       const cron = p.str('cron');
       if (!cron) throw new UserError('schedule create needs --cron "<expr>", e.g. --cron "0 3 * * *"');
-      const input = valid(MigrateInput, { service, to: p.str('to'), mode: p.str('mode') ?? 'warm' }, 'migrate');
+      const input = valid(MigrateInput, migrateFields(p, service), 'migrate');
       const r = await ops.schedules.create(scheduleName(), cron, input);
       if (json) print(r, true);
       else print(`schedule ${r.name}: migrate ${r.service} to ${r.to} (${r.mode}) at "${r.cron}"`, false);

@@ -114,7 +114,7 @@ export function makeOps(withClient: UseClient) {
           ...options(entityWorkflowId(input.service)),
           args: [{ service: input.service }],
           signal: 'migrate',
-          signalArgs: [{ to: input.to, mode: input.mode }],
+          signalArgs: [{ to: input.to, mode: input.mode, ...(input.onLazyFailure ? { onLazyFailure: input.onLazyFailure } : {}) }],
         });
         return h.workflowId;
       });

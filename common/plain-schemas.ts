@@ -21,6 +21,8 @@ export function describeZodError(err: ZodError): string {
 export interface CheckpointRequest {
   checkpointId: string;
   leaveRunning: boolean;
+  /** Post-copy (a lazy migration): this host's address, where CRIU serves the pages once the rest is written. */
+  lazyAt?: string;
 }
 export interface RestoreRequest {
   checkpointId: string;
@@ -73,9 +75,15 @@ function checkpointId(v: unknown): string {
 }
 
 export function parseCheckpointRequest(body: unknown): CheckpointRequest {
-  const b = fields(body, ['checkpointId', 'leaveRunning']);
-  return { checkpointId: checkpointId(b.checkpointId), leaveRunning: flag(b, 'leaveRunning') };
+  const b = fields(body, ['checkpointId', 'leaveRunning', 'lazyAt']);
+  const r: CheckpointRequest = { checkpointId: checkpointId(b.checkpointId), leaveRunning: flag(b, 'leaveRunning') };
+  if (b.lazyAt === undefined) return r;
+  if (typeof b.lazyAt !== 'string' || !IPV4.test(b.lazyAt)) throw new RequestError('lazyAt: Expected an IPv4 address (this host\'s)');
+  if (r.leaveRunning) throw new RequestError('lazyAt: a post-copy dump cannot leave the service running');
+  return { ...r, lazyAt: b.lazyAt };
 }
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 function flag(b: Record<string, unknown>, name: string): boolean {
   if (b[name] !== undefined && typeof b[name] !== 'boolean') throw new RequestError(`${name}: Expected boolean`);

@@ -73,10 +73,22 @@ export const IMAGE_FILES = {
   layerBase: 'layer-base.bin',
   layerDelta: 'layer-delta.bin',
   layerList: 'layer.json',
+  /** A post-copy dump (daemon/post-copy.ts): made by the action script once every image but the pages is written. */
+  dumped: 'dumped.ready',
+  /** On a post-copy target: the lazy-pages daemon's log, and the socket the restore reaches it by (CRIU's fixed name). */
+  lazyPagesLog: 'lazy-pages.log',
+  lazyPagesSocket: 'lazy-pages.socket',
 } as const;
 
 /** What a restore writes beside the image: not part of it, so never packed or moved to another host. */
-export const RESTORE_LEFTOVERS: ReadonlySet<string> = new Set([IMAGE_FILES.restoreLog, IMAGE_FILES.restorePid, IMAGE_FILES.restoreReady, IMAGE_FILES.criuOut]);
+export const RESTORE_LEFTOVERS: ReadonlySet<string> = new Set([
+  IMAGE_FILES.restoreLog,
+  IMAGE_FILES.restorePid,
+  IMAGE_FILES.restoreReady,
+  IMAGE_FILES.criuOut,
+  IMAGE_FILES.lazyPagesLog,
+  IMAGE_FILES.lazyPagesSocket,
+]);
 
 export function imageFolder(dir: string): Record<keyof typeof IMAGE_FILES, string> {
   const entries = Object.entries(IMAGE_FILES).map(([k, n]) => [k, path.join(dir, n)]);

@@ -30,6 +30,8 @@ export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
   return {
     'GET /status': async (_b, url) => (onlyQuery(url), sup.status()),
     'GET /wait-exit': async (_b, url) => (onlyQuery(url), sup.waitExit(WAIT_EXIT_MS)),
+    /** A post-copy target: answers once the last page is across (or the transfer failed), or after a while without news. */
+    'GET /pages': async (_b, url) => (onlyQuery(url), sup.pages(WAIT_EXIT_MS)),
     'GET /logs': async (_b, url) => {
       onlyQuery(url, ['lines']);
       const raw = url.searchParams.get('lines') ?? '200';
@@ -40,7 +42,7 @@ export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
     'POST /checkpoint': async (b, url) => {
       onlyQuery(url);
       const r = parse(parseCheckpointRequest, b);
-      return sup.checkpoint(r.checkpointId, r.leaveRunning);
+      return sup.checkpoint(r.checkpointId, r.leaveRunning, r.lazyAt);
     },
     'POST /restore': async (b, url) => {
       onlyQuery(url);

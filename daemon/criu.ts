@@ -19,6 +19,8 @@ export interface ImageSidecar {
   files?: Record<string, number>;
   /** A user's tree (daemon/user-tree.ts): the mount points CRIU binds back from the restoring host. */
   mounts?: string[];
+  /** A post-copy dump: where its CRIU serves the memory pages, which are not in the folder. */
+  pageServer?: { address: string; port: number };
 }
 
 export function imageFileSizes(dir: string): Record<string, number> {
@@ -99,15 +101,36 @@ export const toolsPath = (t: { container?: boolean; tools: Tools; gnuTar?: boole
 
 const DUMP_ATTEMPTS = 3;
 
-/** `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts, daemon/layer.ts). */
-async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv: Record<string, string> | undefined, extra: string[]): Promise<void> {
+/** The command line of a dump; `frozenEnv`: the action script's environment for a copy made while the tree is frozen (daemon/kept-dirs.ts, daemon/layer.ts). */
+function dumpCommand(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv: Record<string, string> | undefined, extra: string[]) {
   const args = ['dump', '-t', String(pid), '-D', dir, '-o', IMAGE_FILES.dumpLog, ...TCP_FLAGS, ...LOCK_FLAGS, ...DUMP_ONLY_FLAGS, ...CGROUP_FLAGS, ...extra];
   if (engineNetwork(t)) args.push(...CONTAINER_DUMP_FLAGS);
   if (leaveRunning) args.push('--leave-running');
   if (frozenEnv) args.push('--action-script', t.tools.notify);
-  const env = { ...process.env, ...frozenEnv, PATH: toolsPath(t) } as Record<string, string>;
+  return { args, env: { ...process.env, ...frozenEnv, PATH: toolsPath(t) } as Record<string, string> };
+}
+
+async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: boolean, frozenEnv: Record<string, string> | undefined, extra: string[]): Promise<void> {
+  const { args, env } = dumpCommand(t, pid, dir, leaveRunning, frozenEnv, extra);
   const r = await run(t.criu, args, { timeoutMs: 120_000, env });
   if (r.exitCode !== 0) throw new Error(`criu dump failed: ${criuErrors(imageFolder(dir).dumpLog)}`);
+}
+
+/**
+ * Starts a post-copy dump (daemon/post-copy.ts): CRIU writes every image but the memory pages,
+ * tells its action script so (`dumpedFile`), then serves the pages at `address:port` while the
+ * tree stays frozen, and leaves the tree stopped once the last page is across (SIGCONT resumes it).
+ */
+export function spawnLazyDump(t: CriuTarget, pid: number, dir: string, frozenEnv: Record<string, string> | undefined, server: { address: string; port: number; dumpedFile: string }): ChildProcess {
+  const lazy = ['--lazy-pages', '--address', server.address, '--port', String(server.port), '--leave-stopped'];
+  const { args, env } = dumpCommand(t, pid, dir, false, { ...frozenEnv, FASTMIG_DUMPED_FILE: server.dumpedFile }, lazy);
+  return spawn(t.criu, args, { env, stdio: 'ignore' });
+}
+
+/** On the target of a post-copy restore: CRIU's lazy-pages daemon, which fetches the pages from the source's page server. */
+export function spawnLazyPages(t: CriuTarget, dir: string, server: { address: string; port: number }): ChildProcess {
+  const args = ['lazy-pages', '--page-server', '--address', server.address, '--port', String(server.port), '-D', dir, '-o', IMAGE_FILES.lazyPagesLog];
+  return spawn(t.criu, args, { cwd: dir, env: { PATH: toolsPath(t) }, stdio: 'ignore' });
 }
 
 /**
@@ -145,6 +168,8 @@ export function spawnRestore(
   keepConnections: boolean,
   /** A user's tree: CRIU runs after `prefix` (its bare binds) with `flags` (daemon/user-tree.ts). */
   user?: { prefix: string[]; flags: string[] },
+  /** Post-copy: the pages come from the lazy-pages daemon in `dir` (spawnLazyPages). */
+  lazy = false,
 ): ChildProcess {
   const f = imageFolder(dir);
   const args = [
@@ -162,6 +187,7 @@ export function spawnRestore(
     ...(engineNetwork(t) ? CONTAINER_RESTORE_FLAGS : PROCESS_RESTORE_FLAGS[keepConnections ? 'keep' : 'close']),
     ...LOCK_FLAGS,
     ...CGROUP_FLAGS,
+    ...(lazy ? ['--lazy-pages'] : []),
     '--pidfile',
     f.restorePid,
     '--inherit-fd',

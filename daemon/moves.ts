@@ -5,7 +5,8 @@ import fs from 'fs';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { imageFolder } from '../common/service-folder';
 import type { ChildProcess } from 'child_process';
-import { criuErrors, dumpTree, imageFileSizes, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { criuErrors, dumpTree, imageFileSizes, spawnLazyDump, spawnLazyPages, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { freePort, LazySource, LazyTarget } from './post-copy';
 import { signalTree, waitFor } from './process-tree';
 import { KeptCapture, layDownKept } from './kept-dirs';
 import { Layer } from './layer';
@@ -48,8 +49,18 @@ export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; conta
  * address from the freeze and releases the address once the tree is gone. `dir` is made afresh,
  * with the sidecar (and, after the dump, the sizes of CRIU's files in it). Returns when it froze.
  */
-export async function dumpService(m: Moving, pid: number, dir: string, leaveRunning: boolean, sidecar: ImageSidecar): Promise<{ frozenAt: number }> {
-  const sidecarFile = imageFolder(dir).sidecar;
+export async function dumpService(
+  m: Moving,
+  pid: number,
+  dir: string,
+  leaveRunning: boolean,
+  sidecar: ImageSidecar,
+  /** Post-copy (daemon/post-copy.ts): the pages are served from this host's address once the rest is written. */
+  lazy?: { address: string; checkpointId: string },
+): Promise<{ frozenAt: number; lazy?: LazySource }> {
+  const f = imageFolder(dir);
+  const sidecarFile = f.sidecar;
+  if (lazy) sidecar = { ...sidecar, pageServer: { address: lazy.address, port: await freePort(lazy.address) } };
   // A user's tree: its mounts are bound back by the restore, wherever it runs (the sidecar names them).
   if (m.user) sidecar = { ...sidecar, mounts: treeExternals(pid) };
   fs.rmSync(dir, { recursive: true, force: true });
@@ -62,8 +73,12 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
   await leaving?.hold();
   const frozenAt = Date.now();
   let dumped = false;
+  let lazySource: LazySource | undefined;
   try {
-    await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env, externalDumpFlags(sidecar.mounts ?? []));
+    if (lazy) {
+      const server = { ...sidecar.pageServer!, dumpedFile: f.dumped };
+      lazySource = await LazySource.begin(lazy.checkpointId, pid, dir, server.port, () => spawnLazyDump(m.criu, pid, dir, kept?.env, server), m.log);
+    } else await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env, externalDumpFlags(sidecar.mounts ?? []));
     dumped = true;
   } finally {
     // The service runs on here (or its restart policy brings it back here): new connections are taken again.
@@ -75,7 +90,7 @@ export async function dumpService(m: Moving, pid: number, dir: string, leaveRunn
   if (layer) m.log.info({ layerBaseBytes: layer.baseBytes, frozenCopy: layer.freeze }, 'container file system copied');
   // The service has left this host: its address goes to wherever it is restored.
   await leaving?.release();
-  return { frozenAt };
+  return { frozenAt, lazy: lazySource };
 }
 
 /**
@@ -92,24 +107,34 @@ export async function restoreService(
   attach: (child: ChildProcess) => void,
   current: (child: ChildProcess) => boolean,
   held: boolean,
-): Promise<{ pid: number; open: (() => Promise<void>) | null }> {
+): Promise<{ pid: number; open: (() => Promise<void>) | null; lazy: LazyTarget | null }> {
   const f = imageFolder(dir);
   const arrived = await arrive(m, dir);
+  // Post-copy: the pages come from the source's page server, through CRIU's lazy-pages daemon.
+  let lazy: LazyTarget | null = null;
+  let restored: ChildProcess | null = null;
+  const startLazyPages = async () => {
+    lazy = new LazyTarget(spawnLazyPages(m.criu, dir, sidecar.pageServer!), f.lazyPagesLog, () => restored && signalTree(restored.pid!, 'SIGKILL'), m.log);
+    await lazy.socketReady(dir, 10_000);
+  };
   const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);
   // A user's tree may not repair TCP sockets of the host's network namespace (its user namespace
   // holds no CAP_NET_ADMIN there): its connections are restored closed and its clients reconnect.
   const user = m.user && sidecar.mounts ? userRestore(m.user, sidecar.mounts) : undefined;
   const rebuild = !!m.address && !user;
   const attempt = async (keepConnections: boolean): Promise<boolean> => {
-    const child = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections, user);
+    if (sidecar.pageServer) await startLazyPages();
+    const child = (restored = spawnRestore(m.criu, dir, sidecar, cgroupProcs, keepConnections, user, !!sidecar.pageServer));
     attach(child);
     const ok = await waitFor(() => fs.existsSync(f.restoreReady), () => !current(child), 30_000 + bytes / 20_000);
     // criu and whatever it restored so far go too, not just the shell that started it.
     if (!ok) signalTree(child.pid!, 'SIGKILL');
+    if (!ok) (lazy as LazyTarget | null)?.stop();
     return ok;
   };
   let ok = await attempt(rebuild);
-  if (!ok && rebuild) {
+  // A post-copy source serves its pages once: a failed lazy restore cannot be tried again.
+  if (!ok && rebuild && !sidecar.pageServer) {
     // Connections that cannot be rebuilt (on the host that held them, a tree ended otherwise than
     // by its dump leaves their old selves behind): restored closed, their clients reconnect.
     m.log.warn({ err: criuErrors(f.restoreLog) }, 'restore with its connections failed: restoring them closed');
@@ -119,7 +144,7 @@ export async function restoreService(
   // back, nothing its clients were told would be lost with it.
   if (!ok || !held) await arrived.restored();
   if (!ok) throw new Error(`criu restore failed: ${criuErrors(f.restoreLog)}`);
-  return { pid: Number(fs.readFileSync(f.restorePid, 'utf8').trim()), open: held ? arrived.restored : null };
+  return { pid: Number(fs.readFileSync(f.restorePid, 'utf8').trim()), open: held ? arrived.restored : null, lazy };
 }
 
 /**

@@ -20,6 +20,7 @@ import { createMemoryCgroup, engineMemoryCgroup, type MemoryCgroup } from './cgr
 import { dumpService, movingOf, restoreService, type Moving } from './moves';
 import { freezeFenced, thawFenced, watchLease } from './fence';
 import { ServiceAddress } from './service-address';
+import { PostCopy, type PagesState } from './post-copy';
 
 export interface SupervisorOptions {
   spec: ServiceSpec;
@@ -58,6 +59,7 @@ export class Supervisor {
   /** What a dump and a restore carry besides CRIU's images (daemon/moves.ts); `opening` lets a held restore take traffic. */
   private readonly moving: Moving;
   private opening: (() => Promise<void>) | null = null;
+  private readonly postCopy = new PostCopy();
 
   constructor(private readonly o: SupervisorOptions) {
     this.tools = o.tools ?? HOST_TOOLS;
@@ -101,9 +103,7 @@ export class Supervisor {
   /** A restart (the agent's policy) acts only on a service that ended on its own, and counts. */
   private require(allowed: ServiceState[], op: string, restart = false): void {
     if (restart) allowed = ['exited'];
-    if (!allowed.includes(this.state)) {
-      throw new Error(`cannot ${op} ${this.o.spec.name}: it is ${this.state} (needs ${allowed.join(' or ')})`);
-    }
+    if (!allowed.includes(this.state)) throw new Error(`cannot ${op} ${this.o.spec.name}: it is ${this.state} (needs ${allowed.join(' or ')})`);
     if (restart) this.exits.restarts++;
   }
 
@@ -115,13 +115,8 @@ export class Supervisor {
         this.state = 'exited';
         throw err;
       });
-      const child = spawnServiceTree({
-        command: this.o.spec.command,
-        cwd: this.o.spec.cwd ?? '/',
-        env: { PATH: BASE_PATH, ...this.o.spec.env },
-        tools: this.tools,
-        cgroupProcs: this.cgroup?.procsFile, user: this.moving.user,
-      });
+      const { command, cwd, env } = this.o.spec;
+      const child = spawnServiceTree({ command, cwd: cwd ?? '/', env: { PATH: BASE_PATH, ...env }, tools: this.tools, cgroupProcs: this.cgroup?.procsFile, user: this.moving.user });
       this.attach(child);
       try {
         this.initPid = await findNamespaceInit(child.pid!, this.moving.user);
@@ -137,7 +132,8 @@ export class Supervisor {
     });
   }
 
-  checkpoint(checkpointId: string, leaveRunning: boolean): Promise<DaemonCheckpoint> {
+  /** lazyAt: post-copy (daemon/post-copy.ts), its pages served from this host's address. */
+  checkpoint(checkpointId: string, leaveRunning: boolean, lazyAt?: string): Promise<DaemonCheckpoint> {
     return this.exclusive(async () => {
       if (this.lastCheckpointResult?.checkpointId === checkpointId && this.state !== 'checkpointing') return this.lastCheckpointResult;
       this.require(['running'], 'checkpoint');
@@ -147,22 +143,18 @@ export class Supervisor {
       this.state = 'checkpointing';
       let frozenAt: number;
       try {
-        ({ frozenAt } = await dumpService(this.moving, pid, dir, leaveRunning, sidecar));
+        const lazy = lazyAt && !leaveRunning ? { address: lazyAt, checkpointId } : undefined;
+        ({ frozenAt, lazy: this.postCopy.source } = await dumpService(this.moving, pid, dir, leaveRunning, sidecar, lazy));
       } catch (err) {
         this.state = isAlive(pid) ? 'running' : 'exited';
         throw err;
       }
       const dumpMs = Date.now() - frozenAt;
-      if (leaveRunning) this.state = 'running';
-      else {
-        this.state = 'checkpointed';
-        this.initPid = null;
-      }
+      [this.state, this.initPid] = leaveRunning ? ['running', pid] : ['checkpointed', null];
       const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
       this.lastCheckpoint = { id: checkpointId, at: new Date(frozenAt).toISOString(), bytes, dumpMs };
       this.o.log.info({ checkpointId, dumpMs, bytes, leaveRunning }, 'checkpoint written');
-      this.lastCheckpointResult = { checkpointId, frozenAt, dumpMs, bytes, leftRunning: leaveRunning };
-      return this.lastCheckpointResult;
+      return (this.lastCheckpointResult = { checkpointId, frozenAt, dumpMs, bytes, leftRunning: leaveRunning });
     });
   }
 
@@ -172,13 +164,19 @@ export class Supervisor {
       held ||= this.opening !== null;
       if (!restart && this.lastRestoreResult?.checkpointId === checkpointId && this.state === 'running') return this.lastRestoreResult;
       this.require(['standby', 'exited', 'checkpointed'], 'restore', restart);
+      // The rollback of a post-copy migration: the tree this host still holds runs on.
+      if (this.postCopy.source?.checkpointId === checkpointId) {
+        const t0 = Date.now();
+        [this.initPid, this.state] = [await this.postCopy.resumeSource(this.address), 'running'];
+        return (this.lastRestoreResult = { checkpointId, restoreMs: Date.now() - t0, pid: this.initPid });
+      }
       const dir = this.imageDir(checkpointId);
       const sidecar = readSidecar(dir, `checkpoint image ${checkpointId} on ${this.o.host}`);
       this.state = 'restoring';
       const t0 = Date.now();
       try {
         const r = await restoreService(this.moving, dir, sidecar, this.cgroup?.procsFile ?? null, (child) => this.attach(child), (child) => this.child === child, held);
-        [this.initPid, this.opening] = [r.pid, r.open];
+        [this.initPid, this.opening, this.postCopy.target] = [r.pid, r.open, r.lazy];
       } catch (err) {
         this.state = 'standby';
         throw err;
@@ -189,10 +187,12 @@ export class Supervisor {
       this.lastRestore = { id: checkpointId, at: this.startedAt, restoreMs };
       this.o.log.info({ checkpointId, restoreMs, pid: this.initPid }, 'service restored');
       this.address?.announce();
-      this.lastRestoreResult = { checkpointId, restoreMs, pid: this.initPid };
-      return this.lastRestoreResult;
+      return (this.lastRestoreResult = { checkpointId, restoreMs, pid: this.initPid });
     });
   }
+
+  /** A post-copy target: waits (up to `ms`) until the last page is across or the transfer failed. */
+  pages = (ms: number): Promise<PagesState> => this.postCopy.waitTarget(ms);
 
   /** Runs one of the spec's hooks in the service's environment, when the agent asks (daemon/hook.ts). */
   hook(req: HookRequest): Promise<HookResult> {
@@ -230,13 +230,7 @@ export class Supervisor {
   }
 
   /** A held restore takes traffic at its address now (its migration cut over); idempotent. */
-  open(): Promise<DaemonStatus> {
-    return this.exclusive(async () => {
-      await this.opening?.();
-      this.opening = null;
-      return this.status();
-    });
-  }
+  open = (): Promise<DaemonStatus> => this.exclusive(async () => ((await this.opening?.()), (this.opening = null), this.status()));
 
   /** A fenced copy that is still the service's (its agent checked): it runs on from where it froze. */
   thaw(): Promise<DaemonStatus> {
@@ -279,6 +273,8 @@ export class Supervisor {
       if (this.child !== child) return;
       this.child = null;
       if (this.state !== 'running' && this.state !== 'starting') return;
+      // A post-copy target ended for want of its pages: no exit for a restart policy, its migration removes it.
+      if (this.postCopy.target?.state.state === 'failed') return void ([this.state, this.initPid] = ['standby', null]);
       const oom = !!this.cgroup && this.cgroup.oomKills() > this.oomsBefore;
       const exit = exitRecord(this.output.exitCode, oom ? this.o.spec.memoryLimitMiB! : null);
       this.state = 'exited';
@@ -289,6 +285,7 @@ export class Supervisor {
   }
 
   async shutdown(): Promise<void> {
+    await this.postCopy.end();
     this.state = this.state === 'exited' ? 'standby' : this.state;
     await this.stop(3000);
     await this.address?.release().catch(() => undefined);

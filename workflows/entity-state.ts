@@ -2,7 +2,7 @@
 // migration requests, run one at a time, the placement it last read and the recent history.
 import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { HostName, MigrateInput, MigrationMode, MigrationReport, Placement } from '../common/schemas';
+import { HostName, LazyFailure, MigrateInput, MigrationMode, MigrationReport, Placement } from '../common/schemas';
 import { runMigration } from './run-migration';
 import { messageOf, validate } from './errors';
 import { periodicCheckpoint } from './periodic-checkpoint';
@@ -11,7 +11,10 @@ import { registry } from './proxies';
 /** The patch that lets an entity end when its service does not exist (workflow versioning). */
 const ORPHANED_ENTITY_ENDS = 'orphaned-entity-ends';
 
-export const MigrateRequest = z.object({ to: HostName, mode: MigrationMode.default('warm') }).strict();
+export const MigrateRequest = z
+  .object({ to: HostName, mode: MigrationMode.default('warm'), onLazyFailure: LazyFailure.optional() })
+  .strict()
+  .refine((r) => r.onLazyFailure === undefined || r.mode === 'lazy', { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] });
 export type MigrateRequest = z.input<typeof MigrateRequest>;
 
 /** The entity's input, and what it continues as new with. */
@@ -54,7 +57,7 @@ export class ServiceEntity {
   request(req: MigrateRequest): number {
     const r = validate(MigrateRequest, req, 'migrate request');
     const id = this.next++;
-    this.queue.push({ id, input: { service: this.service, to: r.to, mode: r.mode } });
+    this.queue.push({ id, input: { service: this.service, to: r.to, mode: r.mode, ...(r.onLazyFailure ? { onLazyFailure: r.onLazyFailure } : {}) } });
     return id;
   }
 

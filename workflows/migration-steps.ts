@@ -28,6 +28,10 @@ export interface Migration {
   resumedAt?: number;
   /** When the target took its clients' traffic (at the cut-over, for a service with its own address). */
   openedAt?: number;
+  /** When the record named the target (a lazy migration may still undo it until the last page is across). */
+  cutAt?: number;
+  /** A lazy migration: when the last page was on the target. */
+  acrossAt?: number;
   /** The image went through S3 (the peer transfer failed): it is stored already. */
   inStore: boolean;
   imageBytes: number;
@@ -38,6 +42,7 @@ export interface Migration {
 export async function preflight(input: MigrateInput, progress: Progress): Promise<Migration> {
   const { service, to } = input;
   const placement = await progress.phase('preflight', async () => {
+    if (input.mode === 'lazy') refuseLazyOf(service, await requirePlacement(service));
     // Both checks at once; an unknown service is reported before a problem with the host.
     const [p, host] = await Promise.allSettled([requirePlacement(service), requireHost(to)]);
     if (p.status === 'rejected') throw p.reason;
@@ -58,6 +63,12 @@ export async function preflight(input: MigrateInput, progress: Progress): Promis
   return { input, progress, placement, from, source: hostSteps(from), target, checkpointId, inStore: false, imageBytes: 0, warnings: [] };
 }
 
+/** Post-copy runs CRIU's lazy-pages daemon beside a restore of the host's own kind only. */
+function refuseLazyOf(service: string, p: Placement): void {
+  const why = p.spec.runtime === 'docker' ? 'runs in a container' : p.spec.user ? `runs as ${p.spec.user}` : null;
+  if (why) throw refuse(`service "${service}" ${why}: mode lazy needs a process-runtime service running as root (choose --mode warm)`);
+}
+
 /** The target's daemon in standby, waiting for the image. A half-prepared target is removed too. */
 export async function prepare(m: Migration, saga: Saga): Promise<void> {
   saga.add(() => m.target.remove());
@@ -76,7 +87,7 @@ export async function freezeAndMove(m: Migration, saga: Saga): Promise<FetchAndR
   const { target, checkpointId, from } = m;
   // warm: the prepared target asks the source's agent for the image now; the agent answers the
   // moment the dump ends, so no Temporal round trip sits between the freeze and the transfer.
-  const early = m.input.mode === 'warm' ? target.arrive(checkpointId, from, 'peer', true) : undefined;
+  const early = m.input.mode !== 'cold' ? target.arrive(checkpointId, from, 'peer', true) : undefined;
   early?.catch(() => undefined); // awaited below; a failed checkpoint makes it fail at once
   await freeze(m, saga);
   if (m.input.mode === 'cold') await prepare(m, saga);
@@ -101,8 +112,9 @@ export async function freezeAndMove(m: Migration, saga: Saga): Promise<FetchAndR
  * the service running there, and resume finds nothing to do.
  */
 async function freeze(m: Migration, saga: Saga): Promise<void> {
-  const checkpoint = () => m.source.checkpointService({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId });
-  saga.add(() => resume(m));
+  const lazy = m.input.mode === 'lazy' ? { lazy: true } : {};
+  const checkpoint = () => m.source.checkpointService({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId, ...lazy });
+  saga.add(() => (stopsOnFailure(m) ? m.target.gone() : resume(m)));
   m.frozenAt = (await m.progress.phase('checkpoint', checkpoint).catch(failed(`checkpoint on ${m.from} failed`))).frozenAt;
 }
 
@@ -120,6 +132,12 @@ async function resume(m: Migration): Promise<void> {
   m.resumedAt = (await m.source.healthCheck({ port: endpointPort(p), proxied: proxiedOf(p), serviceAddress: p.serviceAddress })).healthyAt;
 }
 
+/** A lazy migration whose target served already, and whose user would rather stop than lose what it accepted. */
+const stopsOnFailure = (m: Migration) => m.input.mode === 'lazy' && m.input.onLazyFailure === 'stop' && servedAt(m) !== undefined;
+
+/** When the target began to serve: opened at its own address, or (without one) named by the record. */
+const servedAt = (m: Migration) => m.openedAt ?? (m.placement.serviceAddress ? undefined : m.cutAt);
+
 /** The image into S3 (tar, signed manifest), from the source, which holds it until clean-up. */
 async function upload(m: Migration): Promise<void> {
   const req = { service: m.input.service, checkpointId: m.checkpointId, encrypt: m.placement.spec.encryptImages };
@@ -133,6 +151,11 @@ async function upload(m: Migration): Promise<void> {
  */
 export function store(m: Migration): Promise<boolean> {
   if (m.inStore) return Promise.resolve(false);
+  if (m.input.mode === 'lazy') {
+    // The source's folder holds no memory pages: they went to the target, never to a file.
+    m.warnings.push('a lazy migration stores no image: the registry keeps the previous checkpoint until the next one is taken');
+    return Promise.resolve(false);
+  }
   return upload(m).then(
     () => true,
     (err) => (m.warnings.push(`the image was not stored in S3 (${messageOf(err)}); the registry keeps the previous checkpoint`), false),
@@ -142,10 +165,13 @@ export function store(m: Migration): Promise<boolean> {
 const sourceCopy = (m: Migration) => ({ host: m.from, generation: m.placement.generation });
 
 /** The record names the target with generation + 1. lastCheckpoint only ever names an image whose manifest is in S3 (failover restores from it). */
-export async function cutOver(m: Migration): Promise<void> {
+export async function cutOver(m: Migration, saga: Saga): Promise<void> {
   const lastCheckpoint = m.inStore ? m.checkpointId : m.placement.lastCheckpoint;
+  // Lazy: until the last page is across the source holds the only whole copy, and a failure gives it the record back.
+  if (m.input.mode === 'lazy') saga.add(() => localRegistry.putPlacement(m.placement));
   await m.progress.phase('cutover', async () => {
     await localRegistry.putPlacement({ ...m.target.placed(m.placement, sourceCopy(m)), lastCheckpoint });
+    m.cutAt = Date.now();
     // Only now may the target take its clients' traffic: before, a rollback would lose what it answered.
     // (Should this fail, the target's agent opens it once it sees the record name it.)
     await m.target.open().then(
@@ -153,6 +179,12 @@ export async function cutOver(m: Migration): Promise<void> {
       (err) => void m.warnings.push(`the target was not opened at once (${messageOf(err)}); its agent opens it`),
     );
   });
+}
+
+/** A lazy migration's target runs already; once its last page is across the source may go. */
+export async function pagesAcross(m: Migration): Promise<void> {
+  if (m.input.mode !== 'lazy') return;
+  m.acrossAt = (await m.progress.phase('pages', () => m.target.pagesAcross()).catch(failed(`the memory pages did not all reach ${m.input.to}`))).acrossAt;
 }
 
 /** Once the copy is stored, a second write names it as the service's lastCheckpoint. */
@@ -183,6 +215,10 @@ export async function undo(m: Migration, saga: Saga, err: unknown): Promise<Migr
   }
   try {
     await m.progress.phase('rollback', () => saga.compensate());
+    if (stopsOnFailure(m)) {
+      const held = `; the service is stopped: its copy on ${m.from} is held as it was at the freeze (fastmig resume ${m.input.service} runs it, losing what ${m.input.to} accepted)`;
+      return report(m, false, 'failed', { imageBytes: m.imageBytes, error: why + held });
+    }
     return report(m, false, 'rolled-back', { downtimeMs: m.resumedAt! - m.frozenAt, imageBytes: m.imageBytes, error: why });
   } catch (rollbackErr) {
     return report(m, false, 'failed', { imageBytes: m.imageBytes, error: `${why}; rollback on ${m.from} failed too: ${messageOf(rollbackErr)}` });
@@ -198,6 +234,7 @@ export function migrated(m: Migration, arrived: FetchAndRestoreResult): Promise<
 /** The report, also recorded in the metrics; it ends the progress. */
 async function report(m: Migration, ok: boolean, outcome: MigrationReport['outcome'], extra: Partial<MigrationReport>): Promise<MigrationReport> {
   const { service, to, mode } = m.input;
+  const lazy = mode === 'lazy' ? { lazy: lazyReport(m) } : {};
   const r: MigrationReport = {
     ok,
     outcome,
@@ -211,9 +248,22 @@ async function report(m: Migration, ok: boolean, outcome: MigrationReport['outco
     totalMs: Date.now() - m.progress.started,
     imageBytes: 0,
     phases: m.progress.phases,
+    ...lazy,
     ...extra,
   };
   m.progress.done();
   await metrics.recordMigration(r).catch(() => undefined);
   return r;
+}
+
+/** How a lazy migration's pages went: when all were across, and whether (and how long) the target served before. */
+function lazyReport(m: Migration): NonNullable<MigrationReport['lazy']> {
+  const served = servedAt(m);
+  const until = m.acrossAt ?? m.resumedAt ?? Date.now();
+  return {
+    onFailure: m.input.onLazyFailure ?? 'resume-source',
+    ...(m.acrossAt !== undefined && m.frozenAt !== undefined ? { pagesAcrossMs: m.acrossAt - m.frozenAt } : {}),
+    targetServed: served !== undefined,
+    ...(served !== undefined ? { servedWindowMs: Math.max(0, until - served) } : {}),
+  };
 }

@@ -49,6 +49,8 @@ export function hostSteps(host: string) {
     uploadImage: heavy.uploadImage,
     downloadImage: heavy.downloadImage,
     fetchAndRestore: arrive.fetchAndRestore,
+    /** A lazy target's pages: as long as they take, a dead agent noticed by its heartbeat; asked again once should its agent restart. */
+    awaitPages: long('1h', '40s', 2).awaitPages,
     putImage: heavy.putImage,
     listImages: quick.listImages,
   };

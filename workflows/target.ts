@@ -70,6 +70,11 @@ export class Target {
     return true;
   }
 
+  /** A lazy restore: waits until the last memory page is on this host (it fails, and the instance ends, if they cannot all come). */
+  pagesAcross(): Promise<{ acrossAt: number }> {
+    return this.steps.awaitPages({ service: this.spec.name, generation: this.generation });
+  }
+
   /** A service started from scratch answers. */
   verify(): Promise<{ healthyAt: number }> {
     return this.steps.healthCheck({ port: this.port, proxied: this.proxied, serviceAddress: this.serviceAddress });

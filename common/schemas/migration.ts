@@ -3,16 +3,27 @@ import { z } from 'zod';
 import { HostName, ServiceName } from './names';
 import { ServiceSpec } from './service';
 
-export const MigrationMode = z.enum(['warm', 'cold']);
+/** warm: the target prepared before the freeze; cold: after it; lazy: post-copy, the target runs before its memory pages are across. */
+export const MigrationMode = z.enum(['warm', 'cold', 'lazy']);
 export type MigrationMode = z.infer<typeof MigrationMode>;
+
+/**
+ * What a lazy migration does when the transfer fails after its target has served clients: resume
+ * the source (what the target accepted since the freeze is lost) or stop (neither copy runs; the
+ * source's copy is held, frozen as it was at the freeze, until `fastmig resume`).
+ */
+export const LazyFailure = z.enum(['resume-source', 'stop']);
+export type LazyFailure = z.infer<typeof LazyFailure>;
 
 export const MigrateInput = z
   .object({
     service: ServiceName,
     to: HostName,
     mode: MigrationMode.default('warm'),
+    onLazyFailure: LazyFailure.optional(),
   })
-  .strict();
+  .strict()
+  .refine((i) => i.onLazyFailure === undefined || i.mode === 'lazy', { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] });
 export type MigrateInput = z.infer<typeof MigrateInput>;
 /** As callers may give it (the mode defaults to warm). */
 export type MigrateInputRaw = z.input<typeof MigrateInput>;
@@ -35,6 +46,7 @@ export const PhaseName = z.enum([
   'restore',
   'verify',
   'cutover',
+  'pages',
   'cleanup',
   'rollback',
 ]);
@@ -58,6 +70,18 @@ export interface MigrationReport {
   error?: string;
   /** Things that went wrong without stopping the migration (e.g. the S3 copy of its image). */
   warnings?: string[];
+  /** A lazy migration: how its pages went (absent for the other modes). */
+  lazy?: LazyReport;
+}
+
+export interface LazyReport {
+  onFailure: LazyFailure;
+  /** From the freeze until the last page was on the target (absent when it never was). */
+  pagesAcrossMs?: number;
+  /** The target took its clients' traffic before the last page was across. */
+  targetServed: boolean;
+  /** How long it served so, with the source as the only full copy: what a failure then would have discarded, or did. */
+  servedWindowMs?: number;
 }
 
 export interface MigrationProgress {
