@@ -61,11 +61,11 @@ async function main(): Promise<void> {
       await ensureDemoImages();
     }
     for (const size of sizes) {
-      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], warmKept: [], warmDocker: [], coldDocker: [], lazy: [], restart: [], direct: [] };
+      const per: Record<string, (MigRun | CriuRun)[]> = { floor: [], warm: [], cold: [], lazy: [], warmKept: [], warmDocker: [], coldDocker: [], lazyCriu: [], restart: [], direct: [] };
       say(`${size} MiB: floor${lazyOk ? ' and lazy' : ''} (CRIU level, tmpfs)…`);
       for (let i = 0; i < runs; i++) {
         per.floor.push(await floorRun(criu, size));
-        if (lazyOk) per.lazy.push(await lazyRun(criu, size));
+        if (lazyOk) per.lazyCriu.push(await lazyRun(criu, size));
       }
       say(`${size} MiB: compression choices on its image…`);
       r.compression[size] = await compressionChoices(criu, size);
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
         say(`${size} MiB: migrations, run ${i + 1}/${runs}`);
         per.warm.push(await migrateOnce(svc, 'warm', direct));
         per.cold.push(await migrateOnce(svc, 'cold', direct));
+        if (lazyOk) per.lazy.push(await migrateOnce(svc, 'lazy', direct));
         if (size === sizes[0]) per.direct.push(await migrateOnce(svc, 'direct', direct));
       }
       for (let i = 0; i < runs; i++) per.restart.push(await restartOnce(svc, direct));
@@ -144,6 +145,8 @@ async function main(): Promise<void> {
     warmOverFloor1G: ratio(med(sL.warm), med(sL.floor)),
     largestSizeMiB: largest,
     lazyGrowth: ratio(med(sL.lazy), med(s0.lazy)),
+    lazyPagesAcrossMs: sL.lazy?.pagesDoneMs?.median ?? null,
+    lazyServedWindowMs: sL.lazy?.servedWindowMs?.median ?? null,
     transferMBps: sL.warm?.transferMBps?.median ?? null,
     // By the clients' gap (downtime), not CRIU's restore step alone.
     restore16Over1: ratio(r.procs[16]?.downtimeMs.median, r.procs[1]?.downtimeMs.median),

@@ -8,13 +8,16 @@ export const MODES = ['floor', 'warm', 'cold', 'lazy', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
 /** Warm and cold migrations of the same service run as a container (docker runtime). */
 export const DOCKER_MODES = ['warmDocker', 'coldDocker'] as const;
-export type Row = Mode | 'direct' | 'warmKept' | (typeof DOCKER_MODES)[number];
+/** lazyCriu: post-copy with CRIU alone on bare processes (the lazy row is fastmig's lazy mode). */
+export type Row = Mode | 'direct' | 'warmKept' | 'lazyCriu' | (typeof DOCKER_MODES)[number];
 export type Figures = {
   downtimeMs: Spread;
   freezeToResumeMs: Spread;
   totalMs: Spread;
   restoreMs?: Spread;
   pagesDoneMs?: Spread;
+  /** fastmig lazy: how long the target served before its last page was across. */
+  servedWindowMs?: Spread;
   /** Temporal runs: median milliseconds of each workflow phase. */
   phases?: Record<string, number>;
   /** Temporal runs: the image's bytes over its transfer phase (MB/s), and fastmig's CPU seconds per migration. */
@@ -55,6 +58,7 @@ export function figures(runs: (MigRun | CriuRun)[]): Figures {
   const f: Figures = { downtimeMs: pick('downtimeMs'), freezeToResumeMs: pick('freezeToResumeMs'), totalMs: pick('totalMs') };
   if (runs.some((r) => r.restoreMs !== undefined)) f.restoreMs = pick('restoreMs');
   if (runs.some((r) => (r as CriuRun).pagesDoneMs !== undefined)) f.pagesDoneMs = pick('pagesDoneMs');
+  if (runs.some((r) => (r as MigRun).servedWindowMs !== undefined)) f.servedWindowMs = pick('servedWindowMs');
   const moved = (runs as MigRun[]).filter((r) => r.imageBytes && r.phases?.transfer);
   if (moved.length) f.transferMBps = spread(moved.map((r) => r.imageBytes! / 1e6 / (r.phases!.transfer / 1000)));
   if (runs.some((r) => (r as MigRun).cpuSeconds !== undefined)) f.cpuSeconds = pick('cpuSeconds');

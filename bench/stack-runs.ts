@@ -59,10 +59,13 @@ export interface MigRun {
   imageBytes?: number;
   /** CPU seconds of fastmig's processes during the migration (bench/cpu.ts). */
   cpuSeconds?: number;
+  /** Lazy: freeze until the last page was on the target, and how long the target served before that. */
+  pagesDoneMs?: number;
+  servedWindowMs?: number;
 }
 
 /** One migration of `svc` to the other host, with a probe running; checks the data afterwards. */
-export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct', direct: DirectDriver): Promise<MigRun> {
+export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'lazy' | 'direct', direct: DirectDriver): Promise<MigRun> {
   const to = otherHost(svc.host);
   // The service answers at the target's address once moved: the probe polls that one too, learnt
   // from the progress queries.
@@ -80,6 +83,7 @@ export async function migrateOnce(svc: Deployed, how: 'warm' | 'cold' | 'direct'
     const r = await ops.migrate({ service: svc.name, to, mode: how }, progress);
     if (!r.ok) throw new Error(`${how} migration of ${svc.name} ${r.outcome}: ${r.error}`);
     out = { freezeToResumeMs: r.downtimeMs, phases: r.phases as Record<string, number>, restoreMs: r.phases.restore, imageBytes: r.imageBytes };
+    if (r.lazy) Object.assign(out, { pagesDoneMs: r.lazy.pagesAcrossMs, servedWindowMs: r.lazy.servedWindowMs });
   }
   const totalMs = Date.now() - t0;
   out.cpuSeconds = cpu.stop();

@@ -32,6 +32,22 @@ export function freePort(address: string): Promise<number> {
   });
 }
 
+/**
+ * A lazy dump keeps the memory in pipes until the target asks for it: more pipe pages than a user
+ * may hold without CAP_SYS_RESOURCE ("page-pipe: tee: Operation not permitted"). The soft limit is
+ * lifted and the largest pipe raised, as root on this host; false when that is not allowed.
+ */
+export function liftPipeLimits(): boolean {
+  try {
+    fs.writeFileSync('/proc/sys/fs/pipe-user-pages-soft', '0');
+    const max = Number(fs.readFileSync('/proc/sys/fs/pipe-max-size', 'utf8'));
+    if (max < 64 * 1024 * 1024) fs.writeFileSync('/proc/sys/fs/pipe-max-size', String(64 * 1024 * 1024));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A socket listens on `port` here. Read from /proc: a test connection would be the one peer CRIU's page server takes. */
 function listening(port: number): boolean {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -76,6 +92,7 @@ export class LazySource {
    * throws when the dump ended first (CRIU resumed the tree).
    */
   static async begin(checkpointId: string, pid: number, dir: string, port: number, spawn: () => ChildProcess, log: Logger): Promise<LazySource> {
+    if (!liftPipeLimits()) log.warn('the pipe limits could not be lifted: a large lazy dump may fail');
     const before = new Set(await criuLockRules());
     const s = new LazySource(checkpointId, pid, spawn(), before, log);
     const f = imageFolder(dir);
