@@ -8,7 +8,7 @@ import { deploy } from './deploy';
 import { image } from './image';
 import { print } from './output';
 import { schedule } from './schedule';
-import { evacuate, hosts, logs, migrate, remove, status } from './services';
+import { evacuate, hosts, logs, migrate, remove, resume, status } from './services';
 import { stack } from './stack-command';
 
 const HELP = `fastmig — live migration of stateful services between hosts
@@ -31,6 +31,7 @@ Usage:
   fastmig logs <service> [--lines N]
   fastmig hosts [--json]
   fastmig remove <service>
+  fastmig resume <service>                 run the copy a lazy migration left stopped (--on-lazy-failure stop)
   fastmig evacuate <host> [--to <host>]... [--parallel N] [--json]
   fastmig schedule create <name> --cron "<expr>" migrate <service> --to <host> [--mode warm|cold|lazy]
   fastmig schedule list [--json] | pause <name> | unpause <name> | trigger <name> | delete <name>
@@ -43,7 +44,7 @@ Examples:
   fastmig evacuate hostA --parallel 3
   fastmig schedule create nightly --cron "0 3 * * *" migrate kv --to hostB`;
 
-const commands: Record<string, Command> = { stack, agent, deploy, image, migrate, status, logs, hosts, remove, evacuate, schedule };
+const commands: Record<string, Command> = { stack, agent, deploy, image, migrate, status, logs, hosts, remove, resume, evacuate, schedule };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -65,6 +65,18 @@ export const hosts: Command = {
   },
 };
 
+/** `fastmig resume <service>`: a copy a lazy migration left stopped runs on from its freeze. */
+export const resume: Command = {
+  options: { json: flag },
+  async run(p) {
+    const service = valid(ServiceName, one(p, 'service name'), 'service name');
+    const r = await ops.resume(service);
+    if (p.bool('json')) print(r, true);
+    else print(`resumed ${service} on ${r.host} from checkpoint ${r.checkpointId} (what its lazy migration's target accepted is lost)`, false);
+    return 0;
+  },
+};
+
 export const remove: Command = {
   options: { json: flag },
   async run(p) {

@@ -3,6 +3,7 @@
 import { Client, WorkflowIdReusePolicy, WithStartWorkflowOperation } from '@temporalio/client';
 import type { serviceEntity, MigrateRequest } from '../workflows/entity';
 import type { EvacuateRequest, EvacuationReport } from '../workflows/evacuate';
+import type { ResumeReport } from '../workflows/resume';
 import { entityWorkflowId } from '../common/names';
 import { UserError, connectClient, failureMessage } from './connection';
 import fs from 'fs';
@@ -33,6 +34,9 @@ const options = (workflowId: string) => ({
   workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
 });
 
+/** The lazy failure choice, passed only when made (older entities' requests stay as they were). */
+const lazyChoice = (i: MigrateInputRaw) => (i.onLazyFailure ? { onLazyFailure: i.onLazyFailure } : {});
+
 const unique = (prefix: string) => `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
 
 /** How an operation gets a Temporal client: the CLI connects per call, the HTTP API keeps one. */
@@ -46,6 +50,7 @@ export function makeOps(withClient: UseClient) {
     inspect: (service?: string) => run<ServiceView[]>('inspectServices', unique('inspect'), [{ service }]),
     logs: (service: string, lines: number) => run<string[]>('serviceLogs', unique(`logs-${service}`), [{ service, lines }]),
     hosts: () => run<HostRecord[]>('listHosts', unique('hosts'), []),
+    resume: (service: string) => run<ResumeReport>('resumeService', `resume-${service}`, [{ service }]),
     remove: (service: string) => run<{ service: string; host: string; imagesDeleted: number }>('removeService', `remove-${service}`, [{ service }]),
 
     /** Uploads an image file once to the image store; every host's agent then pulls it into its engine. */
@@ -97,7 +102,7 @@ export function makeOps(withClient: UseClient) {
         })();
         try {
           return await client.workflow.executeUpdateWithStart<typeof serviceEntity, MigrationReport, [MigrateRequest]>('migrate', {
-            args: [{ to: input.to, mode: input.mode ?? 'warm' }],
+            args: [{ to: input.to, mode: input.mode ?? 'warm', ...lazyChoice(input) }],
             startWorkflowOperation: start,
           });
         } finally {
@@ -114,7 +119,7 @@ export function makeOps(withClient: UseClient) {
           ...options(entityWorkflowId(input.service)),
           args: [{ service: input.service }],
           signal: 'migrate',
-          signalArgs: [{ to: input.to, mode: input.mode, ...(input.onLazyFailure ? { onLazyFailure: input.onLazyFailure } : {}) }],
+          signalArgs: [{ to: input.to, mode: input.mode, ...lazyChoice(input) }],
         });
         return h.workflowId;
       });

@@ -96,7 +96,13 @@ export class LazySource {
     const before = new Set(await criuLockRules());
     const s = new LazySource(checkpointId, pid, spawn(), before, log);
     const f = imageFolder(dir);
-    if (await waitFor(() => fs.existsSync(f.dumped) && listening(port), () => s.exited, 120_000)) return s;
+    if (await waitFor(() => fs.existsSync(f.dumped) && listening(port), () => s.exited, 120_000)) {
+      // Queued now, while CRIU holds the tree: however the dump ends (every page served; a failed
+      // transfer, after which CRIU resumes the tree; killed), the tree stops, and runs again only
+      // when resume() says so. A target that may have served never meets a source that ran on.
+      signalTree(pid, 'SIGSTOP');
+      return s;
+    }
     if (!s.exited) signal(s.dump.pid!, 'SIGKILL');
     await s.ended;
     throw new Error(`criu dump failed: ${criuErrors(f.dumpLog)}`);

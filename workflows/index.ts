@@ -7,3 +7,4 @@ export { evacuateHost, scheduledMigration } from './evacuate';
 export { distributeImage, listImages } from './images';
 export { hostMonitor } from './host-monitor';
 export { failoverService } from './failover';
+export { resumeService } from './resume';
