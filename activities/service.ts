@@ -31,6 +31,8 @@ export interface HostContext {
   address: string;
   /** Daemons stop their service when this agent's lease is older (fencing for failover). */
   leaseSeconds?: number;
+  /** The cluster's TLS files for CRIU's page server (post-copy); absent when the cluster moves images in the clear. */
+  pageServerTls?: { ca: string; cert: string; key: string };
   /** The host's lease (agent/grants.ts): the monitor's ping grants it; a new service's lease starts at base(). */
   lease?: { ping(grant: LeaseGrant | undefined, scheduledAt: number): PingAnswer; base(): number };
 }
@@ -175,6 +177,7 @@ export function createServiceActivities(ctx: HostContext) {
       if (req.start) await untilLeased(ctx, `start ${service}`);
       const conf = await runtime.configure(spec, { spec, host: ctx.host, criuPath: ctx.criuPath, generation: req.generation, leaseSeconds: ctx.leaseSeconds });
       // A container's address lives on its own link; the host's probes (from its own address) pass the hold there.
+      if (ctx.pageServerTls && spec.runtime !== 'docker') conf.pageServerTls = ctx.pageServerTls;
       if (req.serviceAddress) conf.serviceAddress = spec.runtime === 'docker' ? { address: req.serviceAddress, dev: CONTAINER_DEV, exempt: ctx.address } : { address: req.serviceAddress, dev: await hostInterface() };
       // Process services keep their images on tmpfs; a container's stay in its bind-mounted folder.
       ensureImagesDir(ctx.host, service, ctx.home, req.spec.runtime !== 'docker');
@@ -199,8 +202,8 @@ export function createServiceActivities(ctx: HostContext) {
       throw ApplicationFailure.nonRetryable(`the daemon of ${service} did not come up on ${ctx.host} within 15 s: ${tail}`, 'DaemonStart');
     },
 
-    /** lazy: post-copy, the pages served from this host's address until the target has them all (daemon/post-copy.ts). */
-    async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean; lazy?: boolean }): Promise<CheckpointResult> {
+    /** lazyFor: post-copy, the pages served from this host's address to the target's (lazyFor) until it has them all (daemon/post-copy.ts). */
+    async checkpointService(req: { service: string; generation: number; checkpointId: string; leaveRunning?: boolean; lazyFor?: string }): Promise<CheckpointResult> {
       // Whatever the outcome, a target waiting for this image on the endpoint hears it at once
       // (a failure sends it through the image store, or the workflow ends). Anything that can fail
       // here (checks, injected faults) belongs inside the callback, so the waiting target hears it.
@@ -208,7 +211,7 @@ export function createServiceActivities(ctx: HostContext) {
         await faultPoint('checkpoint', req.checkpointId);
         const { spec } = requireOwned(req.service, req.generation);
         const d = daemonOf(req.service);
-        const lazy = req.lazy ? { lazyAt: ctx.address } : {};
+        const lazy = req.lazyFor ? { lazyAt: ctx.address, lazyFor: req.lazyFor } : {};
         return whileHeartbeating(translate(() => checkpointWithHook(d, spec, ctx.host, { checkpointId: req.checkpointId, leaveRunning: !!req.leaveRunning, ...lazy })));
       });
     },

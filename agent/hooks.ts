@@ -16,7 +16,7 @@ export async function runServiceHook(call: DaemonCall, spec: ServiceSpec, host: 
   return r.ms;
 }
 
-export async function checkpointWithHook(call: DaemonCall, spec: ServiceSpec, host: string, req: { checkpointId: string; leaveRunning: boolean; lazyAt?: string }): Promise<CheckpointResult> {
+export async function checkpointWithHook(call: DaemonCall, spec: ServiceSpec, host: string, req: { checkpointId: string; leaveRunning: boolean; lazyAt?: string; lazyFor?: string }): Promise<CheckpointResult> {
   const r = await call<Omit<CheckpointResult, 'hookMs'>>('POST', '/checkpoint', req);
   return { ...r, hookMs: await runServiceHook(call, spec, host, 'postCheckpoint', req.checkpointId) };
 }

@@ -4,7 +4,7 @@
 // alone; the embedded stack starts its agents with that very command.
 import { Worker } from '@temporalio/worker';
 import { loadConfig, paths } from '../common/config';
-import { peerTransport } from '../common/tls';
+import { peerTlsPaths, peerTransport, type TlsFiles } from '../common/tls';
 import { createLogger } from '../common/log';
 import { hostQueue, keys } from '../common/names';
 import { HostName, HostRecord, parseOrThrow } from '../common/schemas';
@@ -44,7 +44,9 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const ask = voteClient({ host, clusterKey: cfg.clusterKey, ...transport });
   const lease = new LeaseKeeper({ host, home: cfg.home, leaseSeconds: cfg.leaseSeconds, log, ask });
   // Fencing first: nothing stale may serve once this agent is back.
-  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, address, leaseSeconds: cfg.leaseSeconds, lease });
+  // CRIU's page server (lazy migrations) authenticates hosts as the image endpoint does: with the cluster's certificates.
+  const pageServerTls = transport.tls ? (peerTlsPaths(cfg.peerTls, paths.secretsDir(cfg.home), host) as Required<TlsFiles>) : undefined;
+  const services = createServiceActivities({ host, home: cfg.home, criuPath: cfg.criuPath, address, leaseSeconds: cfg.leaseSeconds, lease, pageServerTls });
   const registry = createRegistryActivities(s3, cfg.s3.bucket);
   await fenceStaleInstances(host, cfg.home, registry.getPlacement, services.removeService, log);
   lease.setVoters((await registry.listHosts()).map((h) => ({ host: h.host, peerUrl: h.peerUrl })));

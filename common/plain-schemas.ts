@@ -21,8 +21,10 @@ export function describeZodError(err: ZodError): string {
 export interface CheckpointRequest {
   checkpointId: string;
   leaveRunning: boolean;
-  /** Post-copy (a lazy migration): this host's address, where CRIU serves the pages once the rest is written. */
+  /** Post-copy (a lazy migration): this host's address, where CRIU serves the pages once the rest is written... */
   lazyAt?: string;
+  /** ...to the target host at this address, and no one else. */
+  lazyFor?: string;
 }
 export interface RestoreRequest {
   checkpointId: string;
@@ -75,12 +77,16 @@ function checkpointId(v: unknown): string {
 }
 
 export function parseCheckpointRequest(body: unknown): CheckpointRequest {
-  const b = fields(body, ['checkpointId', 'leaveRunning', 'lazyAt']);
+  const b = fields(body, ['checkpointId', 'leaveRunning', 'lazyAt', 'lazyFor']);
   const r: CheckpointRequest = { checkpointId: checkpointId(b.checkpointId), leaveRunning: flag(b, 'leaveRunning') };
-  if (b.lazyAt === undefined) return r;
-  if (typeof b.lazyAt !== 'string' || !IPV4.test(b.lazyAt)) throw new RequestError('lazyAt: Expected an IPv4 address (this host\'s)');
+  if (b.lazyAt === undefined && b.lazyFor === undefined) return r;
+  const address = (name: 'lazyAt' | 'lazyFor', whose: string) => {
+    if (typeof b[name] !== 'string' || !IPV4.test(b[name] as string)) throw new RequestError(`${name}: Expected an IPv4 address (${whose})`);
+    return b[name] as string;
+  };
+  const lazy = { lazyAt: address('lazyAt', "this host's"), lazyFor: address('lazyFor', "the target host's") };
   if (r.leaveRunning) throw new RequestError('lazyAt: a post-copy dump cannot leave the service running');
-  return { ...r, lazyAt: b.lazyAt };
+  return { ...r, ...lazy };
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

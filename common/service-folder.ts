@@ -30,6 +30,8 @@ export interface DaemonConfig {
   /** The service's own address and the host's interface it goes on while the service runs here (daemon/service-address.ts). */
   /** exempt: a source whose traffic passes the hold (a container's host probing it: its only address is the service's). */
   serviceAddress?: { address: string; dev: string; exempt?: string };
+  /** The cluster's TLS files (CA, this host's certificate and key) for CRIU's page server in a lazy migration. */
+  pageServerTls?: { ca: string; cert: string; key: string };
 }
 
 export function serviceFolder(dir: string) {

@@ -53,16 +53,21 @@ export interface PeerTls {
   key: Buffer;
 }
 
+/** Where the image endpoint's TLS files are (the configured ones, else the stack's for `host` when they exist); CRIU's page server takes the same. */
+export function peerTlsPaths(files: TlsFiles, secretsDir: string, host: string): TlsFiles {
+  const own = (file: string) => (fs.existsSync(file) ? file : undefined);
+  const configured = !!(files.cert || files.key);
+  const cert = configured ? files.cert : own(tlsFiles.cert(secretsDir, host));
+  const key = configured ? files.key : own(tlsFiles.key(secretsDir, host));
+  return { ca: files.ca ?? own(tlsFiles.ca(secretsDir)), cert, key };
+}
+
 /**
  * The image endpoint's TLS material for `host`: the configured files, else the host's files in the
  * stack's secrets folder when they exist. Null when there is none at all; half of it is an error.
  */
 export function peerTls(files: TlsFiles, secretsDir: string, host: string): PeerTls | null {
-  const own = (file: string) => (fs.existsSync(file) ? file : undefined);
-  const configured = !!(files.cert || files.key);
-  const cert = configured ? files.cert : own(tlsFiles.cert(secretsDir, host));
-  const key = configured ? files.key : own(tlsFiles.key(secretsDir, host));
-  const ca = files.ca ?? own(tlsFiles.ca(secretsDir));
+  const { ca, cert, key } = peerTlsPaths(files, secretsDir, host);
   if (!cert && !key && !ca) return null;
   const m = readTls('FASTMIG_TLS', { ca, cert, key });
   if (!m.cert || !m.key) throw new Error(`FASTMIG_TLS_CERT is not set: the image endpoint of ${host} needs a certificate of the cluster CA`);

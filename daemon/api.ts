@@ -42,7 +42,7 @@ export function daemonRoutes(sup: Supervisor, onShutdown: () => void): Routes {
     'POST /checkpoint': async (b, url) => {
       onlyQuery(url);
       const r = parse(parseCheckpointRequest, b);
-      return sup.checkpoint(r.checkpointId, r.leaveRunning, r.lazyAt);
+      return sup.checkpoint(r.checkpointId, r.leaveRunning, r.lazyAt ? { at: r.lazyAt, for: r.lazyFor! } : undefined);
     },
     'POST /restore': async (b, url) => {
       onlyQuery(url);

@@ -121,15 +121,27 @@ async function criuDump(t: CriuTarget, pid: number, dir: string, leaveRunning: b
  * tells its action script so (`dumpedFile`), then serves the pages at `address:port` while the
  * tree stays frozen, and leaves the tree stopped once the last page is across (SIGCONT resumes it).
  */
-export function spawnLazyDump(t: CriuTarget, pid: number, dir: string, frozenEnv: Record<string, string> | undefined, server: { address: string; port: number; dumpedFile: string }): ChildProcess {
-  const lazy = ['--lazy-pages', '--address', server.address, '--port', String(server.port), '--leave-stopped'];
+export function spawnLazyDump(t: CriuTarget, pid: number, dir: string, frozenEnv: Record<string, string> | undefined, server: { address: string; port: number; dumpedFile: string; tls?: PageServerTls }): ChildProcess {
+  // The peer's certificate names its own address, not this one: CRIU's check of the name is off here, the CA's is not.
+  const tls = server.tls ? [...tlsFlags(server.tls), '--tls-no-cn-verify'] : [];
+  const lazy = ['--lazy-pages', '--address', server.address, '--port', String(server.port), '--leave-stopped', ...tls];
   const { args, env } = dumpCommand(t, pid, dir, false, { ...frozenEnv, FASTMIG_DUMPED_FILE: server.dumpedFile }, lazy);
   return spawn(t.criu, args, { env, stdio: 'ignore' });
 }
 
+/** The cluster's CA and this host's certificate and key (files), for CRIU's page server and its client: mutual TLS. */
+export interface PageServerTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+const tlsFlags = (f: PageServerTls) => ['--tls', '--tls-cacert', f.ca, '--tls-cert', f.cert, '--tls-key', f.key];
+
 /** On the target of a post-copy restore: CRIU's lazy-pages daemon, which fetches the pages from the source's page server. */
-export function spawnLazyPages(t: CriuTarget, dir: string, server: { address: string; port: number }): ChildProcess {
+export function spawnLazyPages(t: CriuTarget, dir: string, server: { address: string; port: number; tls?: PageServerTls }): ChildProcess {
   const args = ['lazy-pages', '--page-server', '--address', server.address, '--port', String(server.port), '-D', dir, '-o', IMAGE_FILES.lazyPagesLog];
+  if (server.tls) args.push(...tlsFlags(server.tls));
   return spawn(t.criu, args, { cwd: dir, env: { PATH: toolsPath(t) }, stdio: 'ignore' });
 }
 

@@ -25,7 +25,7 @@ async function main() {
     },
   };
   const log = createLineLogger({ role: 'daemon', service: spec.name, host: conf.host }, stdout);
-  const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log, tools: conf.tools, container: conf.container, serviceAddress: conf.serviceAddress });
+  const sup = new Supervisor({ spec, host: conf.host, dir, criuPath: conf.criuPath, log, tools: conf.tools, container: conf.container, serviceAddress: conf.serviceAddress, pageServerTls: conf.pageServerTls });
 
   fs.rmSync(files.socket, { force: true });
   const server = createApi(sup, token, log, () => {

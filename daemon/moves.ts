@@ -5,7 +5,7 @@ import fs from 'fs';
 import type { LineLogger as Logger } from '../common/log-lite';
 import { imageFolder } from '../common/service-folder';
 import type { ChildProcess } from 'child_process';
-import { criuErrors, dumpTree, imageFileSizes, spawnLazyDump, spawnLazyPages, spawnRestore, type CriuTarget, type ImageSidecar } from './criu';
+import { criuErrors, dumpTree, imageFileSizes, spawnLazyDump, spawnLazyPages, spawnRestore, type CriuTarget, type ImageSidecar, type PageServerTls } from './criu';
 import { freePort, LazySource, LazyTarget } from './post-copy';
 import { signalTree, waitFor } from './process-tree';
 import { KeptCapture, layDownKept } from './kept-dirs';
@@ -26,10 +26,12 @@ export interface Moving {
   user: UserTree | null;
   /** A container's own file system (null for a process service). */
   layer: Layer | null;
+  /** The cluster's TLS files for CRIU's page server (post-copy); absent: plain, the source lets only the target connect. */
+  pageServerTls?: PageServerTls;
 }
 
 /** What a daemon's dumps and restores carry; a container's file system is read here, before any service runs. */
-export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; container?: boolean }, criu: CriuTarget, address: ServiceAddress | null): Moving {
+export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; container?: boolean; pageServerTls?: PageServerTls }, criu: CriuTarget, address: ServiceAddress | null): Moving {
   const user = userTreeOf(o.spec.user, o.dir, !!o.container);
   return {
     criu: user && o.container ? { ...criu, gnuTar: true } : criu,
@@ -40,6 +42,7 @@ export function movingOf(o: { spec: ServiceSpec; dir: string; log: Logger; conta
     address,
     user,
     layer: o.container ? Layer.atStart(o.log) : null,
+    pageServerTls: o.pageServerTls,
   };
 }
 
@@ -55,8 +58,8 @@ export async function dumpService(
   dir: string,
   leaveRunning: boolean,
   sidecar: ImageSidecar,
-  /** Post-copy (daemon/post-copy.ts): the pages are served from this host's address once the rest is written. */
-  lazy?: { address: string; checkpointId: string },
+  /** Post-copy (daemon/post-copy.ts): the pages are served from this host's address to `peer` once the rest is written. */
+  lazy?: { address: string; peer: string; checkpointId: string },
 ): Promise<{ frozenAt: number; lazy?: LazySource }> {
   const f = imageFolder(dir);
   const sidecarFile = f.sidecar;
@@ -76,8 +79,8 @@ export async function dumpService(
   let lazySource: LazySource | undefined;
   try {
     if (lazy) {
-      const server = { ...sidecar.pageServer!, dumpedFile: f.dumped };
-      lazySource = await LazySource.begin(lazy.checkpointId, pid, dir, server.port, () => spawnLazyDump(m.criu, pid, dir, kept?.env, server), m.log);
+      const server = { ...sidecar.pageServer!, peer: lazy.peer, dumpedFile: f.dumped, tls: m.pageServerTls };
+      lazySource = await LazySource.begin(lazy.checkpointId, pid, dir, server, () => spawnLazyDump(m.criu, pid, dir, kept?.env, server), m.log);
     } else await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env, externalDumpFlags(sidecar.mounts ?? []));
     dumped = true;
   } finally {
@@ -114,7 +117,7 @@ export async function restoreService(
   let lazy: LazyTarget | null = null;
   let restored: ChildProcess | null = null;
   const startLazyPages = async () => {
-    lazy = new LazyTarget(spawnLazyPages(m.criu, dir, sidecar.pageServer!), f.lazyPagesLog, () => restored && signalTree(restored.pid!, 'SIGKILL'), m.log);
+    lazy = new LazyTarget(spawnLazyPages(m.criu, dir, { ...sidecar.pageServer!, tls: m.pageServerTls }), f.lazyPagesLog, () => restored && signalTree(restored.pid!, 'SIGKILL'), m.log);
     await lazy.socketReady(dir, 10_000);
   };
   const bytes = Object.values(sidecar.files ?? {}).reduce((n, b) => n + b, 0);

@@ -58,6 +58,22 @@ function listening(port: number): boolean {
   });
 }
 
+/** The page server's port takes packets from the target host only (its pages are the service's memory). */
+class PeerOnly {
+  private constructor(private readonly rule: string[]) {}
+
+  static async allow(s: PageServer & { peer: string }): Promise<PeerOnly> {
+    const rule = ['INPUT', '-p', 'tcp', '-d', `${s.address}/32`, '--dport', String(s.port), '!', '-s', `${s.peer}/32`, '-j', 'DROP'];
+    const r = await run('iptables', ['-w', '-I', ...rule], { timeoutMs: 10_000, env: { PATH: BASE_PATH } });
+    if (r.exitCode !== 0) throw new Error(`cannot keep the page server to the target ${s.peer}: ${r.stderr.trim()}`);
+    return new PeerOnly(rule);
+  }
+
+  async remove(): Promise<void> {
+    await run('iptables', ['-w', '-D', ...this.rule], { timeoutMs: 10_000, env: { PATH: BASE_PATH } });
+  }
+}
+
 /** CRIU's lock on a dumped connection: DROP rules marked so that CRIU's own repair packets pass. */
 const CRIU_LOCK = /--mark 0xc114/;
 
@@ -88,15 +104,18 @@ export class LazySource {
   }
 
   /**
-   * Starts the dump (`spawn`) and returns once its images are written and its page server listens;
-   * throws when the dump ended first (CRIU resumed the tree).
+   * Starts the dump (`spawn`) and returns once its images are written and its page server listens,
+   * for `server.peer` alone (other hosts' packets to its port are dropped); throws when the dump
+   * ended first (CRIU resumed the tree).
    */
-  static async begin(checkpointId: string, pid: number, dir: string, port: number, spawn: () => ChildProcess, log: Logger): Promise<LazySource> {
+  static async begin(checkpointId: string, pid: number, dir: string, server: PageServer & { peer: string }, spawn: () => ChildProcess, log: Logger): Promise<LazySource> {
     if (!liftPipeLimits()) log.warn('the pipe limits could not be lifted: a large lazy dump may fail');
     const before = new Set(await criuLockRules());
+    const onlyPeer = await PeerOnly.allow(server);
     const s = new LazySource(checkpointId, pid, spawn(), before, log);
+    void s.ended.then(() => onlyPeer.remove());
     const f = imageFolder(dir);
-    if (await waitFor(() => fs.existsSync(f.dumped) && listening(port), () => s.exited, 120_000)) {
+    if (await waitFor(() => fs.existsSync(f.dumped) && listening(server.port), () => s.exited, 120_000)) {
       // Queued now, while CRIU holds the tree: however the dump ends (every page served; a failed
       // transfer, after which CRIU resumes the tree; killed), the tree stops, and runs again only
       // when resume() says so. A target that may have served never meets a source that ran on.

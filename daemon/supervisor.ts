@@ -32,6 +32,7 @@ export interface SupervisorOptions {
   tools?: Tools;
   container?: boolean;
   serviceAddress?: DaemonConfig['serviceAddress'];
+  pageServerTls?: DaemonConfig['pageServerTls'];
 }
 
 /** The daemon's part of a checkpoint's and a restore's result; the agent adds its hook's time. */
@@ -132,8 +133,8 @@ export class Supervisor {
     });
   }
 
-  /** lazyAt: post-copy (daemon/post-copy.ts), its pages served from this host's address. */
-  checkpoint(checkpointId: string, leaveRunning: boolean, lazyAt?: string): Promise<DaemonCheckpoint> {
+  /** lazy: post-copy (daemon/post-copy.ts), its pages served from this host's address to the target's. */
+  checkpoint(checkpointId: string, leaveRunning: boolean, lazy?: { at: string; for: string }): Promise<DaemonCheckpoint> {
     return this.exclusive(async () => {
       if (this.lastCheckpointResult?.checkpointId === checkpointId && this.state !== 'checkpointing') return this.lastCheckpointResult;
       this.require(['running'], 'checkpoint');
@@ -143,8 +144,8 @@ export class Supervisor {
       this.state = 'checkpointing';
       let frozenAt: number;
       try {
-        const lazy = lazyAt && !leaveRunning ? { address: lazyAt, checkpointId } : undefined;
-        ({ frozenAt, lazy: this.postCopy.source } = await dumpService(this.moving, pid, dir, leaveRunning, sidecar, lazy));
+        const serve = lazy && !leaveRunning ? { address: lazy.at, peer: lazy.for, checkpointId } : undefined;
+        ({ frozenAt, lazy: this.postCopy.source } = await dumpService(this.moving, pid, dir, leaveRunning, sidecar, serve));
       } catch (err) {
         this.state = isAlive(pid) ? 'running' : 'exited';
         throw err;

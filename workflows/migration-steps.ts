@@ -112,7 +112,8 @@ export async function freezeAndMove(m: Migration, saga: Saga): Promise<FetchAndR
  * the service running there, and resume finds nothing to do.
  */
 async function freeze(m: Migration, saga: Saga): Promise<void> {
-  const lazy = m.input.mode === 'lazy' ? { lazy: true } : {};
+  // Lazy: the source's CRIU serves the pages to the prepared target's host, and to no one else.
+  const lazy = m.input.mode === 'lazy' ? { lazyFor: m.target.address } : {};
   const checkpoint = () => m.source.checkpointService({ service: m.input.service, generation: m.placement.generation, checkpointId: m.checkpointId, ...lazy });
   saga.add(() => (stopsOnFailure(m) ? m.target.gone() : resume(m)));
   m.frozenAt = (await m.progress.phase('checkpoint', checkpoint).catch(failed(`checkpoint on ${m.from} failed`))).frozenAt;

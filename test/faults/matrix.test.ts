@@ -61,7 +61,8 @@ test.each(cases.map((c) => [`${scenarioName(c.s)} #${c.rep}`, c] as const))('%s'
       o.atFault = await checkpoints.poll().catch(() => checkpoints.last);
       return Date.now();
     };
-    const { since, report } = await s.run({ cluster, service, port, mark });
+    const { since, report, base } = await s.run({ cluster, service, port, mark });
+    if (base) o.atFault.local = base;
     if (report) note = `${report.outcome}${report.error ? ` (${report.error.slice(0, 200)})` : ''}${report.warnings?.length ? ` [${report.warnings.join('; ').slice(0, 200)}]` : ''}; `;
     const problems: string[] = [];
     if (s.outcomes) {

@@ -9,7 +9,7 @@ import { kvProcesses } from '../helpers';
 import { FaultCluster, SOURCE, TARGET, sleep, until } from './cluster';
 import type { Expectation } from './survival';
 
-export type Phase = 'normal' | 'prepare' | 'checkpoint' | 'transfer' | 'restore' | 'verify' | 'cutover';
+export type Phase = 'normal' | 'prepare' | 'checkpoint' | 'transfer' | 'restore' | 'verify' | 'cutover' | 'pages';
 export type Outcome = MigrationReport['outcome'];
 
 export interface Ctx {
@@ -28,7 +28,8 @@ export interface Scenario {
   outcomes?: Outcome[];
   /** In the quick subset that runs with the test suite (scenarios.ts sets it). */
   quick?: boolean;
-  run(ctx: Ctx): Promise<{ since: number; report?: MigrationReport }>;
+  /** base: the checkpoint the service had to go back to, when the scenario knows it better than the fault's moment (data: checkpoint). */
+  run(ctx: Ctx): Promise<{ since: number; report?: MigrationReport; base?: { id: string; frozenAt: number } }>;
 }
 
 /** The restart policy of every matrix service: SIGINT means stop; anything else, restore. */

@@ -17,7 +17,8 @@ const CRAWL = '1mbit';
 const CRAWL_MS = 20_000;
 
 type Host = typeof SOURCE | typeof TARGET;
-type MigrationPhase = Exclude<Phase, 'normal'>;
+// pages: lazy migrations only (scenarios-lazy.ts).
+type MigrationPhase = Exclude<Phase, 'normal' | 'pages'>;
 
 /** Where a migration is held for each phase. */
 const HELD: Record<MigrationPhase, { host: Host; point: FaultPoint }> = {
@@ -96,7 +97,7 @@ function crawl(who: 'source' | 'target', phase: MigrationPhase): Scenario {
 }
 
 /** Cut off until the monitor has restored the service elsewhere, then back: it must drop its copy. */
-function backAfterFailover(who: 'source' | 'target', phase: Phase, outcomes: Outcome[]): Scenario {
+function backAfterFailover(who: 'source' | 'target', phase: Exclude<Phase, 'pages'>, outcomes: Outcome[]): Scenario {
   const host = who === 'source' ? SOURCE : TARGET;
   const fault = `${who} back after its services were failed over`;
   const expect: Expectation = { state: 'running', data: 'stored', boundS: 240 };

@@ -1,9 +1,10 @@
 // The fault matrix: each fault in each phase where it can strike, every (fault, phase) pair once.
 // Normal-operation faults hit a running service; the others hit a warm migration from faultA to
-// faultB at the named step (see scenario.ts).
+// faultB at the named step (see scenario.ts), or a lazy one (scenarios-lazy.ts).
 import { INFRA_SCENARIOS } from './scenarios-infra';
 import { NETWORK_SCENARIOS } from './scenarios-network';
 import { SERVICE_SCENARIOS } from './scenarios-service';
+import { LAZY_SCENARIOS } from './scenarios-lazy';
 import type { Scenario } from './scenario';
 
 export { MEMORY_LIMIT_MIB, POLICY } from './scenario';
@@ -22,7 +23,7 @@ const QUICK = new Set([
 
 export const scenarioName = (s: Scenario) => `${s.fault} during ${s.phase}`;
 
-export const SCENARIOS: Scenario[] = [...SERVICE_SCENARIOS, ...INFRA_SCENARIOS, ...NETWORK_SCENARIOS].map((s) => ({ ...s, quick: QUICK.has(scenarioName(s)) }));
+export const SCENARIOS: Scenario[] = [...SERVICE_SCENARIOS, ...INFRA_SCENARIOS, ...NETWORK_SCENARIOS, ...LAZY_SCENARIOS].map((s) => ({ ...s, quick: QUICK.has(scenarioName(s)) }));
 
 const names = SCENARIOS.map(scenarioName);
 const twice = names.filter((n, i) => names.indexOf(n) !== i);
