@@ -69,6 +69,13 @@ test('warm migration hostA → hostB keeps every key, the counter and an open co
   endpoint = moved;
 });
 
+test('a lazy migration of a container is refused before anything happens', async () => {
+  const report = await ops.migrate({ service: SERVICE, to: 'hostA', mode: 'lazy' });
+  expect(report).toMatchObject({ ok: false, outcome: 'refused' });
+  expect(report.error).toMatch(/runs in a container: mode lazy needs a process-runtime service running as root \(choose --mode warm\)/);
+  expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostB', state: 'running' });
+});
+
 test('cold migration hostB → hostA creates the target only after the checkpoint and keeps the state', async () => {
   const report = await ops.migrate({ service: SERVICE, to: 'hostA', mode: 'cold' });
   expect(report).toMatchObject({ ok: true, outcome: 'migrated', from: 'hostB', to: 'hostA', mode: 'cold' });

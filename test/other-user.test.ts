@@ -92,6 +92,11 @@ describe('SQLite service as nobody', () => {
       await countAtLeast(endpoint, arrived + 50);
       expect(await get(endpoint, '/verify')).toMatch(/^\d+$/);
     }
+    // Post-copy runs CRIU's lazy-pages daemon beside a restore as root only: refused before anything happens.
+    const lazy = await ops.migrate({ service: name, to: 'hostB', mode: 'lazy' });
+    expect(lazy).toMatchObject({ ok: false, outcome: 'refused' });
+    expect(lazy.error).toMatch(/runs as nobody: mode lazy needs a process-runtime service running as root \(choose --mode warm\)/);
+    expect((await ops.inspect(name))[0]).toMatchObject({ host: 'hostA', state: 'running' });
     // The database file on hostB belongs to nobody, as written by it.
     expect(fs.statSync(srvOf('hostB', `${name}/rows.db`)).uid).toBe(65534);
   });

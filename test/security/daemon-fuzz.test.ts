@@ -10,7 +10,7 @@ import { removeQuietly } from '../helpers';
 import { targetProblem, workflowsStartedSince } from './afterwards';
 import { recordFuzz } from './attempts';
 import { BEFORE_ROUTES, deployTarget, type DaemonTarget } from './daemon-target';
-import { CHECKPOINT_ID, enumField, flagField, intField, invalidBody, nameField, pick, rng, textField, unknownQuery, type BodyRule, type Rng } from './mutate';
+import { CHECKPOINT_ID, enumField, flagField, intField, invalidBody, nameField, pick, rng, textField, unknownQuery, wrongType, type BodyRule, type Field, type Rng } from './mutate';
 
 const SERVICE = 'sec-daemon-fuzz';
 const REQUESTS = 900;
@@ -26,9 +26,11 @@ afterAll(() => removeQuietly(SERVICE));
 const PAIRS = Object.keys(daemonRoutes({} as Supervisor, () => undefined));
 
 const id = nameField(CHECKPOINT_ID);
+/** An optional IPv4 address (a post-copy dump's own and its target's): anything else is refused. */
+const ipField: Field = { required: false, invalid: (r) => (r(3) ? pick(r, ['256.1.1.1', '10.0.0', '10.0.0.1.2', '::1', 'localhost', '10.0.0.1 ', '010.0.0.1', '1e1.0.0.1', '', '10.0.0.1/32']) : wrongType(r, 'string')) };
 const BODIES: Record<string, BodyRule> = {
   'POST /start': { valid: { restart: false }, fields: { restart: flagField } },
-  'POST /checkpoint': { valid: { checkpointId: 'f1', leaveRunning: true }, fields: { checkpointId: id, leaveRunning: flagField } },
+  'POST /checkpoint': { valid: { checkpointId: 'f1', leaveRunning: true }, fields: { checkpointId: id, leaveRunning: flagField, lazyAt: ipField, lazyFor: ipField } },
   'POST /restore': { valid: { checkpointId: 'f1', restart: false, held: false }, fields: { checkpointId: id, restart: flagField, held: flagField } },
   'POST /hook': { valid: { hook: 'postCheckpoint', checkpointId: 'f1' }, fields: { hook: enumField(HOOKS), checkpointId: nameField(CHECKPOINT_ID, false) } },
   'POST /decision': { valid: { action: 'scratch', reason: 'fuzz', delayMs: 0 }, fields: { action: enumField(RESTART_ACTIONS), reason: textField(1000), delayMs: intField(0, 60_000) } },
