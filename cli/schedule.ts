@@ -26,7 +26,7 @@ export const schedule: Command = {
     if (sub === 'list') {
       const list = await ops.schedules.list();
       if (json) print(list, true);
-      else for (const s of list) print(`${s.name}\t${s.paused ? 'paused' : 'active'}\t${s.cron.join(' | ')}\tmigrate ${s.service} → ${s.to}\tnext ${s.next ?? '-'}`, false);
+      else for (const s of list) print(`${s.name}\t${s.paused ? 'paused' : 'active'}\t${s.cron.join(' | ')}\tmigrate ${s.service} → ${s.to} (${s.mode ?? 'warm'})\tnext ${s.next ?? '-'}`, false);
       return 0;
     }
     const actions: Record<string, (n: string) => Promise<unknown>> = {

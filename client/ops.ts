@@ -140,10 +140,10 @@ export function makeOps(withClient: UseClient) {
         }),
       list: () =>
         withClient(async ({ client }) => {
-          const out: { name: string; paused: boolean; cron: string[]; next: string | null; service?: unknown; to?: unknown }[] = [];
+          const out: { name: string; paused: boolean; cron: string[]; next: string | null; service?: unknown; to?: unknown; mode?: unknown }[] = [];
           for await (const s of client.schedule.list()) {
             if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== 'scheduledMigration') continue;
-            out.push({ name: s.scheduleId, paused: s.state.paused, cron: (s.spec as any)?.cronExpressions ?? [], next: s.info.nextActionTimes[0]?.toISOString() ?? null, service: s.memo?.service, to: s.memo?.to });
+            out.push({ name: s.scheduleId, paused: s.state.paused, cron: (s.spec as any)?.cronExpressions ?? [], next: s.info.nextActionTimes[0]?.toISOString() ?? null, service: s.memo?.service, to: s.memo?.to, mode: s.memo?.mode });
           }
           return out;
         }),

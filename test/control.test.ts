@@ -1,7 +1,8 @@
 // Control surfaces against the real stack: a fire-and-forget signal (autoscalers), the `temporal`
 // binary starting migrateService itself, and the entity's queries.
 import execa from 'execa';
-import { ops } from '../client';
+import { connectClient, ops } from '../client';
+import type { MigrationReport } from '../common/schemas';
 import { readStackFile } from '../common/config';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
 import { deployKv, endpointNow, fastmig, kvProcesses, removeQuietly } from './helpers';
@@ -32,6 +33,14 @@ test('a migrate signal (signal-with-start) moves the service without waiting for
   expect((await ops.inspect(SERVICE))[0]).toMatchObject({ host: 'hostB', state: 'running' });
   expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
   expect(kvProcesses(port)).toHaveLength(1);
+});
+
+test('a lazy migrate signal carries its failure choice to the migration', async () => {
+  await ops.requestMigration({ service: SERVICE, to: 'hostA', mode: 'lazy', onLazyFailure: 'stop' });
+  await until(async () => (await ops.history(SERVICE)).some((r) => r.to === 'hostA' && r.mode === 'lazy'));
+  expect((await ops.history(SERVICE)).at(-1)).toMatchObject({ outcome: 'migrated', mode: 'lazy', lazy: { onFailure: 'stop' } });
+  expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
+  await ops.migrate({ service: SERVICE, to: 'hostB' }); // back where the next test expects it
 });
 
 test('the temporal binary itself can start migrateService and read its result', async () => {
@@ -82,15 +91,22 @@ describe('schedules', () => {
     const to = from === 'hostA' ? 'hostB' : 'hostA';
     await ops.schedules.delete(NAME).catch(() => undefined);
     // a cron that will not fire during the test: the trigger below is what runs it
-    const created = await fastmig(['schedule', 'create', NAME, '--cron', '0 0 1 1 *', 'migrate', SERVICE, '--to', to]);
+    const created = await fastmig(['schedule', 'create', NAME, '--cron', '0 0 1 1 *', 'migrate', SERVICE, '--to', to, '--mode', 'lazy']);
     expect(created.exitCode).toBe(0);
     const listed = JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout);
-    expect(listed).toContainEqual(expect.objectContaining({ name: NAME, paused: false, service: SERVICE, to }));
+    expect(listed).toContainEqual(expect.objectContaining({ name: NAME, paused: false, service: SERVICE, to, mode: 'lazy' }));
     expect((await fastmig(['schedule', 'pause', NAME])).exitCode).toBe(0);
     expect(JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout)).toContainEqual(expect.objectContaining({ name: NAME, paused: true }));
     expect((await fastmig(['schedule', 'trigger', NAME])).exitCode).toBe(0);
     await until(async () => (await ops.inspect(SERVICE))[0].host === to);
     expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
+    // The schedule's migration ran post-copy, as asked (the service's latest migration run says so).
+    const { client, connection } = await connectClient();
+    try {
+      expect(await client.workflow.getHandle(`migrate-${SERVICE}`).result()).toMatchObject({ outcome: 'migrated', mode: 'lazy', to });
+    } finally {
+      await connection.close();
+    }
     expect((await fastmig(['schedule', 'delete', NAME])).exitCode).toBe(0);
     expect(JSON.parse((await fastmig(['schedule', 'list', '--json'])).stdout).map((s: any) => s.name)).not.toContain(NAME);
   });
@@ -135,6 +151,20 @@ describe('HTTP API, metrics and search attributes', () => {
     // the target restores inside fetchAndRestore (image, restore and health check in one activity)
     expect(await (await fetch(stack().metrics[to])).text()).toMatch(/fastmig_activity_ms_count\{activity="fetchAndRestore",outcome="ok"\} \d+/);
     expect(apiMigrations(await (await fetch(stack().metrics.api)).text())).toBe(apiBefore + 1);
+  });
+
+  test('a lazy migration through the HTTP API (wait, with its failure choice) reports how its pages went', async () => {
+    const from = (await ops.inspect(SERVICE))[0].host;
+    const to = from === 'hostA' ? 'hostB' : 'hostA';
+    const res = await api('POST', `/v1/services/${SERVICE}/migrations`, { to, mode: 'lazy', onLazyFailure: 'stop', wait: true });
+    expect(res.status).toBe(200);
+    const report = (await res.json()) as MigrationReport;
+    expect(report).toMatchObject({ ok: true, outcome: 'migrated', mode: 'lazy', from, to, lazy: { onFailure: 'stop', targetServed: true } });
+    expect(report.lazy!.pagesAcrossMs).toBeGreaterThan(0);
+    expect(await verifyKeys(await endpointNow(SERVICE), 400)).toBe(400);
+    const refused = await api('POST', `/v1/services/${SERVICE}/migrations`, { to: from, mode: 'warm', onLazyFailure: 'stop' });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/onLazyFailure applies to mode lazy only/);
   });
 
   test('a migration through the HTTP API without wait is accepted (202) and can be followed to its report', async () => {

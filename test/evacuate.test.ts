@@ -1,4 +1,5 @@
-// Evacuating a host moves all its services (3 here) with bounded parallelism, state intact.
+// Evacuating a host moves all its services (3 here) with bounded parallelism, state intact, warm
+// and then lazy.
 import { ops } from '../client';
 import { tcpConnects } from '../activities/probe';
 import { verifyKeys, writeKeys } from '../demo/kv-client';
@@ -39,9 +40,21 @@ test('fastmig evacuate hostA moves all three services to hostB, two at a time, a
   expect(views.filter((v) => v.host === 'hostA')).toHaveLength(0);
 });
 
+test('fastmig evacuate hostB --mode lazy brings all three back post-copy, state intact', async () => {
+  const r = await fastmig(['evacuate', 'hostB', '--to', 'hostA', '--mode', 'lazy', '--json']);
+  expect(r.exitCode).toBe(0);
+  const report = JSON.parse(r.stdout);
+  expect(report.failed).toBe(0);
+  for (const s of SERVICES) {
+    expect(report.services).toContainEqual(expect.objectContaining({ service: s, to: 'hostA', mode: 'lazy', outcome: 'migrated' }));
+    expect(await verifyKeys(await endpointNow(s), 200)).toBe(200);
+    expect(kvProcesses(ports[s])).toHaveLength(1);
+  }
+});
+
 test('evacuating to an unknown host is refused before anything moves', async () => {
-  const r = await fastmig(['evacuate', 'hostB', '--to', 'hostNowhere']);
+  const r = await fastmig(['evacuate', 'hostA', '--to', 'hostNowhere']);
   expect(r.exitCode).not.toBe(0);
   expect(r.stderr).toMatch(/unknown target host "hostNowhere"/);
-  expect((await ops.inspect()).filter((v) => SERVICES.includes(v.service)).every((v) => v.host === 'hostB')).toBe(true);
+  expect((await ops.inspect()).filter((v) => SERVICES.includes(v.service)).every((v) => v.host === 'hostA')).toBe(true);
 });
