@@ -1,4 +1,6 @@
-// The network of a container that keeps its service's own address: the engine gives it none
+// The host's network as its services see it: the interface that carries the host's address (a
+// service's own address goes beside it), and the link of a container that keeps its service's own
+// address. The engine gives such a container no network
 // (--network none: its ports stay its own, and no engine address changes with the host), and this
 // host links it with a veth pair. The container's end carries the address; this host routes to it
 // and answers for it on its own segment (proxy ARP), but only while that end is up: the daemon
@@ -7,6 +9,16 @@
 // holds it. Removing the container removes the pair and the route with it.
 import crypto from 'crypto';
 import execa from 'execa';
+import { ApplicationFailure } from '@temporalio/activity';
+
+/** The network interface that carries this host's own address (a service's address goes beside it). */
+export async function interfaceOf(address: string): Promise<string> {
+  const r = await execa('ip', ['-o', '-4', 'addr', 'show'], { reject: false });
+  const line = r.stdout.split('\n').find((l) => l.includes(` ${address}/`));
+  const dev = line?.split(/\s+/)[1];
+  if (!dev) throw ApplicationFailure.nonRetryable(`no interface of this host carries its address ${address}: a service address cannot go beside it`, 'NoInterface');
+  return dev;
+}
 
 /** The container's end, as the daemon inside sees it. */
 export const CONTAINER_DEV = 'eth0';

@@ -4,7 +4,6 @@
 import fs from 'fs';
 import path from 'path';
 import crypto from 'crypto';
-import execa from 'execa';
 import { heartbeat, ApplicationFailure, activityInfo } from '@temporalio/activity';
 import { paths } from '../common/config';
 import { LeaseGrant, ServiceSpec, parseOrThrow, type CheckpointResult, type DaemonStatus, type PingAnswer, type PreparedService, type RestoreResult, type Runtime } from '../common/schemas';
@@ -18,7 +17,7 @@ import { faultPoint } from '../common/faults';
 import type { ServiceRuntime } from './runtime';
 import { processRuntime } from './runtime-process';
 import { dockerRuntime } from './runtime-docker';
-import { CONTAINER_DEV } from './container-link';
+import { CONTAINER_DEV, interfaceOf } from './container-link';
 import { ensureImagesDir, removeTmpfsImages } from '../image/folder';
 import { reportCheckpoint } from '../image/rendezvous';
 import type { PagesState } from '../daemon/post-copy';
@@ -46,15 +45,6 @@ export interface PrepareRequest {
   preferredHostPort?: number;
   /** The service's own address: its daemon puts it on this host while the service runs here. */
   serviceAddress?: string;
-}
-
-/** The network interface that carries this host's own address (a service's address goes beside it). */
-async function interfaceOf(address: string): Promise<string> {
-  const r = await execa('ip', ['-o', '-4', 'addr', 'show'], { reject: false });
-  const line = r.stdout.split('\n').find((l) => l.includes(` ${address}/`));
-  const dev = line?.split(/\s+/)[1];
-  if (!dev) throw ApplicationFailure.nonRetryable(`no interface of this host carries its address ${address}: a service address cannot go beside it`, 'NoInterface');
-  return dev;
 }
 
 /**
