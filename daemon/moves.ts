@@ -63,6 +63,8 @@ export async function dumpService(
 ): Promise<{ frozenAt: number; lazy?: LazySource }> {
   const f = imageFolder(dir);
   const sidecarFile = f.sidecar;
+  // CRIU's lazy-pages daemon runs beside a restore as root on the host only (the workflow refuses the rest first).
+  if (lazy && (m.layer || m.user)) throw new Error('a post-copy dump needs a process-runtime service running as root');
   if (lazy) sidecar = { ...sidecar, pageServer: { address: lazy.address, port: await freePort(lazy.address) } };
   // A user's tree: its mounts are bound back by the restore, wherever it runs (the sidecar names them).
   if (m.user) sidecar = { ...sidecar, mounts: treeExternals(pid) };

@@ -19,6 +19,8 @@ const QUICK = new Set([
   'target link drops for 3 s during transfer',
   // A cut past the lease but short of the failover time: frozen, then thawed in place.
   'source cut off during normal',
+  // A lazy migration's rollback once its target served, without a restore.
+  'target host killed mid-transfer (lazy) during pages',
 ]);
 
 export const scenarioName = (s: Scenario) => `${s.fault} during ${s.phase}`;
