@@ -71,6 +71,8 @@ export async function dumpService(
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(sidecarFile, JSON.stringify(sidecar));
+  const server = lazy ? { ...sidecar.pageServer!, peer: lazy.peer, dumpedFile: f.dumped, tls: m.pageServerTls } : null;
+  const lazyReady = server ? await LazySource.prepare(server, m.log) : null;
   const layer = m.layer?.capture(dir) ?? null;
   const kept = m.keep.length || layer ? await KeptCapture.begin(m.keep, dir, m.serviceDir, m.criu.tools.sh, BASE_PATH, layer ? [layer] : []) : null;
   // The address that leaves with the tree (none when the tree stays, or the service has none).
@@ -80,14 +82,14 @@ export async function dumpService(
   let dumped = false;
   let lazySource: LazySource | undefined;
   try {
-    if (lazy) {
-      const server = { ...sidecar.pageServer!, peer: lazy.peer, dumpedFile: f.dumped, tls: m.pageServerTls };
-      lazySource = await LazySource.begin(lazy.checkpointId, pid, dir, server, () => spawnLazyDump(m.criu, pid, dir, kept?.env, server), m.log);
+    if (lazy && server && lazyReady) {
+      lazySource = await LazySource.begin(lazy.checkpointId, pid, dir, server.port, lazyReady, () => spawnLazyDump(m.criu, pid, dir, kept?.env, server), m.log);
     } else await dumpTree(m.criu, pid, dir, leaveRunning, m.log, kept?.env, externalDumpFlags(sidecar.mounts ?? []));
     dumped = true;
   } finally {
     // The service runs on here (or its restart policy brings it back here): new connections are taken again.
     if (!dumped) await leaving?.unhold();
+    if (!dumped) await lazyReady?.onlyPeer.remove();
     kept?.finish(dumped);
   }
   fs.writeFileSync(sidecarFile, JSON.stringify({ ...sidecar, files: imageFileSizes(dir) }));

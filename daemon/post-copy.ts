@@ -59,7 +59,7 @@ function listening(port: number): boolean {
 }
 
 /** The page server's port takes packets from the target host only (its pages are the service's memory). */
-class PeerOnly {
+export class PeerOnly {
   private constructor(private readonly rule: string[]) {}
 
   static async allow(s: PageServer & { peer: string }): Promise<PeerOnly> {
@@ -104,18 +104,24 @@ export class LazySource {
   }
 
   /**
-   * Starts the dump (`spawn`) and returns once its images are written and its page server listens,
-   * for `server.peer` alone (other hosts' packets to its port are dropped); throws when the dump
-   * ended first (CRIU resumed the tree).
+   * What is set up before the freeze (none of it is downtime): the pipe limits, the lock rules of
+   * others' dumps, and the page server's port kept for `server.peer` alone (other hosts' packets
+   * to it are dropped).
    */
-  static async begin(checkpointId: string, pid: number, dir: string, server: PageServer & { peer: string }, spawn: () => ChildProcess, log: Logger): Promise<LazySource> {
+  static async prepare(server: PageServer & { peer: string }, log: Logger): Promise<{ before: Set<string>; onlyPeer: PeerOnly }> {
     if (!liftPipeLimits()) log.warn('the pipe limits could not be lifted: a large lazy dump may fail');
-    const before = new Set(await criuLockRules());
-    const onlyPeer = await PeerOnly.allow(server);
-    const s = new LazySource(checkpointId, pid, spawn(), before, log);
-    void s.ended.then(() => onlyPeer.remove());
+    return { before: new Set(await criuLockRules()), onlyPeer: await PeerOnly.allow(server) };
+  }
+
+  /**
+   * Starts the dump (`spawn`) and returns once its images are written and its page server listens;
+   * throws when the dump ended first (CRIU resumed the tree).
+   */
+  static async begin(checkpointId: string, pid: number, dir: string, port: number, ready: { before: Set<string>; onlyPeer: PeerOnly }, spawn: () => ChildProcess, log: Logger): Promise<LazySource> {
+    const s = new LazySource(checkpointId, pid, spawn(), ready.before, log);
+    void s.ended.then(() => ready.onlyPeer.remove());
     const f = imageFolder(dir);
-    if (await waitFor(() => fs.existsSync(f.dumped) && listening(server.port), () => s.exited, 120_000)) {
+    if (await waitFor(() => fs.existsSync(f.dumped) && listening(port), () => s.exited, 120_000)) {
       // Queued now, while CRIU holds the tree: however the dump ends (every page served; a failed
       // transfer, after which CRIU resumes the tree; killed), the tree stops, and runs again only
       // when resume() says so. A target that may have served never meets a source that ran on.
