@@ -36,10 +36,21 @@ export interface Scenario {
 export const POLICY = { rules: [{ signals: ['SIGINT'], action: 'standby' as const }], otherwise: 'restore' as const, backoffMs: 200, maxRestarts: 20 };
 export const MEMORY_LIMIT_MIB = 160;
 
-export function signalService(port: number, sig: NodeJS.Signals): void {
+export function signalService(port: number, sig: NodeJS.Signals): number {
   const pids = kvProcesses(port);
   if (pids.length !== 1) throw new Error(`expected one instance to signal, found ${pids.length}`);
   process.kill(pids[0], sig);
+  return pids[0];
+}
+
+/**
+ * Signals the service and waits (up to 10 s) until that process is gone: a fault meant to strike
+ * before a step (the target's health check) has struck once the step is let go. On a loaded
+ * machine a process may still answer a moment after its signal, which would be a fault after it.
+ */
+export async function signalServiceGone(port: number, sig: NodeJS.Signals): Promise<void> {
+  const pid = signalService(port, sig);
+  await until(`pid ${pid} gone after ${sig}`, () => !kvProcesses(port).includes(pid), 10_000, 20);
 }
 
 /** The copy on `host` (where it answers: the host's address). */

@@ -2,7 +2,7 @@
 // while its checkpoint is about to be taken, and on the target before it is verified; and a
 // migration step that simply fails.
 import { SOURCE, TARGET, sleep } from './cluster';
-import { exitWithError, failingStep, grow, migrationFault, serviceFault, signalService, type Ctx, type Scenario } from './scenario';
+import { exitWithError, failingStep, grow, migrationFault, serviceFault, signalService, signalServiceGone, type Ctx, type Scenario } from './scenario';
 import type { Expectation } from './survival';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
@@ -12,7 +12,7 @@ export const SERVICE_SCENARIOS: Scenario[] = [
   // The restart policy restores the newest checkpoint on the host (SIGINT: standby).
   serviceFault('memory limit exceeded', (c) => grow(c, SOURCE), { state: 'running', data: 'checkpoint', boundS: 30 }),
   serviceFault('service exits with an error', (c) => exitWithError(c, SOURCE), { state: 'running', data: 'checkpoint', boundS: 30 }),
-  ...SIGNALS.map((sig) => serviceFault(`${sig} to the service`, (c) => signalService(c.port, sig), { state: byPolicy(sig), data: 'checkpoint', boundS: 30 })),
+  ...SIGNALS.map((sig) => serviceFault(`${sig} to the service`, (c) => void signalService(c.port, sig), { state: byPolicy(sig), data: 'checkpoint', boundS: 30 })),
 
   // Signals while the checkpoint is about to be taken: the dump fails or takes the restored tree.
   ...SIGNALS.map((sig) =>
@@ -32,7 +32,7 @@ export const SERVICE_SCENARIOS: Scenario[] = [
   // the migration image, or (SIGINT: standby) the check fails and the migration rolls back.
   ...(
     [
-      ...SIGNALS.map((sig) => [`${sig} to the service`, (c: Ctx) => signalService(c.port, sig), sig === 'SIGINT' ? 'rolled-back' : 'migrated'] as const),
+      ...SIGNALS.map((sig) => [`${sig} to the service`, (c: Ctx) => signalServiceGone(c.port, sig), sig === 'SIGINT' ? 'rolled-back' : 'migrated'] as const),
       ['memory limit exceeded', (c: Ctx) => grow(c, TARGET), 'migrated'] as const,
       ['service exits with an error', (c: Ctx) => exitWithError(c, TARGET), 'migrated'] as const,
     ] as const
