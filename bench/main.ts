@@ -3,8 +3,9 @@
 // closing line (with --json) holds the ratios. Writes docs/benchmarks.md and its plot.
 // `--docker-sizes 16,256` picks the sizes also measured in a container (default: every size; the
 // quick run only the smallest, to stay within its time).
-// `--link 100mbit` adds migrations of a 256 MiB service with the hosts' links shaped to that rate
-// (bench/shaped.ts); the other rows run unshaped, and the link setting found is put back at the end.
+// Every run ends with migrations of a 256 MiB service with the hosts' links shaped to 100mbit
+// (`--link <rate>` for another rate, `--link none` to leave it out; bench/shaped.ts); the other
+// rows run unshaped, and the link setting found is put back at the end.
 import { loadConfig, readStackFile } from '../common/config';
 import { ops } from '../client';
 import { stackDown, stackStatus, stackUp } from '../stack';
@@ -37,7 +38,8 @@ async function main(): Promise<void> {
   const sizes = (option('sizes') ?? (quick ? '16,256' : '16,256,1024')).split(',').map(Number);
   const dockerSizes = option('docker-sizes')?.split(',').map(Number) ?? (quick ? sizes.slice(0, 1) : sizes);
   const procsList = [1, 2, 4, 8, 16];
-  const linkBps = option('link') === undefined ? undefined : parseLinkRate(option('link')!);
+  // The shaped section runs at 100mbit unless told another rate, or none.
+  const linkBps = option('link') === 'none' ? undefined : parseLinkRate(option('link') ?? '100mbit');
   const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const t0 = Date.now();
   const r: Results = { quick, runs, startedAt: new Date().toISOString(), cpus: require('os').cpus().length, sizes: {}, procs: {}, compression: {}, ratios: {}, notes: [] };
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
 
     if (linkBps !== undefined) {
       linkChanged = true;
-      r.shaped = await shapedRuns({ bps: linkBps, sizeMiB: SHAPED_MIB, runs, criu, lazyOk, direct, say });
+      r.shaped = await shapedRuns({ bps: linkBps, sizeMiB: SHAPED_MIB, runs, criu, lazyOk, criuLevel: !quick, direct, say });
     }
   } finally {
     await direct.close();

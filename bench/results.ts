@@ -26,7 +26,7 @@ export type Figures = {
 };
 
 /** Rows measured on a shaped link: the stack's hosts' links limited to one rate (`--link`). */
-export type ShapedRow = 'warm' | 'lazy';
+export type ShapedRow = 'warm' | 'lazy' | 'lazyCriu';
 export interface Shaped {
   /** As tc writes it, e.g. 100mbit. */
   rate: string;

@@ -1,7 +1,8 @@
-// `--link <rate>`: the same service moved over a shaped link. The stack comes up with every host's
-// link limited to the rate (`stack up --link`), a service of `sizeMiB` is moved with fastmig's warm
-// migration, and the CRIU-level post-copy moves a bare tree of the same size between the same two
-// hosts (pages over the link). The caller puts the previous link setting back.
+// The same service moved over a shaped link (`--link <rate>`, 100mbit unless `--link none`). The
+// stack comes up with every host's link limited to the rate (`stack up --link`), a service of
+// `sizeMiB` is moved with fastmig's warm and lazy migrations, and (full runs) the CRIU-level
+// post-copy moves a bare tree of the same size between the same two hosts (pages over the link).
+// The caller puts the previous link setting back.
 import { ops } from '../client';
 import { stackUp } from '../stack';
 import { formatLinkRate } from '../stack/link';
@@ -19,6 +20,8 @@ export interface ShapedOptions {
   criu: string;
   /** The pipe limits for lazy dumps could be lifted (see allowLazyPipes). */
   lazyOk: boolean;
+  /** Also CRIU alone (the lazyCriu row); quick runs leave it out. */
+  criuLevel: boolean;
   direct: DirectDriver;
   say: (line: string) => void;
 }
@@ -31,23 +34,26 @@ export async function shapedRuns(o: ShapedOptions): Promise<Shaped> {
   // The whole state crosses the link once (and the stored copy once more): generous limits.
   const crossMs = ((o.sizeMiB * 1024 * 1024 * 8) / o.bps) * 1000;
   const warm: MigRun[] = [];
+  const lazy: MigRun[] = [];
   const svc = await deployBench(`bench-l${o.sizeMiB}`, HOSTS[0], o.sizeMiB);
   try {
     for (let i = 0; i < o.runs; i++) {
-      o.say(`${at}: warm migration, run ${i + 1}/${o.runs}`);
+      o.say(`${at}: warm and lazy migrations, run ${i + 1}/${o.runs}`);
       warm.push(await migrateOnce(svc, 'warm', o.direct));
+      if (o.lazyOk) lazy.push(await migrateOnce(svc, 'lazy', o.direct));
     }
   } finally {
     await ops.remove(svc.name).catch(() => undefined);
   }
-  const lazy: CriuRun[] = [];
-  if (o.lazyOk) {
+  const lazyCriu: CriuRun[] = [];
+  if (o.lazyOk && o.criuLevel) {
     for (let i = 0; i < o.runs; i++) {
       o.say(`${at}: lazy (CRIU level, ${HOSTS[0]} → ${HOSTS[1]}), run ${i + 1}/${o.runs}`);
-      lazy.push(await lazyAcross(o.criu, o.sizeMiB, hostPlace(HOSTS[0]), hostPlace(HOSTS[1]), Math.max(120_000, 3 * crossMs)));
+      lazyCriu.push(await lazyAcross(o.criu, o.sizeMiB, hostPlace(HOSTS[0]), hostPlace(HOSTS[1]), Math.max(120_000, 3 * crossMs)));
     }
   }
-  return { rate, sizeMiB: o.sizeMiB, rows: { warm: figures(warm), ...(lazy.length ? { lazy: figures(lazy) } : {}) } };
+  const rows = { warm: figures(warm), ...(lazy.length ? { lazy: figures(lazy) } : {}), ...(lazyCriu.length ? { lazyCriu: figures(lazyCriu) } : {}) };
+  return { rate, sizeMiB: o.sizeMiB, rows };
 }
 
 /** The closing line's keys for the shaped figures, e.g. warm256On100mbitMs. */
@@ -61,5 +67,6 @@ export function shapedRatios(s: Shaped | undefined): Results['ratios'] {
     [`lazy${tag}Ms`]: lazy ?? null,
     [`lazyAllPages${tag}Ms`]: s.rows.lazy?.pagesDoneMs?.median ?? null,
     [`warmOverLazy${tag}`]: warm !== undefined && lazy ? Math.round((warm / lazy) * 1000) / 1000 : null,
+    ...(s.rows.lazyCriu ? { [`lazyCriu${tag}Ms`]: s.rows.lazyCriu.downtimeMs.median } : {}),
   };
 }
