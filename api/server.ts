@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Histogram } from 'prom-client';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { LazyFailure, MigrationMode, HostName, ServiceRef, parseOrThrow } from '../common/schemas';
+import { LAZY_CHOICE_ISSUE, LazyFailure, lazyChoiceFits, MigrationMode, HostName, ServiceRef, parseOrThrow } from '../common/schemas';
 import type { MigrationProgress, MigrationReport } from '../common/schemas';
 import { MS_BUCKETS, Registry } from '../common/metrics';
 import { makeOps, failureMessage } from '../client';
@@ -17,7 +17,7 @@ import { openapi } from './openapi';
 const MigrateBody = z
   .object({ to: HostName, mode: MigrationMode.default('warm'), onLazyFailure: LazyFailure.optional(), wait: z.boolean().default(false) })
   .strict()
-  .refine((b) => b.onLazyFailure === undefined || b.mode === 'lazy', { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] });
+  .refine(lazyChoiceFits, LAZY_CHOICE_ISSUE);
 const WorkflowRef = z.object({ workflowId: z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'a workflow id is 1-128 of A-Z, a-z, 0-9 and "-"') });
 
 type Params<K extends string> = { Params: Record<K, string> };

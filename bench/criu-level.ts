@@ -1,7 +1,6 @@
 // CRIU-level measurements, with no daemon, orchestration or transfer: the floor (bare dump +
 // restore on this host, images on tmpfs) and post-copy (dump --lazy-pages + lazy-pages daemon +
 // restore --lazy-pages, pages pulled from the source on demand over a loopback page server).
-import { liftPipeLimits } from '../daemon/post-copy';
 import fs from 'fs';
 import path from 'path';
 import { spawn, ChildProcess } from 'child_process';
@@ -129,9 +128,6 @@ export async function floorRun(bin: string, fillMiB: number, procs = 1): Promise
     cleanup(tree, pidfile, [dir]);
   }
 }
-
-/** The pipe limits a lazy dump needs (daemon/post-copy.ts), lifted for the CRIU-level runs too. */
-export const allowLazyPipes = liftPipeLimits;
 
 /** Starts a criu command that reports readiness on fd 3 (--status-fd 3); resolves when it is ready. */
 export function startReady(bin: string, args: string[], dir: string, log: string, wrap = HERE.wrap): Promise<{ child: ChildProcess; exited: Promise<number> }> {

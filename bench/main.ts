@@ -11,7 +11,8 @@ import { ops } from '../client';
 import { stackDown, stackStatus, stackUp } from '../stack';
 import { parseLinkRate } from '../stack/link';
 import { ensureDemoImages } from '../demo/images';
-import { allowLazyPipes, cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
+import { cleanTmpfs, CriuRun, floorRun, lazyRun } from './criu-level';
+import { liftPipeLimits } from '../daemon/post-copy';
 import { compressionChoices } from './compression';
 import { directDriver } from './direct';
 import { concurrency, daemonCost, deployBench, HOSTS, MigRun, migrateOnce, restartOnce, throughput } from './stack-runs';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   await stackUp({ linkBps: null }, say); // reuses what runs; restarts agents built from older code
   const criu = loadConfig().criuPath;
   const direct = directDriver();
-  const lazyOk = allowLazyPipes();
+  const lazyOk = liftPipeLimits();
   if (!lazyOk) r.notes.push('lazy: could not lift the pipe limits (/proc/sys/fs/pipe-user-pages-soft), lazy runs skipped');
   const skipped = sizes.filter((s) => !dockerSizes.includes(s));
   if (skipped.length) r.notes.push(`docker runtime: not measured at ${skipped.join(', ')} MiB in this run`);

@@ -18,7 +18,7 @@ export interface ShapedOptions {
   sizeMiB: number;
   runs: number;
   criu: string;
-  /** The pipe limits for lazy dumps could be lifted (see allowLazyPipes). */
+  /** The pipe limits for lazy dumps could be lifted (daemon/post-copy.ts liftPipeLimits). */
   lazyOk: boolean;
   /** Also CRIU alone (the lazyCriu row); quick runs leave it out. */
   criuLevel: boolean;

@@ -32,6 +32,11 @@ export function endpointPort(p: { spec: { port?: number }; hostPort?: number }):
 }
 
 /** A container on its engine's network, reached through the port the engine publishes (not one with an address of its own). */
+/** Why a service cannot move lazily (CRIU's lazy-pages daemon runs beside a restore as root on the host only), or null. */
+export function lazyUnfitOf(spec: { runtime?: string; user?: string }): string | null {
+  return spec.runtime === 'docker' ? 'runs in a container' : spec.user ? `runs as ${spec.user}` : null;
+}
+
 export function proxiedOf(p: { spec: { runtime?: string }; serviceAddress?: string }): boolean {
   return p.spec.runtime === 'docker' && !p.serviceAddress;
 }

@@ -60,7 +60,7 @@ export async function dumpService(
   sidecar: ImageSidecar,
   /** Post-copy (daemon/post-copy.ts): the pages are served from this host's address to `peer` once the rest is written. */
   lazy?: { address: string; peer: string; checkpointId: string },
-): Promise<{ frozenAt: number; lazy?: LazySource }> {
+): Promise<{ frozenAt: number; lazy: LazySource | null }> {
   const f = imageFolder(dir);
   const sidecarFile = f.sidecar;
   // CRIU's lazy-pages daemon runs beside a restore as root on the host only (the workflow refuses the rest first).
@@ -80,7 +80,7 @@ export async function dumpService(
   await leaving?.hold();
   const frozenAt = Date.now();
   let dumped = false;
-  let lazySource: LazySource | undefined;
+  let lazySource: LazySource | null = null;
   try {
     if (lazy && server && lazyReady) {
       lazySource = await LazySource.begin(lazy.checkpointId, pid, dir, server.port, lazyReady, () => spawnLazyDump(m.criu, pid, dir, kept?.env, server), m.log);

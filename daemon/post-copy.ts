@@ -199,7 +199,7 @@ export class LazyTarget {
 
 /** A daemon's post-copy parts: the source it holds until its migration decides, the target still filling. */
 export class PostCopy {
-  source: LazySource | null | undefined = null;
+  source: LazySource | null = null;
   target: LazyTarget | null = null;
 
   /** The rollback: the held tree runs on here, its address back first; returns its pid. */

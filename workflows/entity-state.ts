@@ -2,7 +2,7 @@
 // migration requests, run one at a time, the placement it last read and the recent history.
 import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { HostName, LazyFailure, MigrateInput, MigrationMode, MigrationReport, Placement } from '../common/schemas';
+import { HostName, LAZY_CHOICE_ISSUE, LazyFailure, lazyChoiceFits, MigrateInput, MigrationMode, MigrationReport, Placement } from '../common/schemas';
 import { runMigration } from './run-migration';
 import { messageOf, validate } from './errors';
 import { periodicCheckpoint } from './periodic-checkpoint';
@@ -14,7 +14,7 @@ const ORPHANED_ENTITY_ENDS = 'orphaned-entity-ends';
 export const MigrateRequest = z
   .object({ to: HostName, mode: MigrationMode.default('warm'), onLazyFailure: LazyFailure.optional() })
   .strict()
-  .refine((r) => r.onLazyFailure === undefined || r.mode === 'lazy', { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] });
+  .refine(lazyChoiceFits, LAZY_CHOICE_ISSUE);
 export type MigrateRequest = z.input<typeof MigrateRequest>;
 
 /** The entity's input, and what it continues as new with. */

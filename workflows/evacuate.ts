@@ -5,6 +5,7 @@ import { HostName, MigrateInput, MigrationMode, MigrationReport, type Placement 
 import { registry } from './proxies';
 import { refuse, validate } from './errors';
 import { runMigration } from './run-migration';
+import { lazyUnfitOf } from '../common/names';
 
 export const EvacuateInput = z
   .object({ host: HostName, to: z.array(HostName).default([]), parallel: z.number().int().min(1).max(20).default(2), mode: MigrationMode.default('warm') })
@@ -27,7 +28,7 @@ export async function evacuateHost(raw: EvacuateRequest): Promise<EvacuationRepo
   if (!targets.length) throw refuse(`no other host to move the services of ${host} to`);
   const placements = (await registry.listPlacements()).filter((p) => p.host === host);
   // lazy where a service can take it (process runtime, as root), warm for the others.
-  const modeOf = (p: Placement): MigrationMode => (mode === 'lazy' && (p.spec.runtime === 'docker' || p.spec.user) ? 'warm' : mode);
+  const modeOf = (p: Placement): MigrationMode => (mode === 'lazy' && lazyUnfitOf(p.spec) ? 'warm' : mode);
   const jobs = placements.map((p, i): MigrateInput => ({ service: p.spec.name, to: targets[i % targets.length], mode: modeOf(p) }));
   const results: EvacuationReport['services'] = [];
   const lane = async () => {

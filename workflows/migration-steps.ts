@@ -4,7 +4,7 @@
 import { upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { MigrateInput, MigrationReport, Placement } from '../common/schemas';
 import type { FetchAndRestoreResult } from '../activities/transfer';
-import { endpointOf, endpointPort, proxiedOf } from '../common/names';
+import { endpointOf, endpointPort, lazyUnfitOf, proxiedOf } from '../common/names';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 import { hostSteps, localRegistry, metrics } from './proxies';
 import { requireHost, requirePlacement } from './preflight';
@@ -42,10 +42,11 @@ export interface Migration {
 export async function preflight(input: MigrateInput, progress: Progress): Promise<Migration> {
   const { service, to } = input;
   const placement = await progress.phase('preflight', async () => {
-    if (input.mode === 'lazy') refuseLazyOf(service, await requirePlacement(service));
     // Both checks at once; an unknown service is reported before a problem with the host.
     const [p, host] = await Promise.allSettled([requirePlacement(service), requireHost(to)]);
     if (p.status === 'rejected') throw p.reason;
+    const unfit = input.mode === 'lazy' ? lazyUnfitOf(p.value.spec) : null;
+    if (unfit) throw refuse(`service "${service}" ${unfit}: mode lazy needs a process-runtime service running as root (choose --mode warm)`);
     if (p.value.host === to) throw refuse(`service "${service}" already runs on ${to}: choose another host`);
     if (host.status === 'rejected') throw host.reason;
     return p.value;
@@ -61,12 +62,6 @@ export async function preflight(input: MigrateInput, progress: Progress): Promis
   const checkpointId = `g${generation}-${uuid4().slice(0, 8)}`;
   const target = new Target(to, placement.spec, generation, placement.serviceAddress, true);
   return { input, progress, placement, from, source: hostSteps(from), target, checkpointId, inStore: false, imageBytes: 0, warnings: [] };
-}
-
-/** Post-copy runs CRIU's lazy-pages daemon beside a restore of the host's own kind only. */
-function refuseLazyOf(service: string, p: Placement): void {
-  const why = p.spec.runtime === 'docker' ? 'runs in a container' : p.spec.user ? `runs as ${p.spec.user}` : null;
-  if (why) throw refuse(`service "${service}" ${why}: mode lazy needs a process-runtime service running as root (choose --mode warm)`);
 }
 
 /** The target's daemon in standby, waiting for the image. A half-prepared target is removed too. */

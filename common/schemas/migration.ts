@@ -15,6 +15,10 @@ export type MigrationMode = z.infer<typeof MigrationMode>;
 export const LazyFailure = z.enum(['resume-source', 'stop']);
 export type LazyFailure = z.infer<typeof LazyFailure>;
 
+/** The failure choice belongs to a lazy migration: every migration request is checked so (`.refine(lazyChoiceFits, LAZY_CHOICE_ISSUE)`). */
+export const lazyChoiceFits = (i: { mode: MigrationMode; onLazyFailure?: LazyFailure }) => i.onLazyFailure === undefined || i.mode === 'lazy';
+export const LAZY_CHOICE_ISSUE = { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] };
+
 export const MigrateInput = z
   .object({
     service: ServiceName,
@@ -23,7 +27,7 @@ export const MigrateInput = z
     onLazyFailure: LazyFailure.optional(),
   })
   .strict()
-  .refine((i) => i.onLazyFailure === undefined || i.mode === 'lazy', { message: 'onLazyFailure applies to mode lazy only', path: ['onLazyFailure'] });
+  .refine(lazyChoiceFits, LAZY_CHOICE_ISSUE);
 export type MigrateInput = z.infer<typeof MigrateInput>;
 /** As callers may give it (the mode defaults to warm). */
 export type MigrateInputRaw = z.input<typeof MigrateInput>;
