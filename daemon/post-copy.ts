@@ -12,6 +12,7 @@ import { imageFolder } from '../common/service-folder';
 import { criuErrors } from './criu';
 import { signal, signalTree, waitFor } from './process-tree';
 import { run } from './run';
+import { deleteRule, listedRules } from './iptables';
 import { BASE_PATH } from './tools';
 import type { ServiceAddress } from './service-address';
 
@@ -77,14 +78,7 @@ export class PeerOnly {
 /** CRIU's lock on a dumped connection: DROP rules marked so that CRIU's own repair packets pass. */
 const CRIU_LOCK = /--mark 0xc114/;
 
-async function criuLockRules(): Promise<string[]> {
-  const out: string[] = [];
-  for (const chain of ['INPUT', 'OUTPUT']) {
-    const r = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env: { PATH: BASE_PATH } });
-    out.push(...r.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `) && CRIU_LOCK.test(l)));
-  }
-  return out;
-}
+const criuLockRules = () => listedRules((rule) => CRIU_LOCK.test(rule), BASE_PATH);
 
 /** The source's side: a dump serving its pages, then holding the stopped tree until the migration decides. */
 export class LazySource {
@@ -142,7 +136,7 @@ export class LazySource {
     await this.ended;
     for (const rule of await criuLockRules()) {
       if (this.locksBefore.has(rule)) continue;
-      await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env: { PATH: BASE_PATH } });
+      await deleteRule(rule, BASE_PATH);
     }
     signalTree(this.pid, 'SIGCONT');
     this.log.warn({ checkpointId: this.checkpointId, pid: this.pid }, 'post-copy source resumed (rollback)');

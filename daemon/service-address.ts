@@ -5,6 +5,7 @@
 // both ends (TCP repair), so a restore keeps them open (--tcp-established) instead of closing them.
 import type { LineLogger as Logger } from '../common/log-lite';
 import { run } from './run';
+import { deleteRule, listedRules } from './iptables';
 
 export interface AddressPlace {
   address: string;
@@ -122,10 +123,7 @@ export class ServiceAddress {
     if (!del.ok && !/Cannot assign|not found/i.test(del.err)) this.log.warn({ address: this.address, err: del.err }, 'service address not removed');
     if (this.place.ownLink) await this.sh('ip', ['link', 'set', this.dev, 'down']);
     this.log.debug({ address: this.address, at: Date.now() }, 'service address released');
-    for (const chain of ['INPUT', 'OUTPUT']) {
-      const listed = await run('iptables', ['-w', '-S', chain], { timeoutMs: 10_000, env: { PATH: this.PATH } });
-      const mine = listed.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `) && l.includes(`${this.address}/32`) && l.includes('-j DROP'));
-      for (const rule of mine) await run('iptables', ['-w', '-D', ...rule.slice(3).split(' ')], { timeoutMs: 10_000, env: { PATH: this.PATH } });
-    }
+    const mine = await listedRules((rule) => rule.includes(`${this.address}/32`) && rule.includes('-j DROP'), this.PATH);
+    for (const rule of mine) await deleteRule(rule, this.PATH);
   }
 }
